@@ -1,0 +1,117 @@
+# sluice: make builds every tool into $(O)/bin; make test runs the tests.
+# make SANITIZE=1 test builds with ASan/UBSan into build-asan/.
+
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+O ?= build-asan
+CFLAGS ?= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS ?= -fsanitize=address,undefined
+else
+O ?= build
+CFLAGS ?= -O2 -g
+endif
+
+CC ?= cc
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man
+
+# Flags from pkg-config, written by scripts/deps.sh (which installs missing
+# Debian packages when run as root, and otherwise names them).
+-include $(O)/config.mk
+
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
+	-Ilib $(PKG_CFLAGS) $(CFLAGS)
+ALL_LIBS = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:lib/%.c=$(O)/lib/%.o)
+LIB_A = $(O)/libsluice.a
+
+TOOLS = $(patsubst tools/%.c,%,$(wildcard tools/*.c))
+BINS = $(patsubst %,$(O)/bin/%,$(filter sluice,$(TOOLS))) \
+       $(patsubst %,$(O)/bin/sluice-%,$(filter-out sluice,$(TOOLS)))
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY = $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/replay_%)
+BENCH_BINS = $(patsubst bench/%.c,$(O)/bench/%,$(wildcard bench/*.c))
+
+all: $(BINS)
+
+$(O)/config.mk: scripts/deps.sh
+	@CC="$(CC)" scripts/deps.sh $@
+
+$(O)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/bin/sluice: tools/sluice.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+
+$(O)/bin/sluice-%: tools/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+
+$(O)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+
+# Fuzz targets built with a plain main() that replays files, for the tests.
+$(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< tests/fuzz/replay.c $(LIB_A) $(ALL_LIBS) -o $@
+
+$(O)/bench/%: bench/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+
+test: all $(UNIT_BINS) $(FUZZ_REPLAY)
+	@O=$(O) tests/run.sh
+
+# Coverage-guided fuzzing with libFuzzer (clang): FUZZ_TIME seconds a target.
+FUZZ_TIME ?= 60
+FUZZ_CC ?= clang
+fuzz: | $(O)/config.mk
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not found (Debian: clang)"; exit 1; }
+	@mkdir -p $(O)/fuzz
+	@set -e; for src in $(FUZZ_SRC); do \
+		t=$$(basename $$src .c); \
+		$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
+			-fsanitize=fuzzer,address,undefined $$src $(LIB_SRC) $(ALL_LIBS) -o $(O)/fuzz/$$t; \
+		mkdir -p $(O)/fuzz/$$t.corpus; \
+		echo "fuzz: $$t for $(FUZZ_TIME)s"; \
+		$(O)/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=0 \
+			$(O)/fuzz/$$t.corpus tests/fuzz/corpus/$$t 2>$(O)/fuzz/$$t.log || \
+			{ tail -40 $(O)/fuzz/$$t.log; exit 1; }; \
+		tail -1 $(O)/fuzz/$$t.log; \
+	done
+
+bench: all $(BENCH_BINS)
+	@O=$(O) bench/stream.sh
+
+demo: all
+	@$(MAKE) --no-print-directory -C pipelines demo O=$(abspath $(O))
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5
+
+uninstall:
+	rm -f $(patsubst $(O)/bin/%,$(DESTDIR)$(BINDIR)/%,$(BINS))
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1))
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man5/%,$(wildcard man/*.5))
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all test fuzz bench demo install uninstall clean
+.DELETE_ON_ERROR:

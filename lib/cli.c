@@ -1,0 +1,250 @@
+/* cli.c: messages, number parsing, outputs, progress and summaries. */
+#include "cli.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *prog = "sluice";
+
+void cli_init(const char *name)
+{
+	prog = name;
+	/* A closed pipe downstream ends us quietly, as it does cat(1). */
+	signal(SIGPIPE, SIG_DFL);
+}
+
+const char *cli_prog(void)
+{
+	return prog;
+}
+
+const char *cli_name(const char *path, int output)
+{
+	if (!path || strcmp(path, "-") == 0)
+		return output ? "(stdout)" : "(stdin)";
+	return path;
+}
+
+void cli_error(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	if (file)
+		fprintf(stderr, "%s: %s: ", prog, file);
+	else
+		fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	return EXIT_USAGE;
+}
+
+void cli_version(void)
+{
+	printf("%s (sluice) %s\n", prog, SLUICE_VERSION);
+}
+
+int cli_close_stdout(void)
+{
+	if (fclose(stdout) != 0) {
+		cli_error("(stdout)", "write error: %s", strerror(errno));
+		return EXIT_DATA;
+	}
+	return EXIT_OK;
+}
+
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, int suffixes, uint64_t *out)
+{
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	uint64_t mul = 1;
+	if (suffixes && *end) {
+		switch (*end) {
+		case 'k': case 'K': mul = 1ull << 10; break;
+		case 'm': case 'M': mul = 1ull << 20; break;
+		case 'g': case 'G': mul = 1ull << 30; break;
+		default: return -1;
+		}
+		end++;
+	}
+	if (*end || (v && mul > UINT64_MAX / v))
+		return -1;
+	v *= mul;
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_int(const char *s, int min, int max, int *out)
+{
+	if (!s || !*s)
+		return -1;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int cli_open_input(const char *path)
+{
+	if (!path || strcmp(path, "-") == 0)
+		return STDIN_FILENO;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return fd;
+}
+
+int cli_open_output(const char *path)
+{
+	if (!path || strcmp(path, "-") == 0)
+		return STDOUT_FILENO;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	if (fd < 0)
+		cli_error(path, "cannot create: %s", strerror(errno));
+	return fd;
+}
+
+int cli_refuse_tty(int fd, int force)
+{
+	if (!force && isatty(fd)) {
+		cli_error(NULL, "refusing to write binary records to a terminal (use -o FILE, a pipe, or -f)");
+		return -1;
+	}
+	return 0;
+}
+
+double cli_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_init(cli_progress *p, int mode)
+{
+	memset(p, 0, sizeof(*p));
+	p->on = mode > 0 || (mode == 0 && isatty(STDERR_FILENO));
+	p->start = p->last = cli_now();
+}
+
+void cli_progress_update(cli_progress *p, uint64_t records, uint64_t bytes)
+{
+	/* Read the clock once every 4096 calls; redraw at most 4 times a second. */
+	if (!p->on || (++p->calls & 4095))
+		return;
+	double now = cli_now();
+	if (now - p->last < 0.25)
+		return;
+	p->last = now;
+	double secs = now - p->start;
+	fprintf(stderr, "\r%s: %llu records, %.1f MB, %.1f MB/s   ", prog, (unsigned long long)records,
+		(double)bytes / 1e6, secs > 0 ? (double)bytes / 1e6 / secs : 0.0);
+}
+
+void cli_progress_done(cli_progress *p)
+{
+	if (p->on && p->last > p->start)
+		fputs("\r\033[K", stderr);
+}
+
+struct cli_counts {
+	char **names;
+	uint64_t *vals;
+	size_t n, cap;
+};
+
+cli_counts *cli_counts_new(void)
+{
+	return xcalloc(1, sizeof(cli_counts));
+}
+
+void cli_counts_free(cli_counts *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->names[i]);
+	free(c->names);
+	free(c->vals);
+	free(c);
+}
+
+void cli_counts_add(cli_counts *c, const char *name, uint64_t n)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->names[i], name) == 0) {
+			c->vals[i] += n;
+			return;
+		}
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 8;
+		c->names = xrealloc(c->names, c->cap * sizeof(*c->names));
+		c->vals = xrealloc(c->vals, c->cap * sizeof(*c->vals));
+	}
+	c->names[c->n] = xstrdup(name);
+	c->vals[c->n++] = n;
+}
+
+uint64_t cli_counts_get(const cli_counts *c, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->names[i], name) == 0)
+			return c->vals[i];
+	return 0;
+}
+
+void cli_counts_print(const cli_counts *c, FILE *f)
+{
+	fprintf(f, "%s:", prog);
+	for (size_t i = 0; i < c->n; i++)
+		fprintf(f, "%s %s %llu", i ? "," : "", c->names[i], (unsigned long long)c->vals[i]);
+	fputc('\n', f);
+}
+
+int cli_counts_write_json(const cli_counts *c, const char *path)
+{
+	int to_stdout = strcmp(path, "-") == 0;
+	FILE *f = to_stdout ? stdout : fopen(path, "w");
+	if (!f) {
+		cli_error(path, "cannot create: %s", strerror(errno));
+		return -1;
+	}
+	/* Count names are the tools' own identifiers: no escaping needed. */
+	fputc('{', f);
+	for (size_t i = 0; i < c->n; i++)
+		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", c->names[i], (unsigned long long)c->vals[i]);
+	fputs("}\n", f);
+	if (to_stdout ? fflush(f) != 0 : fclose(f) != 0) {
+		cli_error(path, "write error: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}

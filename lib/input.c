@@ -1,0 +1,235 @@
+/* input.c: format detection and one record at a time from any input. */
+#include "input.h"
+#include "json.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+struct input {
+	char *path;
+	int fd;
+	input_format fmt;
+	int started;
+	source *src;            /* owned here unless handed to the reader */
+	stream_reader *sr;
+	buf line;
+	uint64_t lineno, nrec, blank;
+	char err[384];
+	int failed;
+};
+
+static const char *names[] = { "auto", "records", "jsonl", "text" };
+
+int input_format_parse(const char *s, input_format *out)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (input_format)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *input_format_name(input_format f)
+{
+	return names[f];
+}
+
+static input *input_new(const char *path, input_format fmt)
+{
+	input *in = xcalloc(1, sizeof(*in));
+	in->path = xstrdup(cli_name(path, 0));
+	in->fmt = fmt;
+	in->fd = -1;
+	return in;
+}
+
+input *input_open(const char *path, input_format fmt)
+{
+	int fd = cli_open_input(path);
+	if (fd < 0)
+		return NULL;
+	input *in = input_new(path, fmt);
+	in->fd = fd;
+	in->src = source_open_fd(fd);
+	return in;
+}
+
+input *input_open_mem(const void *p, size_t n, input_format fmt)
+{
+	input *in = input_new("(memory)", fmt);
+	in->src = source_open_mem(p, n);
+	return in;
+}
+
+void input_close(input *in)
+{
+	if (!in)
+		return;
+	if (in->sr)
+		stream_reader_close(in->sr); /* closes the source too */
+	else
+		source_close(in->src);
+	if (in->fd > STDIN_FILENO)
+		close(in->fd);
+	buf_release(&in->line);
+	free(in->path);
+	free(in);
+}
+
+__attribute__((format(printf, 2, 3)))
+static int fail(input *in, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(in->err, sizeof(in->err), fmt, ap);
+	va_end(ap);
+	in->failed = 1;
+	return -1;
+}
+
+/* Decide the format from the first bytes (after any zstd layer). */
+static int detect(input *in)
+{
+	in->started = 1;
+	const uint8_t *p;
+	long n = source_peek(in->src, 4096, &p);
+	if (n < 0) {
+		uint64_t off;
+		const char *msg = source_error_message(in->src, &off);
+		return fail(in, "byte %llu (record 0): %s", (unsigned long long)off, msg);
+	}
+	if (in->fmt == INPUT_AUTO) {
+		if (n == 0)
+			return fail(in, "empty input");
+		if (n >= STREAM_MAGIC_LEN && memcmp(p, STREAM_MAGIC, STREAM_MAGIC_LEN) == 0) {
+			in->fmt = INPUT_RECORDS;
+		} else {
+			long i = 0;
+			while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+				i++;
+			in->fmt = i < n && p[i] == '{' ? INPUT_JSONL : INPUT_TEXT;
+		}
+	}
+	if (in->fmt == INPUT_RECORDS) {
+		in->sr = stream_reader_open(in->src);
+		in->src = NULL;
+	}
+	return 0;
+}
+
+static int read_line(input *in)
+{
+	int r = source_getline(in->src, &in->line, REC_MAX_BYTES);
+	if (r < 0)
+		return fail(in, "line %llu: %s", (unsigned long long)in->lineno + 1, source_error(in->src));
+	if (r > 0) {
+		in->lineno++;
+		/* CRLF files: the '\r' belongs to the line ending, not the text. */
+		if (in->line.len && in->line.data[in->line.len - 1] == '\r' && in->fmt == INPUT_JSONL)
+			in->line.len--;
+	}
+	return r;
+}
+
+int input_read(input *in, rec *r)
+{
+	if (in->failed)
+		return -1;
+	if (!in->started && detect(in) < 0)
+		return -1;
+	char why[256];
+	int ret;
+	switch (in->fmt) {
+	case INPUT_RECORDS:
+		ret = stream_read(in->sr, r);
+		if (ret < 0)
+			return fail(in, "%s", stream_reader_error(in->sr));
+		break;
+	case INPUT_JSONL:
+		for (;;) {
+			ret = read_line(in);
+			if (ret <= 0)
+				return ret;
+			size_t i = 0;
+			while (i < in->line.len && (in->line.data[i] == ' ' || in->line.data[i] == '\t' ||
+						    in->line.data[i] == '\r'))
+				i++;
+			if (i < in->line.len)
+				break;
+			in->blank++;
+		}
+		if (json_parse_line(r, (const char *)in->line.data, in->line.len, why, sizeof(why)) < 0)
+			return fail(in, "line %llu, %s", (unsigned long long)in->lineno, why);
+		ret = 1;
+		break;
+	default: /* INPUT_TEXT */
+		ret = read_line(in);
+		if (ret <= 0)
+			return ret;
+		size_t ok = utf8_valid_prefix(in->line.data, in->line.len);
+		if (ok < in->line.len)
+			return fail(in, "line %llu, column %zu: invalid UTF-8", (unsigned long long)in->lineno, ok + 1);
+		if (memchr(in->line.data, '\0', in->line.len))
+			return fail(in, "line %llu: NUL byte in text (binary input?)", (unsigned long long)in->lineno);
+		rec_clear(r);
+		if (rec_set_str(r, "text", (const char *)in->line.data, in->line.len) < 0)
+			return fail(in, "line %llu: line too long", (unsigned long long)in->lineno);
+		ret = 1;
+		break;
+	}
+	if (ret > 0)
+		in->nrec++;
+	return ret;
+}
+
+int input_seek(input *in, uint64_t n)
+{
+	if (in->failed || (!in->started && detect(in) < 0))
+		return -1;
+	if (in->fmt != INPUT_RECORDS || in->nrec)
+		return -1;
+	if (stream_reader_seek(in->sr, n) < 0)
+		return -1;
+	in->nrec = n;
+	return 0;
+}
+
+const char *input_error(const input *in)
+{
+	return in->err;
+}
+
+input_format input_detected(const input *in)
+{
+	return in->fmt;
+}
+
+const char *input_path(const input *in)
+{
+	return in->path;
+}
+
+const char *input_meta(input *in, size_t *len)
+{
+	if (!in->started)
+		detect(in);
+	if (in->sr)
+		return stream_reader_meta(in->sr, len);
+	*len = 0;
+	return "";
+}
+
+uint64_t input_records(const input *in) { return in->nrec; }
+uint64_t input_blank_lines(const input *in) { return in->blank; }
+uint64_t input_bytes(const input *in)
+{
+	return source_input_bytes(in->sr ? stream_reader_source(in->sr) : in->src);
+}
+stream_reader *input_stream(input *in) { return in->sr; }

@@ -1,0 +1,52 @@
+/* util.h: allocation that never returns NULL, little-endian loads and stores.
+ *
+ * Allocation failure is not recoverable in sluice's tools: the x*() wrappers
+ * print "sluice: out of memory" and exit 1, as git's do, so callers need not
+ * check.  Everything else in lib/ reports errors by return value. */
+#ifndef SLUICE_UTIL_H
+#define SLUICE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SLUICE_VERSION "0.1.0"
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+static inline uint32_t load_u32le(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t load_u64le(const uint8_t *p)
+{
+	return (uint64_t)load_u32le(p) | (uint64_t)load_u32le(p + 4) << 32;
+}
+static inline void store_u32le(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void store_u64le(uint8_t *p, uint64_t v)
+{
+	store_u32le(p, (uint32_t)v);
+	store_u32le(p + 4, (uint32_t)(v >> 32));
+}
+
+/* A growable byte buffer.  Zero-initialised is empty and valid. */
+typedef struct buf {
+	uint8_t *data;
+	size_t len, cap;
+} buf;
+
+void buf_grow(buf *b, size_t extra);          /* room for len + extra bytes */
+void buf_add(buf *b, const void *p, size_t n);
+void buf_addc(buf *b, uint8_t c);
+void buf_adds(buf *b, const char *s);
+void buf_release(buf *b);                     /* free and zero */
+static inline void buf_reset(buf *b) { b->len = 0; }
+
+#endif
