@@ -51,15 +51,14 @@ best() { # best REPS CMD...: fastest wall time in seconds
 		s=$(date +%s.%N)
 		"$@"
 		e=$(date +%s.%N)
-		t=$(echo "$e - $s" | bc)
-		b=$(echo "if ($t < $b) $t else $b" | bc)
+		b=$(awk -v s="$s" -v e="$e" -v b="$b" 'BEGIN { t = e - s; print (t < b ? t : b) }')
 	done
 	echo "$b"
 }
 
 echo "== tools: sluice-cat vs the zstd command on the same JSONL bytes"
-mbs() { echo "scale=1; $bytes / 1000000 / $1" | bc; }
-ratio() { echo "scale=3; $2 / $1" | bc; }
+mbs() { awk -v n="$bytes" -v t="$1" 'BEGIN { printf "%.1f", n / 1e6 / t }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b / a }'; }
 for j in 1 2; do
 	tw=$(best "$REPS" sh -c "'$O/bin/sluice-cat' -r -j $j -l $LEVEL <'$TMP/corpus.jsonl' >'$TMP/c.slc'")
 	zw=$(best "$REPS" sh -c "zstd -q -$LEVEL -T$j <'$TMP/corpus.jsonl' >'$TMP/c.zst'")

@@ -230,6 +230,8 @@ long source_read(source *s, void *dst, size_t n)
 	uint8_t *d = dst;
 	size_t done = 0;
 	size_t have = s->out_len - s->out_pos;
+	if (n == 0)
+		return 0;
 	if (have) {
 		size_t k = have < n ? have : n;
 		memcpy(d, s->out + s->out_pos, k);
@@ -264,12 +266,16 @@ int source_getline(source *s, buf *line, size_t max)
 {
 	buf_reset(line);
 	for (;;) {
-		const uint8_t *p;
-		long have = source_peek(s, OUT_CAP, &p);
-		if (have < 0)
-			return -1;
-		if (have == 0)
+		/* Scan what is buffered; refill only when it is used up, so the
+		 * buffer is not shifted once per line. */
+		const uint8_t *p = s->out + s->out_pos;
+		long have = (long)(s->out_len - s->out_pos);
+		if (have == 0 && (have = source_peek(s, 1, &p)) <= 0) {
+			if (have < 0)
+				return -1;
 			return line->len ? 1 : 0;
+		}
+		have = (long)(s->out_len - s->out_pos);
 		const uint8_t *nl = memchr(p, '\n', (size_t)have);
 		size_t take = nl ? (size_t)(nl - p) : (size_t)have;
 		if (line->len + take > max)
