@@ -176,7 +176,7 @@ int input_read(input *in, rec *r)
 		size_t ok = utf8_valid_prefix(in->line.data, in->line.len);
 		if (ok < in->line.len)
 			return fail(in, "line %llu, column %zu: invalid UTF-8", (unsigned long long)in->lineno, ok + 1);
-		if (memchr(in->line.data, '\0', in->line.len))
+		if (in->line.len && memchr(in->line.data, '\0', in->line.len))
 			return fail(in, "line %llu: NUL byte in text (binary input?)", (unsigned long long)in->lineno);
 		rec_clear(r);
 		if (rec_set_str(r, "text", (const char *)in->line.data, in->line.len) < 0)

@@ -348,7 +348,7 @@ int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errl
 	size_t ok = utf8_valid_prefix(ps.start, (size_t)(ps.end - ps.start));
 	if (ok < (size_t)(ps.end - ps.start))
 		return perr(&ps, ps.start + ok, "invalid UTF-8");
-	if (memchr(ps.start, 0, (size_t)(ps.end - ps.start)))
+	if (ps.end > ps.start && memchr(ps.start, 0, (size_t)(ps.end - ps.start)))
 		return perr(&ps, memchr(ps.start, 0, (size_t)(ps.end - ps.start)), "NUL byte in a JSON line");
 	rec_clear(r);
 	skip_ws(&ps);
@@ -394,11 +394,7 @@ int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errl
 		int set;
 		if (klen == 4 && memcmp(key, "text", 4) == 0 && (ps.p >= ps.end || *ps.p != '"'))
 			return perr(&ps, vat, "\"text\" must be a string");
-		if (ps.p < ps.end && *ps.p == '"') {
-			if (parse_string(&ps, &ps.scratch) < 0)
-				return -1;
-			set = rec_set(r, key, klen, REC_STR, ps.scratch.data, ps.scratch.len);
-		} else if (klen == 6 && memcmp(key, "tokens", 6) == 0) {
+		if (klen == 6 && memcmp(key, "tokens", 6) == 0) {
 			if (parse_int_array(&ps, "tokens", UINT32_MAX, 4) < 0)
 				return -1;
 			set = rec_set(r, key, klen, REC_U32S, ps.arr.data, ps.arr.len);
@@ -406,6 +402,10 @@ int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errl
 			if (parse_int_array(&ps, "mask", 255, 1) < 0)
 				return -1;
 			set = rec_set(r, key, klen, REC_U8S, ps.arr.data, ps.arr.len);
+		} else if (ps.p < ps.end && *ps.p == '"') {
+			if (parse_string(&ps, &ps.scratch) < 0)
+				return -1;
+			set = rec_set(r, key, klen, REC_STR, ps.scratch.data, ps.scratch.len);
 		} else {
 			if (skip_value(&ps, 1) < 0)
 				return -1;
