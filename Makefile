@@ -111,7 +111,7 @@ uninstall:
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man5/%,$(wildcard man/*.5))
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-clang
 
 .PHONY: all test fuzz bench demo install uninstall clean
 .DELETE_ON_ERROR:

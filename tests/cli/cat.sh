@@ -13,6 +13,17 @@ expect_err "bad --level value" 2 "--level" sluice-cat -l 99
 expect_err "missing file names the file" 1 "^sluice-cat: nosuch.jsonl: cannot open" sluice-cat nosuch.jsonl
 expect_err "write error is reported" 1 "write error" sh -c "sluice-cat $D/gsm8k/test.jsonl >/dev/full"
 
+if command -v script >/dev/null; then
+	script -qec "sluice-cat -r $D/gsm8k/test.jsonl" /dev/null >"$TMP/tty.out" 2>&1
+	st=$?
+	[ "$st" -eq 2 ] && grep -q "refusing to write binary records to a terminal" "$TMP/tty.out" &&
+		ok "refuses to write records to a terminal" || not_ok "refuses to write records to a terminal" "exit $st"
+	script -qec "sluice-cat -n 1 $D/gsm8k/test.jsonl" /dev/null >"$TMP/tty.out" 2>&1 &&
+		grep -q "Janet" "$TMP/tty.out" && ok "JSONL to a terminal is fine" || not_ok "JSONL to a terminal is fine"
+else
+	echo "skip: script(1) not installed; terminal refusal not tested"
+fi
+
 # --- round trips on real data, through pipes ---
 for f in train test; do
 	sluice-cat -r <"$D/gsm8k/$f.jsonl" | sluice-cat >"$TMP/gsm8k-$f.jsonl"
