@@ -34,7 +34,7 @@ enum {
 /* Record flags: how the record was written as JSON, so that JSONL brought in
  * comes back out byte for byte.  Unknown bits are kept. */
 enum {
-	REC_JSON_ASCII   = 0x01, /* non-ASCII and DEL escaped as \uXXXX */
+	REC_JSON_ASCII   = 0x01, /* non-ASCII and DEL written as \u escapes */
 	REC_JSON_COMPACT = 0x02, /* separators "," and ":" instead of ", " and ": " */
 	REC_JSON_SLASH   = 0x04, /* '/' escaped as "\/" */
 };
