@@ -119,21 +119,21 @@ int rec_parse(rec *r, const uint8_t *p, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
-/* Make r own its bytes before a change. */
+static void sync_own(rec *r)
+{
+	r->bytes = r->own.data;
+	r->len = r->own.len;
+	reindex(r);
+}
+
+/* Make r own its bytes before a change; the field index moves with them. */
 static void own(rec *r)
 {
 	if (r->bytes == r->own.data)
 		return;
 	buf_reset(&r->own);
 	buf_add(&r->own, r->bytes, r->len);
-	r->bytes = r->own.data;
-}
-
-static void sync_own(rec *r)
-{
-	r->bytes = r->own.data;
-	r->len = r->own.len;
-	reindex(r);
+	sync_own(r);
 }
 
 void rec_copy(rec *r, const rec *src)
@@ -206,6 +206,14 @@ int rec_set(rec *r, const char *name, size_t name_len, int type, const void *val
 	}
 	if (r->len - old_size + new_size > REC_MAX_BYTES)
 		return -1;
+	if (len && (const uint8_t *)val >= r->bytes && (const uint8_t *)val < r->bytes + r->len) {
+		/* The value is a field of r itself: copy it before r's storage moves. */
+		uint8_t *copy = xmalloc(len);
+		memcpy(copy, val, len);
+		int ret = rec_set(r, name, name_len, type, copy, len);
+		free(copy);
+		return ret;
+	}
 	own(r);
 	uint8_t head[FIELD_HEAD(REC_NAME_MAX)];
 	head[0] = (uint8_t)type;

@@ -152,6 +152,38 @@ static void test_record_parse_rejects(void)
 	rec_free(r);
 }
 
+/* A parsed record is a view of its source bytes; any change must move it,
+ * index and all, into its own storage. */
+static void test_record_view_changes(void)
+{
+	static const uint8_t src[] = { 0, 's', 1, 'a', 1, 0, 0, 0, 'x', 's', 1, 'b', 2, 0, 0, 0, 'y', 'z' };
+	char err[160];
+	rec *r = rec_new();
+	uint8_t *bytes = xmalloc(sizeof(src));
+	memcpy(bytes, src, sizeof(src));
+	CHECK(rec_parse(r, bytes, sizeof(src), err, sizeof(err)) == 0);
+	rec_set_flags(r, REC_JSON_ASCII);
+	memset(bytes, 0xEE, sizeof(src));
+	free(bytes);
+	const rec_field *a = rec_get(r, "a");
+	CHECK(a && a->len == 1 && a->val[0] == 'x');
+	CHECK(rec_flags(r) == REC_JSON_ASCII);
+
+	/* Setting a field from another field of the same record. */
+	const rec_field *b = rec_get(r, "b");
+	char big[4096];
+	memset(big, 'q', sizeof(big));
+	CHECK(rec_set_str(r, "pad", big, sizeof(big)) == 0);
+	b = rec_get(r, "b");
+	CHECK(rec_set(r, "c", 1, REC_STR, b->val, b->len) == 0);
+	CHECK(rec_set(r, "a", 1, REC_STR, rec_get(r, "pad")->val, sizeof(big)) == 0);
+	const rec_field *c = rec_get(r, "c");
+	CHECK(c && c->len == 2 && memcmp(c->val, "yz", 2) == 0);
+	a = rec_get(r, "a");
+	CHECK(a && a->len == sizeof(big) && memcmp(a->val, big, sizeof(big)) == 0);
+	rec_free(r);
+}
+
 static void test_round_trip(void)
 {
 	size_t sizes[] = { 4096, 65536, 1 << 20 };
@@ -351,6 +383,7 @@ int main(void)
 {
 	RUN(test_record_fields);
 	RUN(test_record_parse_rejects);
+	RUN(test_record_view_changes);
 	RUN(test_round_trip);
 	RUN(test_empty_stream);
 	RUN(test_threads_identical);
