@@ -1,12 +1,15 @@
 /* json.h: JSON lines to records and back, byte for byte.
  *
  * A JSONL line is one object; its members become fields in order.  Strings
- * become 's' fields, "tokens" and "mask" typed arrays, and every other value
- * a 'j' field holding the value's text verbatim.  The record flags note the
- * line's style (ASCII escapes, compact separators, escaped '/') so that
- * json_write_record() gives back the same bytes for JSONL written by the
- * usual writers (Python's json.dumps with or without ensure_ascii, compact
- * writers).  See sluice-stream(5). */
+ * become 's' fields, "tokens" and "mask" typed arrays ('T' and 'B'), and
+ * every other value a 'j' field holding the value's text verbatim.  The
+ * record flags note the line's style (ASCII escapes, compact separators,
+ * escaped '/') so that json_write_record() gives back the same bytes for
+ * JSONL written by the usual writers (Python's json.dumps with or without
+ * ensure_ascii, compact writers).  See sluice-stream(5).
+ *
+ * Both functions keep per-thread scratch state; they are safe to call from
+ * several threads at once. */
 #ifndef SLUICE_JSON_H
 #define SLUICE_JSON_H
 
@@ -16,18 +19,28 @@
 #include "record.h"
 #include "util.h"
 
+/* Most levels of nesting in a line, the line's own object included. */
 #define JSON_DEPTH_MAX 256
 
-/* Parse one line (without its '\n') into r, replacing its contents.
- * Returns 0, or -1 with "column N: problem" in err. */
+/* Parse one line (without its '\n'; a trailing '\r' and blanks around the
+ * object are allowed) into r, replacing its contents.  The line must be
+ * strict JSON (RFC 8259) and valid UTF-8, and hold one object with no
+ * duplicate keys.  Returns 0, or -1 with r left empty and "column N:
+ * problem" in err (N counts bytes from 1), or "empty line" for a line of
+ * nothing but blanks. */
 int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errlen);
 
-/* Append r as one JSON line, '\n' included, to out.  Returns 0, or -1 with
- * the problem in err (a field that is not valid UTF-8, an unknown type). */
+/* Append r as one JSON line, '\n' included, to out, in the style of r's
+ * flags.  Floats are written as the shortest decimal that reads back
+ * exactly, in Python's repr() layout; NaN and infinities as null, since
+ * JSON has no such numbers.  Returns 0, or -1 with out unchanged and the
+ * problem in err (a name or text that is not valid UTF-8, a value of the
+ * wrong length for its type, an unknown type). */
 int json_write_record(buf *out, const rec *r, char *err, size_t errlen);
 
 /* Length of the longest valid UTF-8 prefix of s[0..n): n if all of it is
- * valid.  Overlong forms, surrogates and code points past U+10FFFF are not. */
+ * valid.  Overlong forms, surrogates and code points past U+10FFFF are not
+ * valid. */
 size_t utf8_valid_prefix(const uint8_t *s, size_t n);
 
 #endif

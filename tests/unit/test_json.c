@@ -1,7 +1,9 @@
-/* test_json.c: JSON lines to records and back, byte for byte, and every
- * kind of bad line rejected with its column. */
+/* test_json.c: JSON lines to records and back, byte for byte; every kind of
+ * bad line rejected with its column; the number and string writers. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -9,168 +11,453 @@
 #include "record.h"
 #include "util.h"
 
-/* Parse line, write it back: must be identical. */
-static int round_trip(const char *line)
+/* Parse line[0..len), write it back: must be the same bytes plus '\n'. */
+static int round_trip_n(const char *line, size_t len)
 {
 	rec *r = rec_new();
 	buf out = { 0 };
 	char err[256];
 	int same = 0;
-	if (json_parse_line(r, line, strlen(line), err, sizeof(err)) != 0) {
-		fprintf(stderr, "parse failed: %s: %s\n", err, line);
+	if (json_parse_line(r, line, len, err, sizeof(err)) != 0) {
+		fprintf(stderr, "parse failed: %s: %.*s\n", err, (int)len, line);
 	} else if (json_write_record(&out, r, err, sizeof(err)) != 0) {
-		fprintf(stderr, "write failed: %s: %s\n", err, line);
+		fprintf(stderr, "write failed: %s: %.*s\n", err, (int)len, line);
 	} else {
-		same = out.len == strlen(line) + 1 && memcmp(out.data, line, out.len - 1) == 0;
+		same = out.len == len + 1 && memcmp(out.data, line, len) == 0 && out.data[len] == '\n';
 		if (!same)
-			fprintf(stderr, "round trip differs:\n  in:  %s\n  out: %.*s", line, (int)out.len, out.data);
+			fprintf(stderr, "round trip differs:\n  in:  %.*s\n  out: %.*s", (int)len, line,
+				(int)out.len, (const char *)out.data);
 	}
 	buf_release(&out);
 	rec_free(r);
 	return same;
 }
 
-/* The line must be rejected with a message mentioning want. */
-static int rejects(const char *line, size_t len, const char *want)
+static int round_trip(const char *line)
+{
+	return round_trip_n(line, strlen(line));
+}
+
+/* The line must be rejected with an error containing want, and leave the
+ * record empty. */
+static int rejects_n(const char *line, size_t len, const char *want)
 {
 	rec *r = rec_new();
 	char err[256] = "";
-	int ok = json_parse_line(r, line, len, err, sizeof(err)) == -1 && strstr(err, want) != NULL;
+	rec_set_str(r, "old", "x", 1);
+	int ret = json_parse_line(r, line, len, err, sizeof(err));
+	int ok = ret == -1 && strstr(err, want) != NULL && rec_nfields(r) == 0;
 	if (!ok)
-		fprintf(stderr, "expected an error with '%s' for %.*s, got '%s'\n", want, (int)len, line, err);
+		fprintf(stderr, "expected an error with '%s' for %.*s, got %d '%s'\n", want, (int)len, line, ret, err);
 	rec_free(r);
 	return ok;
 }
-#define REJECTS(line, want) CHECK(rejects(line, strlen(line), want))
+#define REJECTS(line, want) CHECK(rejects_n(line, strlen(line), want))
 
-static void test_styles_round_trip(void)
-{
-	/* Python json.dumps default (ensure_ascii), ensure_ascii=False, compact,
-	 * escaped slashes. */
-	CHECK(round_trip("{\"question\": \"It\\u2019s 5\\u00d72\", \"answer\": \"#### 10\"}"));
-	CHECK(round_trip("{\"text\": \"Caf\u00e9 \u2014 \xf0\x9f\x98\x80\", \"n\": 1}"));
-	CHECK(round_trip("{\"a\":1,\"b\":\"x\",\"c\":[1,2]}"));
-	CHECK(round_trip("{\"u\": \"http:\\/\\/x\\/y\"}"));
-	CHECK(round_trip("{\"e\": \"\\ud83d\\ude00\"}"));
-	CHECK(round_trip("{\"c\": \"\\u0000\\u001f\\b\\f\\n\\r\\t\\\"\\\\\"}"));
-	CHECK(round_trip("{\"del\": \"\\u007f\"}"));
-	CHECK(round_trip("{\"meta\": {\"a\": [1, 2.5e-3, null, true], \"b\": {}}, \"text\": \"x\"}"));
-	CHECK(round_trip("{}"));
-	CHECK(round_trip("{\"tokens\": [1, 2, 4294967295], \"mask\": [0, 1, 255]}"));
-	CHECK(round_trip("{\"tokens\":[],\"mask\":[]}"));
-	CHECK(round_trip("{\"k\u00e9y\": \"v\"}"));
-}
-
-static void test_typed_fields(void)
+/* Parse a line that must be good; the caller frees the record. */
+static rec *parse(const char *line)
 {
 	rec *r = rec_new();
 	char err[256];
-	const char *line = "{\"text\": \"hi\", \"tokens\": [7, 8], \"mask\": [1, 0], \"id\": 12, \"s\": 0.5}";
-	CHECK(json_parse_line(r, line, strlen(line), err, sizeof(err)) == 0);
-	const rec_field *f = rec_get(r, "tokens");
-	CHECK(f && f->type == REC_U32S && f->len == 8 && rec_u32_at(f, 0) == 7 && rec_u32_at(f, 1) == 8);
-	f = rec_get(r, "mask");
-	CHECK(f && f->type == REC_U8S && f->len == 2 && f->val[0] == 1 && f->val[1] == 0);
-	f = rec_get(r, "text");
-	CHECK(f && f->type == REC_STR && f->len == 2);
-	f = rec_get(r, "id");
-	CHECK(f && f->type == REC_JSON && f->len == 2);
+	if (json_parse_line(r, line, strlen(line), err, sizeof(err)) != 0)
+		fprintf(stderr, "parse failed: %s: %s\n", err, line);
+	return r;
+}
+
+static int field_is(const rec *r, const char *name, int type, const void *val, size_t len)
+{
+	const rec_field *f = rec_get(r, name);
+	int ok = f && f->type == type && f->len == len && memcmp(f->val, val, len) == 0;
+	if (!ok)
+		fprintf(stderr, "field '%s' is not '%c' %.*s\n", name, type, (int)len, (const char *)val);
+	return ok;
+}
+
+/* Write r; the output must be want exactly. */
+static int writes(const rec *r, const char *want)
+{
+	buf out = { 0 };
+	char err[256];
+	int ok = 0;
+	if (json_write_record(&out, r, err, sizeof(err)) != 0)
+		fprintf(stderr, "write failed: %s\n", err);
+	else if (!(ok = out.len == strlen(want) && memcmp(out.data, want, out.len) == 0))
+		fprintf(stderr, "wrote   %.*s" "wanted  %s", (int)out.len, (const char *)out.data, want);
+	buf_release(&out);
+	return ok;
+}
+
+/* Writing r must fail with an error containing want, leaving out as it was. */
+static int write_fails(const rec *r, const char *want)
+{
+	buf out = { 0 };
+	char err[256] = "";
+	buf_adds(&out, "before\n");
+	int ret = json_write_record(&out, r, err, sizeof(err));
+	int ok = ret == -1 && strstr(err, want) && out.len == 7 && memcmp(out.data, "before\n", 7) == 0;
+	if (!ok)
+		fprintf(stderr, "expected a write error with '%s', got %d '%s'\n", want, ret, err);
+	buf_release(&out);
+	return ok;
+}
+
+static void test_styles_round_trip(void)
+{
+	/* Python's json.dumps: default (ensure_ascii), ensure_ascii=False,
+	 * compact separators; and escaped slashes as PHP writes them. */
+	CHECK(round_trip("{\"question\": \"It\\u2019s 5\\u00d72\", \"answer\": \"#### 10\"}"));
+	CHECK(round_trip("{\"question\": \"It\xe2\x80\x99s 5\xc3\x97" "2\", \"answer\": \"#### 10\"}"));
+	CHECK(round_trip("{\"a\":1,\"b\":\"x\",\"c\":[1,2]}"));
+	CHECK(round_trip("{\"a\":\"\\u00e9\",\"b\":\"\\u00e9\"}"));
+	CHECK(round_trip("{\"u\": \"http:\\/\\/x\\/y\"}"));
+	CHECK(round_trip("{\"u\":\"http:\\/\\/x\",\"v\":\"\\u00e9\"}"));
+	/* Emoji: a surrogate pair in ASCII style, 4 raw bytes otherwise. */
+	CHECK(round_trip("{\"e\": \"\\ud83d\\ude00 \\ud83d\\udc4d\"}"));
+	CHECK(round_trip("{\"e\": \"\xf0\x9f\x98\x80\"}"));
+	CHECK(round_trip("{\"c\": \"\\u0000\\u001f\\b\\f\\n\\r\\t\\\"\\\\\"}"));
+	CHECK(round_trip("{\"del\": \"\\u007f\", \"x\": \"\\u00e9\"}"));
+	CHECK(round_trip("{\"del\": \"\x7f\"}"));
+	CHECK(round_trip("{\"meta\": {\"a\": [1, 2.5e-3, null, true]}, \"text\": \"x\"}"));
+	CHECK(round_trip("{\"raw\": { \"a\" :[ 1 ,2 ] , \"b\":{}}, \"n\": -0.0e+5}"));
+	CHECK(round_trip("{}"));
+	CHECK(round_trip("{\"tokens\": [1, 2, 4294967295], \"mask\": [0, 1, 255]}"));
+	CHECK(round_trip("{\"tokens\":[],\"mask\":[]}"));
+	CHECK(round_trip("{\"tokens\":[0,7],\"mask\":[1,0]}"));
+	CHECK(round_trip("{\"k\xc3\xa9y\": \"v\", \"k\\\"\\\\\": 1}"));
+	CHECK(round_trip("{\"\\u00e9t\\u00e9\": \"\\u65e5\\u672c\"}"));
+	CHECK(round_trip("{\"\": \"\"}"));
+	CHECK(round_trip("{\"a\": true, \"b\": false, \"c\": null, \"d\": [], \"e\": \"\"}"));
+	CHECK(round_trip("{\"id\": \"doc-1\", \"text\": \"Hello, world.\\nSecond line\\twith a tab.\"}"));
+}
+
+static void test_flags(void)
+{
+	struct { const char *line; int flags; } cases[] = {
+		{ "{\"a\": 1}", 0 },
+		{ "{\"a\":1}", REC_JSON_COMPACT },
+		{ "{\"a\":\t1}", REC_JSON_COMPACT },
+		{ "{}", 0 },
+		{ "{\"a\": 1,\"b\":2}", 0 },
+		{ "{\"a\":1, \"b\": 2}", REC_JSON_COMPACT },
+		{ "{\"a\": \"\\u00e9\"}", REC_JSON_ASCII },
+		{ "{\"\\u00e9\": 1}", REC_JSON_ASCII },
+		{ "{\"a\": \"\\ud83d\\ude00\"}", REC_JSON_ASCII },
+		{ "{\"a\": \"\\u007f\"}", REC_JSON_ASCII },
+		{ "{\"a\": \"\\u007e\\u0041\\u001f\"}", 0 },
+		{ "{\"a\": \"\xc3\xa9\"}", 0 },
+		{ "{\"a\": \"\\/\"}", REC_JSON_SLASH },
+		{ "{\"a\": \"/\"}", 0 },
+		{ "{\"a\": {\"b\": \"\\u00e9\\/\"}}", REC_JSON_ASCII | REC_JSON_SLASH },
+		{ "{\"a\":\"\\u00e9\",\"b\":\"\\/\"}", REC_JSON_ASCII | REC_JSON_COMPACT | REC_JSON_SLASH },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rec *r = parse(cases[i].line);
+		if (rec_flags(r) != cases[i].flags)
+			fprintf(stderr, "flags of %s: %d, expected %d\n", cases[i].line, rec_flags(r), cases[i].flags);
+		CHECK_EQ_INT(rec_flags(r), cases[i].flags);
+		rec_free(r);
+	}
+}
+
+static void test_fields(void)
+{
+	rec *r = parse("{\"text\": \"hi\", \"tokens\": [7, 8, 4294967295], \"mask\": [1, 0, 255], "
+		       "\"id\": 12, \"s\": 0.5, \"meta\": { \"a\" : [1 , 2] }, \"ok\": true}");
+	CHECK_EQ_INT(rec_nfields(r), 7);
+	const char *order[] = { "text", "tokens", "mask", "id", "s", "meta", "ok" };
+	for (size_t i = 0; i < 7 && i < rec_nfields(r); i++)
+		CHECK(rec_field_is(rec_field_at(r, i), order[i]));
+	CHECK(field_is(r, "text", REC_STR, "hi", 2));
+	CHECK(field_is(r, "tokens", REC_U32S, "\7\0\0\0\x08\0\0\0\xff\xff\xff\xff", 12));
+	CHECK(field_is(r, "mask", REC_U8S, "\1\0\xff", 3));
+	CHECK(field_is(r, "id", REC_JSON, "12", 2));
+	CHECK(field_is(r, "meta", REC_JSON, "{ \"a\" : [1 , 2] }", 17));
+	CHECK(field_is(r, "ok", REC_JSON, "true", 4));
+	rec_free(r);
+	/* "-0" is an integer, 0, as JSON readers take it. */
+	r = parse("{\"tokens\": [-0, 1], \"mask\": [-0]}");
+	CHECK(field_is(r, "tokens", REC_U32S, "\0\0\0\0\1\0\0\0", 8));
+	CHECK(field_is(r, "mask", REC_U8S, "\0", 1));
+	CHECK(writes(r, "{\"tokens\": [0, 1], \"mask\": [0]}\n"));
+	rec_free(r);
+	r = parse("{\"id\": 12, \"s\": 0.5}");
 	int64_t v;
 	double d;
 	CHECK(rec_get_int(r, "id", &v) == 0 && v == 12);
 	CHECK(rec_get_double(r, "s", &d) == 0 && d == 0.5);
-	CHECK(rec_flags(r) == 0);
-	line = "{\"a\":\"\\u00e9\",\"b\":\"\\/\"}";
+	rec_free(r);
+
+	/* Escapes decoded, NUL included; keys decoded too. */
+	r = parse("{\"t\\u0065xt\": \"a\\u0000b\\n\\/\\\"\\\\\\b\\f\\r\\t\\u00e9\\u20ac\\ud83d\\ude00\\uD83D\\uDE00\"}");
+	CHECK(field_is(r, "text", REC_STR, "a\0b\n/\"\\\b\f\r\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 24));
+	rec_free(r);
+
+	/* A reused record is replaced, not added to. */
+	r = parse("{\"a\": \"1\", \"b\": \"2\"}");
+	char err[256];
+	const char *line = "{\"c\": 3}";
 	CHECK(json_parse_line(r, line, strlen(line), err, sizeof(err)) == 0);
-	CHECK(rec_flags(r) == (REC_JSON_ASCII | REC_JSON_COMPACT | REC_JSON_SLASH));
-	/* CRLF line endings and surrounding blanks are accepted. */
-	line = "  {\"a\": 1} \r";
+	CHECK(rec_nfields(r) == 1 && rec_get(r, "c") && !rec_get(r, "a"));
+	/* CRLF line endings and blanks around the object. */
+	line = " \t{\"a\": 1}  \r";
 	CHECK(json_parse_line(r, line, strlen(line), err, sizeof(err)) == 0 && rec_nfields(r) == 1);
+	CHECK(field_is(r, "a", REC_JSON, "1", 1));
+	rec_free(r);
+
+	/* Keys of exactly 255 bytes are fine. */
+	char key[300] = "{\"";
+	memset(key + 2, 'k', 255);
+	strcpy(key + 257, "\": 1}");
+	CHECK(round_trip(key));
+
+	/* Many members (the hash table path for duplicates). */
+	buf b = { 0 };
+	buf_adds(&b, "{");
+	for (int i = 0; i < 3000; i++) {
+		char m[32];
+		snprintf(m, sizeof(m), "%s\"k%d\": %d", i ? ", " : "", i, i);
+		buf_adds(&b, m);
+	}
+	buf_adds(&b, "}");
+	CHECK(round_trip_n((const char *)b.data, b.len));
+	b.len--;
+	buf_adds(&b, ", \"k2999\": 1}");
+	CHECK(rejects_n((const char *)b.data, b.len, "duplicate key 'k2999'"));
+	b.len -= 13;
+	buf_adds(&b, ", \"k0\": 1}");
+	CHECK(rejects_n((const char *)b.data, b.len, "duplicate key 'k0'"));
+	buf_release(&b);
+}
+
+/* A line bigger than the parser keeps scratch memory for, then small
+ * ones: the big one's memory is let go and nothing points into it. */
+static void test_big_line(void)
+{
+	size_t n = 20u << 20;
+	char *line = malloc(n + 64);
+	size_t k = (size_t)sprintf(line, "{\"text\": \"");
+	for (size_t i = 0; i < n; i++)
+		line[k + i] = i % 100 == 99 ? '\\' : (char)('a' + i % 26);
+	for (size_t i = 99; i < n; i += 100)
+		line[k + i + 1] = 'n'; /* every backslash starts a \n */
+	k += n;
+	strcpy(line + k, "\", \"n\": 1}");
+	rec *r = rec_new();
+	char err[256];
+	CHECK(json_parse_line(r, line, strlen(line), err, sizeof(err)) == 0);
+	const rec_field *f = rec_get(r, "text");
+	CHECK(f && f->len == n - n / 100 && f->val[98] == 'a' + 98 % 26 && f->val[99] == '\n' && f->val[100] == 'a' + 101 % 26);
+	free(line);
+	CHECK(round_trip("{\"a\": \"b\"}"));
+	CHECK(json_parse_line(r, "{\"x\": 2}", 8, err, sizeof(err)) == 0 && rec_nfields(r) == 1);
 	rec_free(r);
 }
 
 static void test_rejects(void)
 {
 	REJECTS("", "empty line");
-	REJECTS("   ", "empty line");
+	REJECTS(" \t \r", "empty line");
 	REJECTS("[1, 2]", "column 1: expected a JSON object");
+	REJECTS("\"text\"", "column 1: expected a JSON object");
+	REJECTS("  5", "column 3: expected a JSON object");
+	REJECTS("{", "column 2: expected a string key");
 	REJECTS("{\"a\": 1,}", "column 9: expected a string key");
-	REJECTS("{\"a\": 1", "column 8: expected ',' or '}'");
-	REJECTS("{\"a\" 1}", "column 6: expected ':'");
-	REJECTS("{\"a\": 1} x", "column 10: trailing characters");
+	REJECTS("{,}", "column 2: expected a string key");
+	REJECTS("{a: 1}", "column 2: expected a string key");
+	REJECTS("{'a': 1}", "column 2: expected a string key");
+	REJECTS("{\"a\": 1", "column 8: expected ',' or '}' after object member");
+	REJECTS("{\"a\": 1 \"b\": 2}", "column 9: expected ',' or '}' after object member");
+	REJECTS("{\"question\": \"How many?\", \"answer\": 72 \"x\"}", "column 40: expected ',' or '}' after object member");
+	REJECTS("{\"a\" 1}", "column 6: expected ':' after the key");
+	REJECTS("{\"a\"}", "column 5: expected ':' after the key");
+	REJECTS("{\"a\":}", "column 6: unexpected character '}', expected a value");
+	REJECTS("{\"a\": ", "column 7: unexpected end of line, expected a value");
+	REJECTS("{\"a\": 1} x", "column 10: trailing characters after the object");
+	REJECTS("{\"a\": 1}}", "column 9: trailing characters after the object");
+	REJECTS("{} {}", "column 4: trailing characters after the object");
 	REJECTS("{\"a\": 1, \"a\": 2}", "column 10: duplicate key 'a'");
-	REJECTS("{\"a\": \"x\\ud800\"}", "invalid surrogate");
-	REJECTS("{\"a\": \"x\\udc00\\ud800\"}", "invalid surrogate");
-	REJECTS("{\"a\": \"\\q\"}", "bad escape");
-	REJECTS("{\"a\": \"\\u12g4\"}", "bad \\u escape");
-	REJECTS("{\"a\": \"tab\there\"}", "control character");
-	REJECTS("{\"a\": \"open}", "unterminated string");
+	REJECTS("{\"a\": 1, \"\\u0061\": 2}", "column 10: duplicate key 'a'");
+	REJECTS("{\"text\": \"x\", \"b\": 1, \"text\": \"y\"}", "column 23: duplicate key 'text'");
+	REJECTS("{\"a\": \"x\\ud800\"}", "column 9: invalid surrogate escape");
+	REJECTS("{\"a\": \"x\\ud800\\u0041\"}", "column 9: invalid surrogate escape");
+	REJECTS("{\"a\": \"\\udc00\\ud800\"}", "column 8: invalid surrogate escape");
+	REJECTS("{\"a\": \"\\ud800\\ud800\"}", "column 8: invalid surrogate escape");
+	REJECTS("{\"a\": \"\\ud800\\", "column 8: invalid surrogate escape");
+	REJECTS("{\"\\udfff\": 1}", "column 3: invalid surrogate escape");
+	REJECTS("{\"a\": \"\\q\"}", "column 8: invalid escape '\\q'");
+	REJECTS("{\"a\": \"\\u12g4\"}", "column 8: invalid \\u escape");
+	REJECTS("{\"a\": \"\\u12\"}", "column 8: invalid \\u escape");
+	REJECTS("{\"a\": \"tab\there\"}", "column 11: unescaped control character 0x09");
+	REJECTS("{\"a\": \"open}", "column 7: unterminated string");
+	REJECTS("{\"a\": \"open\\", "column 7: unterminated string");
+	REJECTS("{\"a", "column 2: unterminated string");
 	REJECTS("{\"text\": 5}", "column 10: \"text\" must be a string");
-	REJECTS("{\"tokens\": [1, -2]}", "\"tokens\" must hold integers");
-	REJECTS("{\"tokens\": [4294967296]}", "\"tokens\" must hold integers");
-	REJECTS("{\"tokens\": [1.5]}", "\"tokens\" must hold integers");
-	REJECTS("{\"tokens\": \"abc\"}", "\"tokens\" must be an array");
-	REJECTS("{\"mask\": [256]}", "\"mask\" must hold integers");
-	REJECTS("{\"a\": tru}", "unexpected character");
-	REJECTS("{\"a\": nul}", "unexpected character");
-	CHECK(rejects("{\"a\": \"x\xff\"}", 10, "column 9: invalid UTF-8"));
-	CHECK(rejects("{\"a\": \"\xc0\x80\"}", 11, "column 8: invalid UTF-8"));
-	CHECK(rejects("{\"a\": \"\0\"}", 10, "NUL byte"));
-	char key[300] = "{\"";
-	memset(key + 2, 'k', 256);
-	strcpy(key + 258, "\": 1}");
-	REJECTS(key, "key longer than 255");
-	/* Depth: 256 levels of nesting pass, 257 do not. */
+	REJECTS("{\"text\": null}", "column 10: \"text\" must be a string");
+	REJECTS("{\"text\": [\"a\"]}", "column 10: \"text\" must be a string");
+	REJECTS("{\"t\\u0065xt\": {}}", "column 15: \"text\" must be a string");
+	REJECTS("{\"tokens\": [1, -2]}", "column 16: \"tokens\" must be an array of integers from 0 to 4294967295");
+	REJECTS("{\"tokens\": [1, -01]}", "column 16: \"tokens\" must be an array of integers");
+	REJECTS("{\"tokens\": [1, -]}", "column 16: \"tokens\" must be an array of integers");
+	REJECTS("{\"tokens\": [4294967296]}", "column 13: \"tokens\" must be an array of integers");
+	REJECTS("{\"tokens\": [99999999999999999999]}", "column 13: \"tokens\" must be an array of integers");
+	REJECTS("{\"tokens\": [1.5]}", "column 13: \"tokens\" must be an array of integers");
+	REJECTS("{\"tokens\": [1e3]}", "column 13: \"tokens\" must be an array of integers");
+	REJECTS("{\"tokens\": [01]}", "column 13: \"tokens\" must be an array of integers");
+	REJECTS("{\"tokens\": [\"1\"]}", "column 13: \"tokens\" must be an array of integers");
+	REJECTS("{\"tokens\": [1,]}", "column 15: \"tokens\" must be an array of integers");
+	REJECTS("{\"tokens\": [1 2]}", "column 15: expected ',' or ']' after array element");
+	REJECTS("{\"tokens\": \"abc\"}", "column 12: \"tokens\" must be an array of integers");
+	REJECTS("{\"tokens\": 5}", "column 12: \"tokens\" must be an array of integers");
+	REJECTS("{\"mask\": [256]}", "column 11: \"mask\" must be an array of integers from 0 to 255");
+	REJECTS("{\"mask\": [0, true]}", "column 14: \"mask\" must be an array of integers");
+	REJECTS("{\"a\": tru}", "column 7: invalid literal (expected true)");
+	REJECTS("{\"a\": nul}", "column 7: invalid literal (expected null)");
+	REJECTS("{\"a\": False}", "column 7: unexpected character 'F', expected a value");
+	REJECTS("{\"a\": [1, 2}", "column 12: expected ',' or ']' after array element");
+	REJECTS("{\"a\": [1,]}", "column 10: unexpected character ']', expected a value");
+	REJECTS("{\"a\": {\"b\" 1}}", "column 12: expected ':' after the key");
+	REJECTS("{\"a\": {\"b\": 1,}}", "column 15: expected a string key");
+	REJECTS("{\"a\": {\"b\": 1]}", "column 14: expected ',' or '}' after object member");
+	REJECTS("{\"a\": [\"x\ty\"]}", "column 10: unescaped control character 0x09");
+	/* Raw NUL bytes: not JSON whether in a string or not. */
+	CHECK(rejects_n("{\"a\": \"\0\"}", 10, "column 8: unescaped control character 0x00"));
+	CHECK(rejects_n("{\"a\": 1}\0", 9, "column 9: trailing characters"));
+	CHECK(rejects_n("{\"a\":\0 1}", 9, "column 6: unexpected byte 0x00"));
+
+	/* Keys longer than REC_NAME_MAX, counted after decoding. */
+	char key[600] = "{\"x\": 1, \"";
+	memset(key + 10, 'k', 256);
+	strcpy(key + 266, "\": 1}");
+	REJECTS(key, "column 10: key longer than 255 bytes");
+	strcpy(key, "{\"");
+	for (int i = 0; i < 86; i++)
+		memcpy(key + 2 + 6 * i, "\\u20ac", 6); /* 86 * 3 = 258 bytes */
+	strcpy(key + 2 + 6 * 86, "\": 1}");
+	REJECTS(key, "column 2: key longer than 255 bytes");
+}
+
+static void test_utf8_in_line(void)
+{
+	CHECK(rejects_n("{\"a\": \"x\xff\"}", 11, "column 9: invalid UTF-8"));
+	CHECK(rejects_n("{\"a\": \"\xc0\x80\"}", 11, "column 8: invalid UTF-8"));
+	CHECK(rejects_n("{\"a\": \"\xed\xa0\x80\"}", 12, "column 8: invalid UTF-8"));
+	CHECK(rejects_n("{\"a\": \"\xe2\x82\"}", 11, "column 8: invalid UTF-8"));
+	CHECK(rejects_n("{\"text\": \"bad \xff byte\"}", 22, "column 15: invalid UTF-8"));
+	/* Invalid UTF-8 is reported first, even after another problem. */
+	CHECK(rejects_n("{\"a\" \xff}", 7, "column 6: invalid UTF-8"));
+	/* Non-ASCII outside strings is valid UTF-8 but not JSON. */
+	CHECK(rejects_n("{\"a\": \xc3\xa9}", 9, "column 7: unexpected byte 0xc3"));
+	/* A long line with the bad byte past the fast path's blocks. */
+	char line[200];
+	memset(line, 0, sizeof(line));
+	strcpy(line, "{\"a\": \"");
+	memset(line + 7, 'x', 150);
+	line[100] = (char)0x80;
+	strcpy(line + 157, "\"}");
+	CHECK(rejects_n(line, strlen(line), "column 101: invalid UTF-8"));
+}
+
+static void test_depth(void)
+{
+	/* The line's object and 255 arrays: 256 levels pass, 257 do not. */
 	char deep[1200];
-	size_t n = 0;
-	n += (size_t)sprintf(deep, "{\"a\": ");
-	for (int i = 0; i < 255; i++) deep[n++] = '[';
-	for (int i = 0; i < 255; i++) deep[n++] = ']';
+	size_t n = (size_t)sprintf(deep, "{\"a\": ");
+	for (int i = 0; i < 255; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < 255; i++)
+		deep[n++] = ']';
 	strcpy(deep + n, "}");
 	CHECK(round_trip(deep));
 	n = (size_t)sprintf(deep, "{\"a\": ");
-	for (int i = 0; i < 300; i++) deep[n++] = '[';
-	for (int i = 0; i < 300; i++) deep[n++] = ']';
+	for (int i = 0; i < 128; i++)
+		n += (size_t)sprintf(deep + n, "{\"b\":[");
+	deep[n++] = '1';
+	for (int i = 0; i < 128; i++)
+		n += (size_t)sprintf(deep + n, "]}");
 	strcpy(deep + n, "}");
-	REJECTS(deep, "nesting deeper than 256");
+	REJECTS(deep, "column 774: nesting deeper than 256"); /* the 128th '[' */
+	n = (size_t)sprintf(deep, "{\"a\": ");
+	for (int i = 0; i < 300; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < 300; i++)
+		deep[n++] = ']';
+	strcpy(deep + n, "}");
+	REJECTS(deep, "column 262: nesting deeper than 256");
 }
 
 static void test_numbers(void)
 {
-	const char *good[] = { "0", "-0", "1.5e+10", "1E5", "-12.25", "0.0", "123456789012345678901234567890" };
-	const char *bad[] = { "01", "+1", ".5", "1.", "1e", "-", "0x10", "1e+", "--1", "Infinity", "NaN" };
-	char line[64];
+	const char *good[] = {
+		"0", "-0", "1.5e+10", "1E5", "1e-5", "-12.25", "0.0", "0e0", "-0.0E-0", "10", "123456789012345678901234567890",
+		"1.7976931348623157e308", "5e-324", "1e999",
+	};
+	struct { const char *n; const char *why; } bad[] = {
+		{ "01", "column 7: invalid number (leading zero)" },
+		{ "-01", "column 7: invalid number (leading zero)" },
+		{ "+1", "column 7: unexpected character '+'" },
+		{ ".5", "column 7: unexpected character '.'" },
+		{ "1.", "column 7: invalid number (no digit after '.')" },
+		{ "1.e5", "column 7: invalid number (no digit after '.')" },
+		{ "1e", "column 7: invalid number (no digit in the exponent)" },
+		{ "1e+", "column 7: invalid number (no digit in the exponent)" },
+		{ "-", "column 7: invalid number" },
+		{ "--1", "column 7: invalid number" },
+		{ "-a", "column 7: invalid number" },
+		{ "0x10", "column 8: expected ',' or '}'" },
+		{ "1.5.2", "column 10: expected ',' or '}'" },
+		{ "Infinity", "column 7: unexpected character 'I'" },
+		{ "NaN", "column 7: unexpected character 'N'" },
+		{ "-Infinity", "column 7: invalid number" },
+	};
+	char line[128];
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		snprintf(line, sizeof(line), "{\"n\": %s}", good[i]);
 		CHECK(round_trip(line));
+		snprintf(line, sizeof(line), "{\"n\": [%s, {\"m\": %s}]}", good[i], good[i]);
+		CHECK(round_trip(line));
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(line, sizeof(line), "{\"n\": %s}", bad[i]);
-		rec *r = rec_new();
-		char err[256];
-		int ret = json_parse_line(r, line, strlen(line), err, sizeof(err));
-		if (ret != -1)
-			fprintf(stderr, "accepted bad number %s\n", bad[i]);
-		CHECK(ret == -1);
-		rec_free(r);
+		snprintf(line, sizeof(line), "{\"n\": %s}", bad[i].n);
+		REJECTS(line, bad[i].why);
 	}
 }
 
-static void test_utf8(void)
+static void test_utf8_valid_prefix(void)
 {
 	struct { const char *s; size_t n, valid; } cases[] = {
+		{ "", 0, 0 },
 		{ "plain ascii text", 16, 16 },
 		{ "caf\xc3\xa9", 5, 5 },
-		{ "\xe2\x82\xac", 3, 3 },
+		{ "\xc2\x80\xdf\xbf", 4, 4 },          /* U+0080, U+07FF */
+		{ "\xe0\xa0\x80\xef\xbf\xbf", 6, 6 },  /* U+0800, U+FFFF */
+		{ "\xed\x9f\xbf\xee\x80\x80", 6, 6 },  /* U+D7FF, U+E000 */
+		{ "\xf0\x90\x80\x80", 4, 4 },          /* U+10000 */
 		{ "\xf0\x9f\x98\x80", 4, 4 },
-		{ "\xf4\x8f\xbf\xbf", 4, 4 },     /* U+10FFFF */
-		{ "ab\xc0\x80", 4, 2 },           /* overlong NUL */
-		{ "\xe0\x80\x80", 3, 0 },         /* overlong */
-		{ "x\xed\xa0\x80", 4, 1 },        /* surrogate */
-		{ "\xf4\x90\x80\x80", 4, 0 },     /* past U+10FFFF */
-		{ "abc\xe2\x82", 5, 3 },          /* truncated */
-		{ "12345678\xff", 9, 8 },         /* after the fast path */
+		{ "\xf4\x8f\xbf\xbf", 4, 4 },          /* U+10FFFF */
+		{ "ab\xc0\x80", 4, 2 },                /* overlong NUL */
+		{ "\xc1\xbf", 2, 0 },                  /* overlong */
+		{ "\xe0\x80\x80", 3, 0 },              /* overlong */
+		{ "\xe0\x9f\xbf", 3, 0 },              /* overlong */
+		{ "\xf0\x80\x80\x80", 4, 0 },          /* overlong */
+		{ "\xf0\x8f\xbf\xbf", 4, 0 },          /* overlong */
+		{ "x\xed\xa0\x80", 4, 1 },             /* U+D800 */
+		{ "x\xed\xbf\xbf", 4, 1 },             /* U+DFFF */
+		{ "\xf4\x90\x80\x80", 4, 0 },          /* U+110000 */
+		{ "\xf5\x80\x80\x80", 4, 0 },
+		{ "\xff", 1, 0 },
+		{ "\xfe", 1, 0 },
 		{ "\x80", 1, 0 },
+		{ "a\xbf", 2, 1 },                     /* stray continuation */
+		{ "abc\xe2\x82", 5, 3 },               /* truncated */
+		{ "abc\xe2", 4, 3 },
+		{ "\xf0\x9f\x98", 3, 0 },
+		{ "\xc3", 1, 0 },
+		{ "\xc3" "a", 2, 0 },                  /* lead then no continuation */
+		{ "\xe2\x82" "a", 3, 0 },
+		{ "\xf0\x9f\x98" "a", 4, 0 },
+		{ "12345678\xff", 9, 8 },
+		{ "1234567890123456\xff", 17, 16 },
+		{ "123456789012345\xc3\xa9" "1234567890123456", 33, 33 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t got = utf8_valid_prefix((const uint8_t *)cases[i].s, cases[i].n);
@@ -178,82 +465,286 @@ static void test_utf8(void)
 			fprintf(stderr, "utf8 case %zu: %zu, expected %zu\n", i, got, cases[i].valid);
 		CHECK(got == cases[i].valid);
 	}
+	/* A bad byte, and a good character, at every place around the blocks
+	 * of the ASCII fast path. */
+	uint8_t s[80];
+	for (size_t at = 0; at < 60; at++) {
+		memset(s, 'a', sizeof(s));
+		s[at] = 0xff;
+		CHECK_EQ_INT(utf8_valid_prefix(s, sizeof(s)), at);
+		CHECK_EQ_INT(utf8_valid_prefix(s, at), at);
+		memcpy(s + at, "\xf0\x9f\x98\x80", 4);
+		CHECK_EQ_INT(utf8_valid_prefix(s, sizeof(s)), sizeof(s));
+		CHECK_EQ_INT(utf8_valid_prefix(s, at + 3), at);
+	}
+}
+
+static void test_write_strings(void)
+{
+	rec *r = rec_new();
+	rec_set_str(r, "s", "a\"b\\c/d\x01\x1f\x7f\b\f\n\r\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 24);
+	CHECK(writes(r, "{\"s\": \"a\\\"b\\\\c/d\\u0001\\u001f\x7f\\b\\f\\n\\r\\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}\n"));
+	rec_set_flags(r, REC_JSON_ASCII);
+	CHECK(writes(r, "{\"s\": \"a\\\"b\\\\c/d\\u0001\\u001f\\u007f\\b\\f\\n\\r\\t\\u00e9\\u20ac\\ud83d\\ude00\"}\n"));
+	rec_set_flags(r, REC_JSON_SLASH | REC_JSON_COMPACT);
+	CHECK(writes(r, "{\"s\":\"a\\\"b\\\\c\\/d\\u0001\\u001f\x7f\\b\\f\\n\\r\\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}\n"));
+	/* NUL in a value, non-ASCII in a key; unknown flag bits are ignored. */
+	rec_clear(r);
+	rec_set_str(r, "\xc3\xa9", "a\0b", 3);
+	rec_set_str(r, "t", "", 0);
+	CHECK(writes(r, "{\"\xc3\xa9\": \"a\\u0000b\", \"t\": \"\"}\n"));
+	rec_set_flags(r, REC_JSON_ASCII | 0x80);
+	CHECK(writes(r, "{\"\\u00e9\": \"a\\u0000b\", \"t\": \"\"}\n"));
+	/* Long strings: each kind of escape at every offset around the 8-byte
+	 * blocks of the writer's scan, and back through the parser's. */
+	struct { char c; uint8_t flags; const char *esc; } kinds[] = {
+		{ '/', REC_JSON_SLASH, "\\/" }, { 0x7f, REC_JSON_ASCII, "\\u007f" }, { '"', 0, "\\\"" },
+		{ '\\', 0, "\\\\" }, { '\n', 0, "\\n" }, { 0x01, 0, "\\u0001" }, { 0x1f, 0, "\\u001f" },
+	};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (int at = 0; at < 40; at++) {
+			char s[64], want[128];
+			memset(s, 'x', 48);
+			s[at] = kinds[k].c;
+			rec_clear(r);
+			rec_set_flags(r, kinds[k].flags);
+			rec_set_str(r, "s", s, 48);
+			snprintf(want, sizeof(want), "{\"s\": \"%.*s%s%.*s\"}\n", at, s, kinds[k].esc, 47 - at, s + at + 1);
+			CHECK(writes(r, want));
+			CHECK(round_trip_n(want, strlen(want) - 1));
+		}
+	}
+	rec_clear(r);
+	CHECK(writes(r, "{}\n"));
+	rec_set_flags(r, REC_JSON_COMPACT);
+	CHECK(writes(r, "{}\n"));
+	rec_free(r);
+}
+
+/* A float or double written, then read back: the same bits. */
+static int double_writes(double v, const char *want)
+{
+	rec *r = rec_new();
+	rec_set_float(r, "x", v);
+	buf out = { 0 };
+	char err[256], line[128];
+	int ok = json_write_record(&out, r, err, sizeof(err)) == 0;
+	snprintf(line, sizeof(line), "%.*s", (int)out.len, (const char *)out.data);
+	if (want) {
+		char w[80];
+		snprintf(w, sizeof(w), "{\"x\": %s}\n", want);
+		ok = ok && strcmp(line, w) == 0;
+	}
+	/* The output must be JSON, and read back exactly. */
+	rec *back = rec_new();
+	ok = ok && json_parse_line(back, line, strlen(line) - 1, err, sizeof(err)) == 0;
+	const rec_field *f = rec_get(back, "x");
+	if (ok && isfinite(v)) {
+		char num[64];
+		snprintf(num, sizeof(num), "%.*s", (int)f->len, (const char *)f->val);
+		double d = strtod(num, NULL);
+		ok = memcmp(&d, &v, sizeof(d)) == 0;
+	}
+	if (!ok)
+		fprintf(stderr, "double %.17g: wrote %s", v, line);
+	rec_free(back);
+	rec_free(r);
+	buf_release(&out);
+	return ok;
 }
 
 static void test_write_numbers(void)
 {
-	struct { double v; const char *want; } cases[] = {
-		{ 0.1, "0.1" }, { 1.0, "1.0" }, { 1e300, "1e+300" }, { -0.0, "-0.0" },
-		{ 123456.0, "123456.0" }, { 0.5, "0.5" }, { NAN, "null" }, { INFINITY, "null" },
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		rec *r = rec_new();
-		buf out = { 0 };
-		char err[128], want[64];
-		rec_set_float(r, "x", cases[i].v);
-		CHECK(json_write_record(&out, r, err, sizeof(err)) == 0);
-		snprintf(want, sizeof(want), "{\"x\": %s}\n", cases[i].want);
-		if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0)
-			fprintf(stderr, "float %zu: got %.*s", i, (int)out.len, out.data);
-		CHECK(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0);
-		buf_release(&out);
-		rec_free(r);
+	CHECK(double_writes(0.1, "0.1"));
+	CHECK(double_writes(1.0, "1.0"));
+	CHECK(double_writes(1e300, "1e+300"));
+	CHECK(double_writes(-0.0, "-0.0"));
+	CHECK(double_writes(0.0, "0.0"));
+	CHECK(double_writes(NAN, "null"));
+	CHECK(double_writes(INFINITY, "null"));
+	CHECK(double_writes(-INFINITY, "null"));
+	/* Python's repr() layout: positional for exponents -4 to 15. */
+	CHECK(double_writes(123456.0, "123456.0"));
+	CHECK(double_writes(0.5, "0.5"));
+	CHECK(double_writes(-2.5, "-2.5"));
+	CHECK(double_writes(100.0, "100.0"));
+	CHECK(double_writes(1e15, "1000000000000000.0"));
+	CHECK(double_writes(1e16, "1e+16"));
+	CHECK(double_writes(1.5e16, "1.5e+16"));
+	CHECK(double_writes(0.0001, "0.0001"));
+	CHECK(double_writes(0.00012, "0.00012"));
+	CHECK(double_writes(1e-5, "1e-05"));
+	CHECK(double_writes(1.5e-7, "1.5e-07"));
+	CHECK(double_writes(123.456, "123.456"));
+	CHECK(double_writes(1.0 / 3, "0.3333333333333333"));
+	CHECK(double_writes(2.0 / 3, "0.6666666666666666"));
+	CHECK(double_writes(0.1 + 0.2, "0.30000000000000004"));
+	CHECK(double_writes(9007199254740993.0, "9007199254740992.0"));
+	CHECK(double_writes(DBL_MAX, "1.7976931348623157e+308"));
+	CHECK(double_writes(DBL_MIN, "2.2250738585072014e-308"));
+	CHECK(double_writes(5e-324, "5e-324"));
+	/* Pseudo-random bit patterns: every finite one reads back exactly. */
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 2000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		double d;
+		memcpy(&d, &x, sizeof(d));
+		CHECK(double_writes(d, NULL));
 	}
+
 	rec *r = rec_new();
-	buf out = { 0 };
-	char err[128];
 	rec_set_int(r, "i", -42);
-	float lp[3] = { -0.25f, -1.5f, 0.1f };
-	uint8_t b[12];
-	for (int k = 0; k < 3; k++) {
+	rec_set_int(r, "z", 0);
+	rec_set_int(r, "max", INT64_MAX);
+	rec_set_int(r, "min", INT64_MIN);
+	CHECK(writes(r, "{\"i\": -42, \"z\": 0, \"max\": 9223372036854775807, \"min\": -9223372036854775808}\n"));
+	rec_clear(r);
+
+	/* Float arrays: the shortest float32 decimal. */
+	float lp[] = { -0.25f, -1.5f, 0.1f, 1.0f, 3.4028235e38f, 1e-45f, NAN, -INFINITY, -0.0f, 16777216.0f };
+	size_t nlp = sizeof(lp) / sizeof(lp[0]);
+	uint8_t b[4 * sizeof(lp) / sizeof(lp[0])];
+	for (size_t k = 0; k < nlp; k++) {
 		uint32_t u;
 		memcpy(&u, &lp[k], 4);
 		store_u32le(b + 4 * k, u);
 	}
-	rec_set(r, "logprobs", 8, REC_F32S, b, 12);
+	rec_set(r, "logprobs", 8, REC_F32S, b, sizeof(b));
+	rec_set(r, "none", 4, REC_F32S, b, 0);
+	CHECK(writes(r, "{\"logprobs\": [-0.25, -1.5, 0.1, 1.0, 3.4028235e+38, 1e-45, null, null, -0.0, 16777216.0], "
+		     "\"none\": []}\n"));
+	rec_set_flags(r, REC_JSON_COMPACT);
+	CHECK(writes(r, "{\"logprobs\":[-0.25,-1.5,0.1,1.0,3.4028235e+38,1e-45,null,null,-0.0,16777216.0],\"none\":[]}\n"));
+	/* Random float32 values read back exactly through strtof. */
+	rec_clear(r);
+	uint8_t fb[4 * 500];
+	float fv[500];
+	for (int k = 0; k < 500; k++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint32_t u = (uint32_t)x;
+		if (((u >> 23) & 0xff) == 0xff)
+			u &= ~(1u << 30); /* finite only */
+		memcpy(&fv[k], &u, 4);
+		store_u32le(fb + 4 * k, u);
+	}
+	rec_set(r, "f", 1, REC_F32S, fb, sizeof(fb));
+	buf out = { 0 };
+	char err[256];
 	CHECK(json_write_record(&out, r, err, sizeof(err)) == 0);
-	const char *want = "{\"i\": -42, \"logprobs\": [-0.25, -1.5, 0.1]}\n";
-	CHECK(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0);
-	/* Invalid UTF-8 in a text field is an error, never output. */
-	buf_reset(&out);
-	rec_clear(r);
-	rec_set_str(r, "text", "bad \xff", 5);
-	CHECK(json_write_record(&out, r, err, sizeof(err)) == -1 && strstr(err, "invalid UTF-8") && out.len == 0);
-	rec_clear(r);
-	rec_set(r, "q", 1, 'Q', "", 0);
-	CHECK(json_write_record(&out, r, err, sizeof(err)) == -1 && strstr(err, "unknown type 'Q'"));
+	buf_addc(&out, '\0');
+	const char *p = strchr((const char *)out.data, '[');
+	int bad = 0;
+	for (int k = 0; k < 500 && p; k++) {
+		char *e;
+		float f = strtof(p + 1, &e);
+		if (memcmp(&f, &fv[k], 4) != 0)
+			bad++;
+		p = e;
+	}
+	CHECK(p && strcmp(p, "]}\n") == 0);
+	CHECK_EQ_INT(bad, 0);
 	buf_release(&out);
 	rec_free(r);
 }
 
+static void test_write_arrays(void)
+{
+	rec *r = parse("{\"tokens\": [0, 1, 4294967295], \"mask\": [255, 0]}");
+	CHECK(writes(r, "{\"tokens\": [0, 1, 4294967295], \"mask\": [255, 0]}\n"));
+	rec_set_flags(r, REC_JSON_COMPACT);
+	CHECK(writes(r, "{\"tokens\":[0,1,4294967295],\"mask\":[255,0]}\n"));
+	rec_clear(r);
+	/* A long array crosses the writer's chunks. */
+	uint32_t *v = malloc(20000 * sizeof(*v));
+	for (uint32_t i = 0; i < 20000; i++)
+		v[i] = i * 214013u + 2531011u;
+	rec_set_u32s(r, "tokens", v, 20000);
+	buf out = { 0 };
+	char err[256];
+	CHECK(json_write_record(&out, r, err, sizeof(err)) == 0);
+	rec *back = rec_new();
+	CHECK(json_parse_line(back, (const char *)out.data, out.len - 1, err, sizeof(err)) == 0);
+	const rec_field *f = rec_get(back, "tokens");
+	CHECK(f && f->type == REC_U32S && f->len == 80000);
+	int same = f != NULL;
+	for (uint32_t i = 0; same && i < 20000; i++)
+		same = rec_u32_at(f, i) == v[i];
+	CHECK(same);
+	free(v);
+	buf_release(&out);
+	rec_free(back);
+	rec_free(r);
+}
+
+static void test_write_errors(void)
+{
+	rec *r = rec_new();
+	rec_set_str(r, "ok", "fine", 4);
+	rec_set_str(r, "text", "bad \xff", 5);
+	CHECK(write_fails(r, "field 'text': invalid UTF-8 at byte 4"));
+	rec_clear(r);
+	rec_set_str(r, "text", "abc\xed\xa0\x80", 6);
+	CHECK(write_fails(r, "field 'text': invalid UTF-8 at byte 3"));
+	rec_clear(r);
+	rec_set(r, "\xff", 1, REC_STR, "", 0);
+	CHECK(write_fails(r, "field 1: name is not valid UTF-8"));
+	rec_clear(r);
+	rec_set(r, "x", 1, 'Q', "", 0);
+	CHECK(write_fails(r, "field 'x': unknown type 'Q'"));
+	rec_clear(r);
+	rec_set(r, "x", 1, 0x01, "", 0);
+	CHECK(write_fails(r, "field 'x': unknown type '\\x01'"));
+	rec_clear(r);
+	/* Wrong value lengths: record.c refuses to make such records today
+	 * (so these checks run only if that changes), but the writer must not
+	 * read past a short value whatever it is given. */
+	static const uint8_t bytes[] = { 0, 'i', 1, 'n', 4, 0, 0, 0, 1, 2, 3, 4 };
+	if (rec_parse(r, bytes, sizeof(bytes), (char[128]){ 0 }, 128) == 0)
+		CHECK(write_fails(r, "field 'n': 'i' value of 4 bytes, not 8"));
+	static const uint8_t tbytes[] = { 0, 'T', 1, 't', 5, 0, 0, 0, 1, 2, 3, 4, 5 };
+	if (rec_parse(r, tbytes, sizeof(tbytes), (char[128]){ 0 }, 128) == 0)
+		CHECK(write_fails(r, "field 't': 'T' value of 5 bytes, not a multiple of 4"));
+	rec_free(r);
+}
+
+/* Real JSONL as Python writes it: the first lines of GSM8K. */
 static void test_gsm8k_lines(void)
 {
 	FILE *f = fopen("data/gsm8k/train.jsonl", "r");
-	if (!f) {
-		fprintf(stderr, "skip: data/gsm8k/train.jsonl not found\n");
+	if (!f)
 		return;
-	}
-	char line[16384];
+	static char line[1 << 20];
 	int n = 0, bad = 0;
-	while (fgets(line, sizeof(line), f)) {
+	while (n < 200 && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
 		if (!round_trip(line))
 			bad++;
 		n++;
 	}
 	fclose(f);
-	CHECK_EQ_INT(n, 7473);
+	CHECK_EQ_INT(n, 200);
 	CHECK_EQ_INT(bad, 0);
 }
 
 int main(void)
 {
 	RUN(test_styles_round_trip);
-	RUN(test_typed_fields);
+	RUN(test_flags);
+	RUN(test_fields);
+	RUN(test_big_line);
 	RUN(test_rejects);
+	RUN(test_utf8_in_line);
+	RUN(test_depth);
 	RUN(test_numbers);
-	RUN(test_utf8);
+	RUN(test_utf8_valid_prefix);
+	RUN(test_write_strings);
 	RUN(test_write_numbers);
+	RUN(test_write_arrays);
+	RUN(test_write_errors);
 	RUN(test_gsm8k_lines);
 	CHECK_EXIT();
 }
