@@ -93,8 +93,10 @@ fuzz: | $(O)/config.mk
 		tail -1 $(O)/fuzz/$$t.log; \
 	done
 
+# Every bench/*.sh, or one: make bench BENCH=stream.
+BENCH ?= $(patsubst bench/%.sh,%,$(wildcard bench/*.sh))
 bench: all $(BENCH_BINS)
-	@O=$(O) bench/stream.sh
+	@set -e; for b in $(BENCH); do O=$(O) bench/$$b.sh; done
 
 demo: all
 	@$(MAKE) --no-print-directory -C pipelines demo O=$(abspath $(O))

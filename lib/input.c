@@ -1,6 +1,7 @@
 /* input.c: format detection and one record at a time from any input. */
 #include "input.h"
 #include "json.h"
+#include "utf8.h"
 #include "util.h"
 
 #include <stdarg.h>

@@ -6,6 +6,7 @@
  * the way rather than in a pass of its own, and appends to buffers make no
  * function call when there is room. */
 #include "json.h"
+#include "utf8.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -123,52 +124,6 @@ static inline void putc1(buf *b, uint8_t c)
 	if (UNLIKELY(b->cap == b->len))
 		buf_grow(b, 1);
 	b->data[b->len++] = c;
-}
-
-/* ================================= UTF-8 ================================= */
-
-/* Length of the valid multibyte character at s (s[0] >= 0x80, avail bytes
- * there), or 0 if it is not one.  The ranges of the second byte rule out
- * overlong forms (E0, F0), surrogates (ED) and code points past U+10FFFF
- * (F4); below C2 is a continuation byte or an overlong 2-byte lead. */
-static inline size_t utf8_seq(const uint8_t *s, size_t avail)
-{
-	uint8_t c = s[0];
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0)
-		return avail >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c < 0xf0) {
-		uint8_t lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-		return avail >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (c < 0xf5) {
-		uint8_t lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-		return avail >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-		       (s[3] & 0xc0) == 0x80 ? 4 : 0;
-	}
-	return 0;
-}
-
-size_t utf8_valid_prefix(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		if (s[i] < 0x80) {
-			/* Text is mostly ASCII: skip it 16, then 8 bytes at a time. */
-			i++;
-			while (n - i >= 16 && !((load8(s + i) | load8(s + i + 8)) & HIGHS))
-				i += 16;
-			if (n - i >= 8 && !(load8(s + i) & HIGHS))
-				i += 8;
-			continue;
-		}
-		size_t len = utf8_seq(s + i, n - i);
-		if (!len)
-			return i;
-		i += len;
-	}
-	return n;
 }
 
 /* ================================ parsing ================================ */

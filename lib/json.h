@@ -38,9 +38,4 @@ int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errl
  * wrong length for its type, an unknown type). */
 int json_write_record(buf *out, const rec *r, char *err, size_t errlen);
 
-/* Length of the longest valid UTF-8 prefix of s[0..n): n if all of it is
- * valid.  Overlong forms, surrogates and code points past U+10FFFF are not
- * valid. */
-size_t utf8_valid_prefix(const uint8_t *s, size_t n);
-
 #endif

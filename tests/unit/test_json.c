@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "json.h"
+#include "utf8.h"
 #include "record.h"
 #include "util.h"
 
