@@ -9,15 +9,15 @@
 #include "cli.h"
 #include "input.h"
 #include "json.h"
+#include "output.h"
 #include "record.h"
 #include "stream.h"
 #include "util.h"
 
-enum { OUT_JSONL, OUT_RECORDS, OUT_TEXT };
 enum { OPT_SKIP = 256, OPT_INDEX, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET };
 
 struct args {
-	int out_fmt;
+	int out_fmt;            /* output_format, or -1 for none */
 	input_format in_fmt;
 	uint64_t head, skip;
 	int have_head;
@@ -85,14 +85,15 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
+	a->out_fmt = OUTPUT_JSONL;
 	a->level = 3;
 	a->threads = 1;
 	a->block_size = STREAM_BLOCK_DEFAULT;
 	while ((c = getopt_long(argc, argv, "Jrto:n:scl:B:j:fhV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'J': a->out_fmt = OUT_JSONL; break;
-		case 'r': a->out_fmt = OUT_RECORDS; break;
-		case 't': a->out_fmt = OUT_TEXT; break;
+		case 'J': a->out_fmt = OUTPUT_JSONL; break;
+		case 'r': a->out_fmt = OUTPUT_RECORDS; break;
+		case 't': a->out_fmt = OUTPUT_TEXT; break;
 		case 'o': a->output = optarg; break;
 		case 'n':
 			if (cli_parse_u64(optarg, 0, UINT64_MAX, 0, &a->head) < 0)
@@ -216,60 +217,6 @@ static void stats_print(const struct stats *s, uint64_t in_bytes, uint64_t block
 	buf_release(&o);
 }
 
-/* ---- output ---- */
-
-struct out {
-	int fd;
-	const char *name;
-	stream_writer *w;
-	buf b;
-	int failed;
-};
-
-static int out_flush(struct out *o)
-{
-	size_t off = 0;
-	while (off < o->b.len) {
-		ssize_t k = write(o->fd, o->b.data + off, o->b.len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			cli_error(o->name, "write error: %s", strerror(errno));
-			return -1;
-		}
-		off += (size_t)k;
-	}
-	buf_reset(&o->b);
-	return 0;
-}
-
-static int emit(struct out *o, const struct args *a, const rec *r, uint64_t recno, const char *inname)
-{
-	char err[256];
-	if (a->out_fmt == OUT_RECORDS) {
-		if (stream_write(o->w, r) < 0) {
-			cli_error(o->name, "write error: %s", strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	if (a->out_fmt == OUT_JSONL) {
-		if (json_write_record(&o->b, r, err, sizeof(err)) < 0) {
-			cli_error(inname, "record %llu: %s", (unsigned long long)recno, err);
-			return -1;
-		}
-	} else {
-		const rec_field *t = rec_get(r, "text");
-		if (!t || t->type != REC_STR) {
-			cli_error(inname, "record %llu: no text field to write (try --jsonl)", (unsigned long long)recno);
-			return -1;
-		}
-		buf_add(&o->b, t->val, t->len);
-		buf_addc(&o->b, '\n');
-	}
-	return o->b.len >= (1u << 20) ? out_flush(o) : 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct args a = { 0 };
@@ -280,18 +227,12 @@ int main(int argc, char **argv)
 	if (a.check || a.stats)
 		a.out_fmt = -1;
 
-	struct out o = { .fd = -1 };
-	o.name = cli_name(a.output, 1);
+	output *o = NULL;
 	if (a.out_fmt >= 0) {
-		o.fd = cli_open_output(a.output);
-		if (o.fd < 0)
-			return EXIT_DATA;
-		if (a.out_fmt == OUT_RECORDS) {
-			if (cli_refuse_tty(o.fd, a.force) < 0)
-				return EXIT_USAGE;
-			stream_writer_opts wo = { a.level, a.block_size, a.threads, a.index };
-			o.w = stream_writer_open(o.fd, &wo);
-		}
+		stream_writer_opts wo = { a.level, a.block_size, a.threads, a.index };
+		o = output_open(a.output, (output_format)a.out_fmt, &wo, a.force, &ret);
+		if (!o)
+			return ret;
 	}
 
 	char **files = argv + optind;
@@ -335,14 +276,15 @@ int main(int argc, char **argv)
 			if (a.stats) {
 				stats_add(&st, r);
 			} else if (a.out_fmt >= 0) {
-				if (o.w && !meta_set) {
+				if (!meta_set) {
 					size_t ml;
 					const char *m = input_meta(in, &ml);
-					if (ml && stream_writer_set_meta(o.w, m, ml) < 0)
-						cli_error(o.name, "cannot carry the header metadata over");
+					output_set_meta(o, m, ml);
 					meta_set = 1;
 				}
-				if (emit(&o, &a, r, recno, input_path(in)) < 0) {
+				char where[512];
+				snprintf(where, sizeof(where), "%s: record %llu", input_path(in), (unsigned long long)recno);
+				if (output_write(o, r, where) < 0) {
 					got = -2;
 					break;
 				}
@@ -371,17 +313,8 @@ int main(int argc, char **argv)
 	if (a.stats && ret == EXIT_OK)
 		stats_print(&st, in_bytes, blocks, input_format_name(shown));
 	free(st.f);
-	if (o.w && stream_writer_close(o.w) < 0 && ret == EXIT_OK) {
-		cli_error(o.name, "write error: %s", strerror(errno));
+	if (output_close(o) < 0)
 		ret = EXIT_DATA;
-	}
-	if (o.b.len && out_flush(&o) < 0)
-		ret = EXIT_DATA;
-	buf_release(&o.b);
-	if (o.fd > STDOUT_FILENO && close(o.fd) < 0 && ret == EXIT_OK) {
-		cli_error(o.name, "write error: %s", strerror(errno));
-		ret = EXIT_DATA;
-	}
 	if (cli_close_stdout() != EXIT_OK)
 		ret = EXIT_DATA;
 	return ret;
