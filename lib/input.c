@@ -23,6 +23,7 @@ struct input {
 	uint64_t lineno, nrec, blank;
 	char err[384];
 	int failed;
+	int raw_text;           /* text lines need not be valid UTF-8 */
 };
 
 static const char *names[] = { "auto", "records", "jsonl", "text" };
@@ -174,7 +175,7 @@ int input_read(input *in, rec *r)
 		ret = read_line(in);
 		if (ret <= 0)
 			return ret;
-		size_t ok = utf8_valid_prefix(in->line.data, in->line.len);
+		size_t ok = in->raw_text ? in->line.len : utf8_valid_prefix(in->line.data, in->line.len);
 		if (ok < in->line.len)
 			return fail(in, "line %llu, column %zu: invalid UTF-8", (unsigned long long)in->lineno, ok + 1);
 		if (in->line.len && memchr(in->line.data, '\0', in->line.len))
@@ -188,6 +189,11 @@ int input_read(input *in, rec *r)
 	if (ret > 0)
 		in->nrec++;
 	return ret;
+}
+
+void input_allow_invalid_utf8(input *in)
+{
+	in->raw_text = 1;
 }
 
 int input_seek(input *in, uint64_t n)

@@ -32,6 +32,9 @@ void input_close(input *in);                     /* accepts NULL */
  * without the file name ("line 4, column 9: ..."; "byte N (record M): ..."). */
 int input_read(input *in, rec *r);
 const char *input_error(const input *in);
+/* Pass text lines that are not valid UTF-8 on as they are, for a tool that
+ * repairs or rejects them itself (the default is an error). */
+void input_allow_invalid_utf8(input *in);
 /* Skip to record n of a record stream through its index, before any read.
  * Returns 0 if done, -1 if not possible (not a stream, no index, not a
  * file): then nothing has been consumed and reading starts at record 0. */

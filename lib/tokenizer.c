@@ -1,0 +1,943 @@
+/* tokenizer.c: tiktoken-compatible byte-level BPE.
+ *
+ * Pieces of text come from the encoding's pattern; a piece that is itself a
+ * token (most words) costs one hash lookup.  Other pieces are merged pair
+ * by pair, lowest rank first: short ones in a plain array (fast, quadratic
+ * in the piece length), long ones with a heap over a linked list, so runs
+ * of one character or long base64 blobs stay O(n log n). */
+#define _GNU_SOURCE /* memmem */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "tokenizer.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "json.h"
+#include "record.h"
+#include "utf8.h"
+
+/* Pieces up to this many bytes are merged in an array. */
+#define SMALL_PIECE 64
+#define JIT_STACK_MAX (64u << 20)
+
+struct special {
+	char *text;
+	size_t len;
+	uint32_t id;
+	int allowed;
+};
+
+struct tok_vocab {
+	char *name, *pattern;
+	uint8_t *blob;            /* token bytes, back to back */
+	uint64_t *off;            /* by id: offset << 8 | length... see token_at */
+	uint32_t n_ids;           /* largest id + 1 */
+	uint64_t *table;          /* hash tag << 32 | (id + 1); 0 empty */
+	uint64_t mask;
+	uint32_t byte_id[256];
+	uint32_t *pair_id;        /* [b0 << 8 | b1]: id of the 2-byte token, or TOK_NONE */
+	struct special *specials;
+	size_t nspecial;
+	int any_allowed;
+	pcre2_code *re;
+	int jit;
+};
+
+/* Token bytes by id: off[id] holds the offset in blob (high 40 bits) and
+ * the length (low 24 bits); UINT64_MAX marks an id with no bytes (a hole or
+ * a special token). */
+#define NO_TOKEN UINT64_MAX
+
+static const uint8_t *token_at(const tok_vocab *v, uint32_t id, size_t *len)
+{
+	uint64_t o = v->off[id];
+	if (o == NO_TOKEN)
+		return NULL;
+	*len = (size_t)(o & 0xffffff);
+	return v->blob + (o >> 24);
+}
+
+static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+	return XXH3_64bits(p, n);
+}
+
+static inline uint32_t lookup(const tok_vocab *v, const uint8_t *p, size_t n)
+{
+	uint64_t h = hash_bytes(p, n);
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (uint64_t i = h & v->mask;; i = (i + 1) & v->mask) {
+		uint64_t e = v->table[i];
+		if (!e)
+			return TOK_NONE;
+		if ((uint32_t)(e >> 32) == tag) {
+			uint32_t id = (uint32_t)e - 1;
+			uint64_t o = v->off[id]; /* every id in the table has bytes */
+			if ((o & 0xffffff) == n && memcmp(v->blob + (o >> 24), p, n) == 0)
+				return id;
+		}
+	}
+}
+
+/* ---- loading ---- */
+
+static int b64_value(uint8_t c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Decode standard padded base64; returns the length, or -1. */
+static long b64_decode(const uint8_t *s, size_t n, uint8_t *out)
+{
+	if (n % 4)
+		return -1;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 4) {
+		int pad = 0, v[4];
+		for (int k = 0; k < 4; k++) {
+			if (s[i + k] == '=' && i + 4 == n && k >= 2) {
+				pad++;
+				v[k] = 0;
+				continue;
+			}
+			if (pad || (v[k] = b64_value(s[i + k])) < 0)
+				return -1;
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		out[o++] = (uint8_t)(w >> 16);
+		if (pad < 2)
+			out[o++] = (uint8_t)(w >> 8);
+		if (pad < 1)
+			out[o++] = (uint8_t)w;
+	}
+	return (long)o;
+}
+
+void tok_base64_encode(buf *out, const uint8_t *p, size_t n)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t w = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			w |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			w |= p[i + 2];
+		char q[4] = { abc[w >> 18], abc[w >> 12 & 63], abc[w >> 6 & 63], abc[w & 63] };
+		if (i + 1 >= n)
+			q[2] = '=';
+		if (i + 2 >= n)
+			q[3] = '=';
+		buf_add(out, q, 4);
+	}
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void table_put(tok_vocab *v, uint32_t id, const uint8_t *p, size_t n)
+{
+	uint64_t h = hash_bytes(p, n);
+	uint64_t i = h & v->mask;
+	while (v->table[i])
+		i = (i + 1) & v->mask;
+	v->table[i] = (h >> 32) << 32 | ((uint64_t)id + 1);
+}
+
+/* Parse the rank file: "base64 rank" lines, ranks distinct, tokens distinct. */
+static int parse_ranks(tok_vocab *v, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+	size_t lines = 0;
+	for (size_t i = 0; i < n; i++)
+		lines += p[i] == '\n';
+	lines += n && p[n - 1] != '\n';
+	if (lines > (1u << 24))
+		return fail(err, errlen, "%zu lines: too many tokens", lines);
+	struct { uint32_t id; uint64_t off; } *ent = xmalloc((lines + 1) * sizeof(*ent));
+	v->blob = xmalloc(n / 4 * 3 + 3);
+	size_t nent = 0, blob_len = 0, lineno = 0;
+	uint32_t max_id = 0;
+	for (size_t pos = 0; pos < n;) {
+		const uint8_t *nl = memchr(p + pos, '\n', n - pos);
+		size_t end = nl ? (size_t)(nl - p) : n;
+		lineno++;
+		size_t len = end - pos;
+		if (len && p[end - 1] == '\r')
+			len--;
+		if (len == 0) {
+			pos = end + 1;
+			continue;
+		}
+		const uint8_t *sp = memchr(p + pos, ' ', len);
+		if (!sp) {
+			free(ent);
+			return fail(err, errlen, "line %zu: expected 'base64 rank'", lineno);
+		}
+		size_t b64_len = (size_t)(sp - (p + pos));
+		long tl = b64_decode(p + pos, b64_len, v->blob + blob_len);
+		if (tl <= 0 || tl > 0xffffff) {
+			free(ent);
+			return fail(err, errlen, "line %zu: bad base64 token", lineno);
+		}
+		uint64_t id = 0;
+		const uint8_t *d = sp + 1, *dend = p + pos + len;
+		if (d == dend) {
+			free(ent);
+			return fail(err, errlen, "line %zu: missing rank", lineno);
+		}
+		for (; d < dend; d++) {
+			if (*d < '0' || *d > '9' || id > (1u << 24)) {
+				free(ent);
+				return fail(err, errlen, "line %zu: bad rank (a number below 2^24 expected)", lineno);
+			}
+			id = id * 10 + (uint64_t)(*d - '0');
+		}
+		if (id >= (1u << 24)) {
+			free(ent);
+			return fail(err, errlen, "line %zu: bad rank (a number below 2^24 expected)", lineno);
+		}
+		ent[nent].id = (uint32_t)id;
+		ent[nent].off = (uint64_t)blob_len << 24 | (uint64_t)tl;
+		nent++;
+		blob_len += (size_t)tl;
+		if (id > max_id)
+			max_id = (uint32_t)id;
+		pos = end + 1;
+	}
+	if (!nent) {
+		free(ent);
+		return fail(err, errlen, "no tokens");
+	}
+	v->n_ids = max_id + 1;
+	v->off = xmalloc((size_t)v->n_ids * sizeof(*v->off));
+	for (uint32_t i = 0; i < v->n_ids; i++)
+		v->off[i] = NO_TOKEN;
+	size_t size = 1024;
+	while (size < 2 * nent)
+		size *= 2;
+	v->table = xcalloc(size, sizeof(*v->table));
+	v->mask = size - 1;
+	for (size_t i = 0; i < nent; i++) {
+		uint32_t id = ent[i].id;
+		if (v->off[id] != NO_TOKEN) {
+			free(ent);
+			return fail(err, errlen, "rank %u appears twice", id);
+		}
+		v->off[id] = ent[i].off;
+		const uint8_t *t = v->blob + (ent[i].off >> 24);
+		size_t len = (size_t)(ent[i].off & 0xffffff);
+		if (lookup(v, t, len) != TOK_NONE) {
+			free(ent);
+			return fail(err, errlen, "token of rank %u appears twice", id);
+		}
+		table_put(v, id, t, len);
+	}
+	free(ent);
+	v->pair_id = xmalloc(65536 * sizeof(*v->pair_id));
+	for (int b = 0; b < 65536; b++) {
+		uint8_t c[2] = { (uint8_t)(b >> 8), (uint8_t)b };
+		v->pair_id[b] = lookup(v, c, 2);
+	}
+	for (int b = 0; b < 256; b++) {
+		uint8_t c = (uint8_t)b;
+		if ((v->byte_id[b] = lookup(v, &c, 1)) == TOK_NONE)
+			return fail(err, errlen, "byte 0x%02x has no token (byte-level BPE needs all 256)", b);
+	}
+	return 0;
+}
+
+/* Read "pat_str" and "special_tokens" from the JSON config. */
+static int parse_config(tok_vocab *v, const char *config, size_t len, const char *pattern, char *err,
+			size_t errlen)
+{
+	rec *r = rec_new(), *sp = rec_new();
+	char why[200];
+	int ret = -1;
+	if (json_parse_line(r, config, len, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "config: %s", why);
+		goto out;
+	}
+	const rec_field *pf = rec_get(r, "pat_str");
+	if (!pattern) {
+		if (!pf || pf->type != REC_STR) {
+			snprintf(err, errlen, "config: no \"pat_str\" string");
+			goto out;
+		}
+		v->pattern = xmalloc(pf->len + 1);
+		memcpy(v->pattern, pf->val, pf->len);
+		v->pattern[pf->len] = '\0';
+	}
+	const rec_field *nf = rec_get(r, "name");
+	if (nf && nf->type == REC_STR && nf->len) {
+		free(v->name);
+		v->name = xmalloc(nf->len + 1);
+		memcpy(v->name, nf->val, nf->len);
+		v->name[nf->len] = '\0';
+	}
+	const rec_field *sf = rec_get(r, "special_tokens");
+	if (sf) {
+		if (sf->type != REC_JSON || sf->len == 0 || sf->val[0] != '{' ||
+		    json_parse_line(sp, (const char *)sf->val, sf->len, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "config: \"special_tokens\" is not an object of ids");
+			goto out;
+		}
+		v->specials = xcalloc(rec_nfields(sp) + 1, sizeof(*v->specials));
+		for (size_t i = 0; i < rec_nfields(sp); i++) {
+			const rec_field *f = rec_field_at(sp, i);
+			int64_t id;
+			char name[REC_NAME_MAX + 1];
+			memcpy(name, f->name, f->name_len);
+			name[f->name_len] = '\0';
+			if (rec_get_int(sp, name, &id) < 0 || id < 0 || id >= (1 << 24) || f->name_len == 0) {
+				snprintf(err, errlen, "config: special token '%s': not a valid id", name);
+				goto out;
+			}
+			if ((uint32_t)id < v->n_ids && v->off[id] != NO_TOKEN) {
+				snprintf(err, errlen, "config: special token '%s' has id %lld, which is an ordinary token",
+					 name, (long long)id);
+				goto out;
+			}
+			struct special *s = &v->specials[v->nspecial++];
+			s->text = xmalloc(f->name_len + 1);
+			memcpy(s->text, name, f->name_len + 1);
+			s->len = f->name_len;
+			s->id = (uint32_t)id;
+		}
+	}
+	ret = 0;
+out:
+	rec_free(r);
+	rec_free(sp);
+	return ret;
+}
+
+/* Compile a pattern as tiktoken's engine (Rust's regex) reads it: that
+ * takes \s as Unicode White_Space, and PCRE2's \s lacks one such character,
+ * U+0085, so it is added. */
+static pcre2_code *compile_pattern(const char *pattern, int *jit, char *err, size_t errlen)
+{
+	buf pat = { 0 };
+	int in_class = 0;
+	for (const char *p = pattern; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			if (p[1] == 's')
+				buf_adds(&pat, in_class ? "\\s\\x{85}" : "[\\s\\x{85}]");
+			else if (p[1] == 'S' && !in_class)
+				buf_adds(&pat, "[^\\s\\x{85}]");
+			else
+				buf_add(&pat, p, 2);
+			p++;
+			continue;
+		}
+		if (*p == '[' && !in_class) {
+			in_class = 1;
+			buf_addc(&pat, '[');
+			if (p[1] == '^')
+				buf_addc(&pat, *++p);
+			if (p[1] == ']')
+				buf_addc(&pat, *++p);
+			continue;
+		}
+		if (*p == ']')
+			in_class = 0;
+		buf_addc(&pat, *p);
+	}
+	int code;
+	PCRE2_SIZE at;
+	pcre2_code *re = pcre2_compile(pat.data ? pat.data : (const uint8_t *)"", pat.len, PCRE2_UTF | PCRE2_UCP,
+				       &code, &at, NULL);
+	buf_release(&pat);
+	if (!re) {
+		char msg[160];
+		pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof(msg));
+		snprintf(err, errlen, "pattern: %s", msg);
+		return NULL;
+	}
+	*jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
+	return re;
+}
+
+struct tok_splitter {
+	pcre2_code *re;
+	int jit, owned;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jit_stack;
+};
+
+static tok_splitter *splitter_for(pcre2_code *re, int jit, int owned)
+{
+	tok_splitter *sp = xcalloc(1, sizeof(*sp));
+	sp->re = re;
+	sp->jit = jit;
+	sp->owned = owned;
+	sp->md = pcre2_match_data_create(1, NULL);
+	sp->mctx = pcre2_match_context_create(NULL);
+	if (!sp->md || !sp->mctx) {
+		fprintf(stderr, "sluice: out of memory\n");
+		exit(1);
+	}
+	if (jit) {
+		sp->jit_stack = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
+		if (sp->jit_stack)
+			pcre2_jit_stack_assign(sp->mctx, NULL, sp->jit_stack);
+	}
+	return sp;
+}
+
+tok_splitter *tok_splitter_new(const char *pattern, char *err, size_t errlen)
+{
+	int jit;
+	pcre2_code *re = compile_pattern(pattern, &jit, err, errlen);
+	return re ? splitter_for(re, jit, 1) : NULL;
+}
+
+void tok_splitter_free(tok_splitter *sp)
+{
+	if (!sp)
+		return;
+	pcre2_match_data_free(sp->md);
+	pcre2_match_context_free(sp->mctx);
+	pcre2_jit_stack_free(sp->jit_stack);
+	if (sp->owned)
+		pcre2_code_free(sp->re);
+	free(sp);
+}
+
+int tok_split_next(tok_splitter *sp, const uint8_t *text, size_t n, size_t *pos, size_t *start, size_t *end,
+		   char *err, size_t errlen)
+{
+	while (*pos < n) {
+		int rc = sp->jit ? pcre2_jit_match(sp->re, text, n, *pos, 0, sp->md, sp->mctx)
+				 : pcre2_match(sp->re, text, n, *pos, PCRE2_NO_UTF_CHECK, sp->md, sp->mctx);
+		if (rc == PCRE2_ERROR_NOMATCH) {
+			*pos = n;
+			return 0;
+		}
+		if (rc < 0) {
+			char msg[160];
+			pcre2_get_error_message(rc, (PCRE2_UCHAR *)msg, sizeof(msg));
+			snprintf(err, errlen, "pattern matching failed at byte %zu: %s", *pos, msg);
+			return -1;
+		}
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(sp->md);
+		if (ov[1] == ov[0]) {
+			/* An empty match: step over one character. */
+			size_t b = ov[0] + 1;
+			while (b < n && (text[b] & 0xc0) == 0x80)
+				b++;
+			*pos = b;
+			continue;
+		}
+		*start = ov[0];
+		*end = *pos = ov[1];
+		return 1;
+	}
+	return 0;
+}
+
+tok_vocab *tok_load_mem(const char *name, const uint8_t *ranks, size_t ranks_len, const char *config,
+			size_t config_len, const char *pattern, char *err, size_t errlen)
+{
+	tok_vocab *v = xcalloc(1, sizeof(*v));
+	v->name = xmalloc(strlen(name) + 1);
+	strcpy(v->name, name);
+	if (parse_ranks(v, ranks, ranks_len, err, errlen) < 0)
+		goto fail;
+	if (pattern) {
+		v->pattern = xmalloc(strlen(pattern) + 1);
+		strcpy(v->pattern, pattern);
+	}
+	if (config && parse_config(v, config, config_len, pattern, err, errlen) < 0)
+		goto fail;
+	if (!v->pattern) {
+		snprintf(err, errlen, "no pre-tokenization pattern (no .json config beside the ranks; give one)");
+		goto fail;
+	}
+	/* Special ids may lie past the ranks: they are ids with no bytes. */
+	for (size_t i = 0; i < v->nspecial; i++)
+		if (v->specials[i].id >= v->n_ids) {
+			uint32_t n = v->specials[i].id + 1;
+			v->off = xrealloc(v->off, (size_t)n * sizeof(*v->off));
+			for (uint32_t k = v->n_ids; k < n; k++)
+				v->off[k] = NO_TOKEN;
+			v->n_ids = n;
+		}
+	if (!(v->re = compile_pattern(v->pattern, &v->jit, err, errlen)))
+		goto fail;
+	return v;
+fail:
+	tok_free(v);
+	return NULL;
+}
+
+static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf b = { 0 };
+	char tmp[65536];
+	size_t k;
+	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_add(&b, tmp, k);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		snprintf(err, errlen, "%s: read error", path);
+		buf_release(&b);
+		return NULL;
+	}
+	buf_addc(&b, '\0');
+	*len = b.len - 1;
+	return b.data;
+}
+
+/* Where named encodings live: $SLUICE_VOCAB_DIR, then beside the program
+ * (../share/sluice/vocab when installed, ../../vocab in the build tree). */
+static int find_named(const char *name, char *path, size_t size)
+{
+	const char *env = getenv("SLUICE_VOCAB_DIR");
+	if (env && *env) {
+		snprintf(path, size, "%s/%s.tiktoken", env, name);
+		if (access(path, R_OK) == 0)
+			return 0;
+	}
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			static const char *const rel[] = { "../share/sluice/vocab", "../../vocab", "../vocab" };
+			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+				snprintf(path, size, "%s/%s/%s.tiktoken", exe, rel[i], name);
+				if (access(path, R_OK) == 0)
+					return 0;
+			}
+		}
+	}
+	return -1;
+}
+
+tok_vocab *tok_load(const char *name_or_path, const char *pattern, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 64];
+	const char *base = strrchr(name_or_path, '/');
+	base = base ? base + 1 : name_or_path;
+	if (strchr(name_or_path, '/') || strstr(name_or_path, ".tiktoken")) {
+		snprintf(path, sizeof(path), "%s", name_or_path);
+	} else if (find_named(name_or_path, path, sizeof(path)) < 0) {
+		snprintf(err, errlen, "unknown encoding '%s' (no %s.tiktoken in $SLUICE_VOCAB_DIR or the vocab directory)",
+			 name_or_path, name_or_path);
+		return NULL;
+	}
+	size_t rlen, clen = 0;
+	uint8_t *ranks = read_file(path, &rlen, err, errlen);
+	if (!ranks)
+		return NULL;
+	char cpath[PATH_MAX + 64];
+	snprintf(cpath, sizeof(cpath), "%s", path);
+	char *dot = strstr(cpath, ".tiktoken");
+	uint8_t *config = NULL;
+	if (dot) {
+		strcpy(dot, ".json");
+		if (access(cpath, R_OK) == 0 && !(config = read_file(cpath, &clen, err, errlen))) {
+			free(ranks);
+			return NULL;
+		}
+	}
+	char name[256];
+	snprintf(name, sizeof(name), "%.*s", (int)(strstr(base, ".tiktoken") ? strstr(base, ".tiktoken") - base
+									 : (ptrdiff_t)strlen(base)), base);
+	char why[512];
+	tok_vocab *v = tok_load_mem(name, ranks, rlen, (const char *)config, clen, pattern, why, sizeof(why));
+	if (!v)
+		snprintf(err, errlen, "%s: %s", path, why);
+	free(ranks);
+	free(config);
+	return v;
+}
+
+void tok_free(tok_vocab *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->nspecial; i++)
+		free(v->specials[i].text);
+	free(v->specials);
+	pcre2_code_free(v->re);
+	free(v->name);
+	free(v->pattern);
+	free(v->blob);
+	free(v->off);
+	free(v->table);
+	free(v->pair_id);
+	free(v);
+}
+
+const char *tok_name(const tok_vocab *v)
+{
+	return v->name;
+}
+
+const char *tok_pattern(const tok_vocab *v)
+{
+	return v->pattern;
+}
+
+uint32_t tok_n_vocab(const tok_vocab *v)
+{
+	return v->n_ids;
+}
+
+uint32_t tok_special(const tok_vocab *v, const char *text)
+{
+	for (size_t i = 0; i < v->nspecial; i++)
+		if (strcmp(v->specials[i].text, text) == 0)
+			return v->specials[i].id;
+	return TOK_NONE;
+}
+
+int tok_allow_special(tok_vocab *v, const char *text)
+{
+	int found = 0;
+	for (size_t i = 0; i < v->nspecial; i++)
+		if (!text || strcmp(v->specials[i].text, text) == 0) {
+			v->specials[i].allowed = 1;
+			v->any_allowed = found = 1;
+		}
+	return found || !text ? 0 : -1;
+}
+
+const uint8_t *tok_bytes(const tok_vocab *v, uint32_t id, size_t *len)
+{
+	if (id >= v->n_ids)
+		return NULL;
+	const uint8_t *t = token_at(v, id, len);
+	if (t)
+		return t;
+	for (size_t i = 0; i < v->nspecial; i++)
+		if (v->specials[i].id == id) {
+			*len = v->specials[i].len;
+			return (const uint8_t *)v->specials[i].text;
+		}
+	return NULL;
+}
+
+int tok_decode(const tok_vocab *v, const uint32_t *ids, size_t n, buf *out, size_t *bad)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		const uint8_t *t = tok_bytes(v, ids[i], &len);
+		if (!t) {
+			*bad = i;
+			return -1;
+		}
+		buf_add(out, t, len);
+	}
+	return 0;
+}
+
+/* ---- encoding ---- */
+
+struct heap_ent {
+	uint32_t rank, pos, stamp;
+};
+
+struct tok_state {
+	const tok_vocab *v;
+	tok_splitter *split;
+	uint32_t *ids;
+	size_t nids, cap;
+	buf clean;                 /* the text with invalid UTF-8 replaced */
+	/* merge scratch, grown to the longest piece */
+	uint32_t *start, *rank, *next, *prev, *stamp, *tok;
+	struct heap_ent *heap;
+	size_t scratch;
+};
+
+tok_state *tok_state_new(const tok_vocab *v)
+{
+	tok_state *s = xcalloc(1, sizeof(*s));
+	s->v = v;
+	s->split = splitter_for(v->re, v->jit, 0);
+	return s;
+}
+
+void tok_state_free(tok_state *s)
+{
+	if (!s)
+		return;
+	tok_splitter_free(s->split);
+	free(s->ids);
+	buf_release(&s->clean);
+	free(s->start);
+	free(s->rank);
+	free(s->next);
+	free(s->prev);
+	free(s->stamp);
+	free(s->tok);
+	free(s->heap);
+	free(s);
+}
+
+static inline void push_id(tok_state *s, uint32_t id)
+{
+	if (s->nids == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 1024;
+		s->ids = xrealloc(s->ids, s->cap * sizeof(*s->ids));
+	}
+	s->ids[s->nids++] = id;
+}
+
+static void grow_scratch(tok_state *s, size_t n)
+{
+	if (n + 1 <= s->scratch)
+		return;
+	size_t cap = s->scratch ? s->scratch : 256;
+	while (cap < n + 1)
+		cap *= 2;
+	s->start = xrealloc(s->start, cap * sizeof(*s->start));
+	s->rank = xrealloc(s->rank, cap * sizeof(*s->rank));
+	s->next = xrealloc(s->next, cap * sizeof(*s->next));
+	s->prev = xrealloc(s->prev, cap * sizeof(*s->prev));
+	s->stamp = xrealloc(s->stamp, cap * sizeof(*s->stamp));
+	s->tok = xrealloc(s->tok, cap * sizeof(*s->tok));
+	s->heap = xrealloc(s->heap, 3 * cap * sizeof(*s->heap));
+	s->scratch = cap;
+}
+
+/* Merge in an array: parts i = p[start[i] .. start[i+1]); rank[i] is the
+ * rank of parts i and i+1 joined, or TOK_NONE. */
+static void merge_small(tok_state *s, const uint8_t *p, size_t n)
+{
+	const tok_vocab *v = s->v;
+	uint32_t *start = s->start, *rank = s->rank;
+	size_t m = n;
+	for (size_t i = 0; i <= n; i++)
+		start[i] = (uint32_t)i;
+	for (size_t i = 0; i + 1 < m; i++)
+		rank[i] = v->pair_id[p[i] << 8 | p[i + 1]];
+	for (;;) {
+		uint32_t best = TOK_NONE;
+		size_t at = 0;
+		for (size_t i = 0; i + 1 < m; i++)
+			if (rank[i] < best) {
+				best = rank[i];
+				at = i;
+			}
+		if (best == TOK_NONE)
+			break;
+		memmove(start + at + 1, start + at + 2, (m - at - 1) * sizeof(*start));
+		memmove(rank + at + 1, rank + at + 2, (m > at + 2 ? m - at - 2 : 0) * sizeof(*rank));
+		m--;
+		rank[at] = at + 2 <= m ? lookup(v, p + start[at], start[at + 2] - start[at]) : TOK_NONE;
+		if (at > 0)
+			rank[at - 1] = lookup(v, p + start[at - 1], start[at + 1] - start[at - 1]);
+	}
+	for (size_t i = 0; i < m; i++)
+		push_id(s, start[i + 1] - start[i] == 1 ? v->byte_id[p[start[i]]]
+							 : lookup(v, p + start[i], start[i + 1] - start[i]));
+}
+
+/* ---- the heap version: nodes are parts, linked; entries (rank, pos) ---- */
+
+static inline int heap_less(const struct heap_ent *a, const struct heap_ent *b)
+{
+	return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
+}
+
+static void heap_push(struct heap_ent *h, size_t *n, struct heap_ent e)
+{
+	size_t i = (*n)++;
+	while (i > 0) {
+		size_t up = (i - 1) / 2;
+		if (!heap_less(&e, &h[up]))
+			break;
+		h[i] = h[up];
+		i = up;
+	}
+	h[i] = e;
+}
+
+static struct heap_ent heap_pop(struct heap_ent *h, size_t *n)
+{
+	struct heap_ent top = h[0], last = h[--*n];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && heap_less(&h[c + 1], &h[c]))
+			c++;
+		if (!heap_less(&h[c], &last))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	if (*n)
+		h[i] = last;
+	return top;
+}
+
+#define END UINT32_MAX
+
+/* Nodes are indexed by their first byte; next[i] is the next part's first
+ * byte (or n), so part i is p[i .. next[i]).  A heap entry is valid while
+ * its node's stamp is unchanged (a merge on either side changes it). */
+static void merge_heap(tok_state *s, const uint8_t *p, size_t n)
+{
+	const tok_vocab *v = s->v;
+	uint32_t *next = s->next, *prev = s->prev, *stamp = s->stamp, *tok = s->tok;
+	struct heap_ent *h = s->heap;
+	size_t hn = 0;
+	for (size_t i = 0; i < n; i++) {
+		next[i] = (uint32_t)i + 1;
+		prev[i] = i ? (uint32_t)i - 1 : END;
+		stamp[i] = 0;
+		tok[i] = v->byte_id[p[i]];
+	}
+	for (size_t i = 0; i + 1 < n; i++) {
+		uint32_t r = v->pair_id[p[i] << 8 | p[i + 1]];
+		if (r != TOK_NONE)
+			heap_push(h, &hn, (struct heap_ent){ r, (uint32_t)i, 0 });
+	}
+	while (hn) {
+		struct heap_ent e = heap_pop(h, &hn);
+		uint32_t i = e.pos;
+		if (e.stamp != stamp[i] || tok[i] == TOK_NONE || next[i] >= n)
+			continue;
+		uint32_t j = next[i];
+		next[i] = next[j];
+		if (next[j] < n)
+			prev[next[j]] = i;
+		tok[j] = TOK_NONE; /* j is gone */
+		tok[i] = e.rank;
+		stamp[i]++;
+		uint32_t k = next[i];
+		if (k < n) {
+			uint32_t r = lookup(v, p + i, next[k] - i);
+			if (r != TOK_NONE)
+				heap_push(h, &hn, (struct heap_ent){ r, i, stamp[i] });
+		}
+		uint32_t q = prev[i];
+		if (q != END) {
+			stamp[q]++;
+			uint32_t r = lookup(v, p + q, next[i] - q);
+			if (r != TOK_NONE)
+				heap_push(h, &hn, (struct heap_ent){ r, q, stamp[q] });
+		}
+	}
+	for (uint32_t i = 0; i < n; i = next[i])
+		push_id(s, tok[i]);
+}
+
+static void encode_piece(tok_state *s, const uint8_t *p, size_t n)
+{
+	const tok_vocab *v = s->v;
+	if (n == 1) {
+		push_id(s, v->byte_id[p[0]]);
+		return;
+	}
+	uint32_t id = lookup(v, p, n);
+	if (id != TOK_NONE) {
+		push_id(s, id);
+		return;
+	}
+	grow_scratch(s, n);
+	if (n <= SMALL_PIECE)
+		merge_small(s, p, n);
+	else
+		merge_heap(s, p, n);
+}
+
+static int encode_ordinary(tok_state *s, const uint8_t *text, size_t n, char *err, size_t errlen)
+{
+	size_t pos = 0, a, b;
+	int rc;
+	while ((rc = tok_split_next(s->split, text, n, &pos, &a, &b, err, errlen)) == 1)
+		encode_piece(s, text + a, b - a);
+	return rc;
+}
+
+/* The first allowed special token at or after text[from], or NULL. */
+static const struct special *next_special(const tok_vocab *v, const uint8_t *text, size_t n, size_t from,
+					  size_t *at)
+{
+	const struct special *best = NULL;
+	size_t best_at = n;
+	for (size_t i = 0; i < v->nspecial; i++) {
+		const struct special *sp = &v->specials[i];
+		if (!sp->allowed || sp->len > n - from)
+			continue;
+		/* Only a hit before the best so far matters. */
+		size_t limit = best_at + sp->len < n ? best_at + sp->len : n;
+		const uint8_t *hit = memmem(text + from, limit - from, sp->text, sp->len);
+		if (hit && ((size_t)(hit - text) < best_at ||
+			    ((size_t)(hit - text) == best_at && sp->len > best->len))) {
+			best_at = (size_t)(hit - text);
+			best = sp;
+		}
+	}
+	*at = best_at;
+	return best;
+}
+
+int tok_encode(tok_state *s, const uint8_t *text, size_t n, size_t *replaced, char *err, size_t errlen)
+{
+	s->nids = 0;
+	*replaced = 0;
+	if (utf8_valid_prefix(text, n) != n) {
+		buf_reset(&s->clean);
+		*replaced = utf8_repair(&s->clean, text, n);
+		text = s->clean.data;
+		n = s->clean.len;
+	}
+	if (!s->v->any_allowed)
+		return encode_ordinary(s, text, n, err, errlen);
+	size_t pos = 0;
+	while (pos < n) {
+		size_t at;
+		const struct special *sp = next_special(s->v, text, n, pos, &at);
+		if (encode_ordinary(s, text + pos, (sp ? at : n) - pos, err, errlen) < 0)
+			return -1;
+		if (!sp)
+			break;
+		push_id(s, sp->id);
+		pos = at + sp->len;
+	}
+	return 0;
+}
+
+const uint32_t *tok_ids(const tok_state *s, size_t *n)
+{
+	*n = s->nids;
+	return s->ids;
+}

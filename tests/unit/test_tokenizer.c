@@ -1,0 +1,485 @@
+/* test_tokenizer.c: parity with tiktoken on real and stress corpora (fixed
+ * vectors from tests/tokenize/make_vectors.py), round trips, the two merge
+ * paths against each other, special tokens, vocabulary file errors, and
+ * training. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpe_train.h"
+#include "check.h"
+#include "json.h"
+#include "record.h"
+#include "tokenizer.h"
+#include "utf8.h"
+#include "util.h"
+
+static const char *const encodings[] = { "gpt2", "cl100k_base", "o200k_base" };
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "cannot open %s\n", path);
+		exit(1);
+	}
+	buf b = { 0 };
+	char tmp[65536];
+	size_t k;
+	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_add(&b, tmp, k);
+	fclose(f);
+	buf_addc(&b, '\0');
+	*len = b.len - 1;
+	return b.data;
+}
+
+/* A corpus: documents as (pointer, length) into memory it owns. */
+struct corpus {
+	const char *name;
+	buf mem;
+	size_t n, cap;
+	size_t *off, *len;
+};
+
+static void corpus_add(struct corpus *c, const void *p, size_t n)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 1024;
+		c->off = xrealloc(c->off, c->cap * sizeof(*c->off));
+		c->len = xrealloc(c->len, c->cap * sizeof(*c->len));
+	}
+	c->off[c->n] = c->mem.len;
+	c->len[c->n++] = n;
+	buf_add(&c->mem, p, n);
+}
+
+static void corpus_free(struct corpus *c)
+{
+	buf_release(&c->mem);
+	free(c->off);
+	free(c->len);
+}
+
+/* The corpora as make_vectors.py defines them. */
+static void load_lines(struct corpus *c, const char *path, int whole)
+{
+	size_t n;
+	uint8_t *p = slurp(path, &n);
+	if (whole) {
+		corpus_add(c, p, n);
+	} else {
+		size_t start = 0;
+		for (size_t i = 0; i < n; i++)
+			if (p[i] == '\n') {
+				corpus_add(c, p + start, i - start);
+				start = i + 1;
+			}
+		if (start < n)
+			corpus_add(c, p + start, n - start);
+	}
+	free(p);
+}
+
+static void load_jsonl(struct corpus *c, const char *path, const char *field)
+{
+	size_t n;
+	uint8_t *p = slurp(path, &n);
+	rec *r = rec_new();
+	char err[200];
+	size_t start = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && p[i] != '\n')
+			continue;
+		if (i > start) {
+			if (json_parse_line(r, (const char *)p + start, i - start, err, sizeof(err)) < 0) {
+				fprintf(stderr, "%s: %s\n", path, err);
+				exit(1);
+			}
+			const rec_field *f = rec_get(r, field);
+			CHECK(f && f->type == REC_STR);
+			if (f)
+				corpus_add(c, f->val, f->len);
+		}
+		start = i + 1;
+	}
+	rec_free(r);
+	free(p);
+}
+
+static void load_corpus(struct corpus *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = name;
+	if (!strcmp(name, "shakespeare_lines"))
+		load_lines(c, "data/tinyshakespeare.txt", 0);
+	else if (!strcmp(name, "shakespeare_whole"))
+		load_lines(c, "data/tinyshakespeare.txt", 1);
+	else if (!strcmp(name, "stress"))
+		load_jsonl(c, "tests/data/tokenize/stress.jsonl", "text");
+	else {
+		char path[256];
+		const char *field = strstr(name, "_question") ? "question" : "answer";
+		snprintf(path, sizeof(path), "data/gsm8k/%s.jsonl", strstr(name, "train") ? "train" : "test");
+		load_jsonl(c, path, field);
+	}
+}
+
+static uint64_t fnv64(uint64_t h, const uint32_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < 4; k++) {
+			h ^= (ids[i] >> (8 * k)) & 0xff;
+			h *= 0x100000001b3ull;
+		}
+	return h;
+}
+
+static tok_vocab *load_vocab(const char *name)
+{
+	char path[256], err[512];
+	snprintf(path, sizeof(path), "vocab/%s.tiktoken", name);
+	tok_vocab *v = tok_load(path, NULL, err, sizeof(err));
+	if (!v) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	return v;
+}
+
+/* Every line of expected.tsv: same document count, token count and hash;
+ * and decoding gives the text back. */
+static void test_parity_with_tiktoken(void)
+{
+	size_t n;
+	char *tsv = (char *)slurp("tests/data/tokenize/expected.tsv", &n);
+	tok_vocab *vocabs[3];
+	for (int i = 0; i < 3; i++)
+		vocabs[i] = load_vocab(encodings[i]);
+	int lines = 0;
+	buf text = { 0 };
+	for (char *line = strtok(tsv, "\n"); line; line = strtok(NULL, "\n")) {
+		if (line[0] == '#')
+			continue;
+		char corpus_name[64], enc[32];
+		unsigned long long docs, tokens, hash;
+		if (sscanf(line, "%63s %31s %llu %llu %llx", corpus_name, enc, &docs, &tokens, &hash) != 5) {
+			CHECK(!"malformed expected.tsv line");
+			continue;
+		}
+		tok_vocab *v = NULL;
+		for (int i = 0; i < 3; i++)
+			if (!strcmp(enc, encodings[i]))
+				v = vocabs[i];
+		CHECK(v != NULL);
+		if (!v)
+			continue;
+		struct corpus c;
+		load_corpus(&c, corpus_name);
+		tok_state *s = tok_state_new(v);
+		uint64_t h = 0xcbf29ce484222325ull, total = 0, round_trip_bad = 0;
+		char err[256];
+		for (size_t d = 0; d < c.n; d++) {
+			size_t replaced, nids;
+			const uint8_t *p = c.mem.data + c.off[d];
+			CHECK(tok_encode(s, p, c.len[d], &replaced, err, sizeof(err)) == 0);
+			const uint32_t *ids = tok_ids(s, &nids);
+			h = fnv64(h, ids, nids);
+			total += nids;
+			buf_reset(&text);
+			size_t bad;
+			if (tok_decode(v, ids, nids, &text, &bad) < 0 || text.len != c.len[d] ||
+			    (text.len && memcmp(text.data, p, text.len) != 0))
+				round_trip_bad++;
+		}
+		if (c.n != docs || total != tokens || h != hash)
+			fprintf(stderr, "%s %s: got %zu docs %llu tokens hash %016llx, tiktoken %llu %llu %016llx\n",
+				corpus_name, enc, c.n, (unsigned long long)total, (unsigned long long)h, docs, tokens,
+				hash);
+		CHECK_EQ_INT(c.n, docs);
+		CHECK_EQ_INT(total, tokens);
+		CHECK(h == hash);
+		CHECK_EQ_INT(round_trip_bad, 0);
+		tok_state_free(s);
+		corpus_free(&c);
+		lines++;
+	}
+	CHECK_EQ_INT(lines, 21);
+	buf_release(&text);
+	for (int i = 0; i < 3; i++)
+		tok_free(vocabs[i]);
+	free(tsv);
+}
+
+/* A tiny vocabulary in memory: the 256 bytes and a few merges. */
+static tok_vocab *tiny_vocab(const char *extra_tokens[], size_t nextra, const char *config)
+{
+	buf f = { 0 };
+	char line[64];
+	for (int b = 0; b < 256; b++) {
+		uint8_t c = (uint8_t)b;
+		tok_base64_encode(&f, &c, 1);
+		snprintf(line, sizeof(line), " %d\n", b);
+		buf_adds(&f, line);
+	}
+	for (size_t i = 0; i < nextra; i++) {
+		tok_base64_encode(&f, (const uint8_t *)extra_tokens[i], strlen(extra_tokens[i]));
+		snprintf(line, sizeof(line), " %zu\n", 256 + i);
+		buf_adds(&f, line);
+	}
+	char err[256];
+	tok_vocab *v = tok_load_mem("tiny", f.data, f.len, config, config ? strlen(config) : 0,
+				    config ? NULL : "[a-z]+|[^a-z]+", err, sizeof(err));
+	buf_release(&f);
+	return v;
+}
+
+/* Long pieces (the heap path) encode and decode exactly. */
+static void test_long_pieces_agree(void)
+{
+	tok_vocab *v = load_vocab("gpt2");
+	tok_state *s = tok_state_new(v);
+	char err[256];
+	size_t replaced, n1, n2;
+	/* "abab...": one piece of 4000 bytes. */
+	buf big = { 0 }, ids = { 0 };
+	for (int i = 0; i < 2000; i++)
+		buf_adds(&big, "ab");
+	CHECK(tok_encode(s, big.data, big.len, &replaced, err, sizeof(err)) == 0);
+	const uint32_t *a = tok_ids(s, &n1);
+	buf_add(&ids, a, n1 * 4);
+	/* Decoding gives the run back, and each token is a whole "ab" multiple. */
+	buf text = { 0 };
+	size_t bad;
+	CHECK(tok_decode(v, (const uint32_t *)ids.data, n1, &text, &bad) == 0);
+	CHECK(text.len == big.len && memcmp(text.data, big.data, big.len) == 0);
+	/* Random words of 40 to 200 letters, on both sides of the cut-over
+	 * between the merge paths, decode to themselves. */
+	uint64_t rng = 12345;
+	for (int t = 0; t < 300; t++) {
+		char word[256];
+		size_t len = 40 + (size_t)(t % 160);
+		for (size_t i = 0; i < len; i++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			word[i] = "etaoinshrdlu"[(rng >> 33) % 12];
+		}
+		CHECK(tok_encode(s, (const uint8_t *)word, len, &replaced, err, sizeof(err)) == 0);
+		const uint32_t *w = tok_ids(s, &n2);
+		buf_reset(&text);
+		CHECK(tok_decode(v, w, n2, &text, &bad) == 0);
+		CHECK(text.len == len && memcmp(text.data, word, len) == 0);
+	}
+	buf_release(&big);
+	buf_release(&ids);
+	buf_release(&text);
+	tok_state_free(s);
+	tok_free(v);
+}
+
+/* The heap path against the array path directly: a vocabulary whose
+ * pieces are long letter strings, encoded with the split that keeps each
+ * piece whole, below and above the cut-over length. */
+static void test_merge_paths_equal(void)
+{
+	const char *merges[] = { "ab", "abab", "ba", "aa", "bb", "aab", "abb", "baba", "abababab", "bab" };
+	tok_vocab *v = tiny_vocab(merges, 10, NULL);
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	tok_state *s = tok_state_new(v);
+	char err[256], word[200];
+	size_t replaced, n;
+	uint64_t rng = 777;
+	for (int t = 0; t < 2000; t++) {
+		size_t len = 2 + (size_t)(t % 150);
+		for (size_t i = 0; i < len; i++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			word[i] = (rng >> 40) & 1 ? 'a' : 'b';
+		}
+		CHECK(tok_encode(s, (const uint8_t *)word, len, &replaced, err, sizeof(err)) == 0);
+		const uint32_t *ids = tok_ids(s, &n);
+		/* Reference: the plain quadratic BPE, written out here. */
+		uint32_t part[200], start[201];
+		size_t m = len;
+		for (size_t i = 0; i <= len; i++)
+			start[i] = (uint32_t)i;
+		for (;;) {
+			size_t best_at = SIZE_MAX;
+			uint32_t best = UINT32_MAX;
+			for (size_t i = 0; i + 1 < m; i++) {
+				size_t l = start[i + 2] - start[i];
+				for (size_t k = 0; k < 10; k++)
+					if (strlen(merges[k]) == l && !memcmp(merges[k], word + start[i], l) &&
+					    256 + k < best) {
+						best = (uint32_t)(256 + k);
+						best_at = i;
+					}
+			}
+			if (best_at == SIZE_MAX)
+				break;
+			memmove(start + best_at + 1, start + best_at + 2, (m - best_at - 1) * sizeof(*start));
+			m--;
+		}
+		for (size_t i = 0; i < m; i++) {
+			size_t l = start[i + 1] - start[i];
+			part[i] = l == 1 ? (uint8_t)word[start[i]] : UINT32_MAX;
+			for (size_t k = 0; k < 10 && part[i] == UINT32_MAX; k++)
+				if (strlen(merges[k]) == l && !memcmp(merges[k], word + start[i], l))
+					part[i] = (uint32_t)(256 + k);
+		}
+		CHECK_EQ_INT(n, m);
+		if (n == m)
+			CHECK(memcmp(ids, part, n * 4) == 0);
+	}
+	tok_state_free(s);
+	tok_free(v);
+}
+
+static void test_special_tokens(void)
+{
+	tok_vocab *v = load_vocab("cl100k_base");
+	tok_state *s = tok_state_new(v);
+	const char *text = "a<|endoftext|>b<|fim_prefix|>";
+	char err[256];
+	size_t replaced, n;
+	CHECK(tok_encode(s, (const uint8_t *)text, strlen(text), &replaced, err, sizeof(err)) == 0);
+	const uint32_t *ids = tok_ids(s, &n);
+	int has_special = 0;
+	for (size_t i = 0; i < n; i++)
+		has_special |= ids[i] >= 100257;
+	CHECK(!has_special); /* ordinary text unless allowed */
+	CHECK(tok_allow_special(v, "<|endoftext|>") == 0);
+	CHECK(tok_allow_special(v, "<|nope|>") == -1);
+	CHECK(tok_encode(s, (const uint8_t *)text, strlen(text), &replaced, err, sizeof(err)) == 0);
+	ids = tok_ids(s, &n);
+	/* tiktoken: encode(text, allowed_special={"<|endoftext|>"}) with the
+	 * fim token ordinary: [64, 100257, 65, 27, 91, 69, 318, 14301, 91, 29] */
+	static const uint32_t want[] = { 64, 100257, 65, 27, 91, 69, 318, 14301, 91, 29 };
+	CHECK_EQ_INT(n, sizeof(want) / 4);
+	if (n == sizeof(want) / 4)
+		CHECK(memcmp(ids, want, sizeof(want)) == 0);
+	size_t len;
+	const uint8_t *b = tok_bytes(v, 100257, &len);
+	CHECK(b && len == 13 && memcmp(b, "<|endoftext|>", 13) == 0);
+	CHECK(tok_bytes(v, 100256, &len) == NULL); /* a hole in cl100k's ids */
+	CHECK(tok_bytes(v, tok_n_vocab(v), &len) == NULL);
+	tok_state_free(s);
+	tok_free(v);
+}
+
+static void test_invalid_utf8_replaced(void)
+{
+	tok_vocab *v = load_vocab("gpt2");
+	tok_state *s = tok_state_new(v);
+	char err[256];
+	size_t replaced, n;
+	const char bad[] = "ok \xff\xfe then \xe2\x82";
+	CHECK(tok_encode(s, (const uint8_t *)bad, sizeof(bad) - 1, &replaced, err, sizeof(err)) == 0);
+	CHECK_EQ_INT(replaced, 3);
+	const uint32_t *ids = tok_ids(s, &n);
+	buf text = { 0 };
+	size_t at;
+	CHECK(tok_decode(v, ids, n, &text, &at) == 0);
+	const char want[] = "ok \xef\xbf\xbd\xef\xbf\xbd then \xef\xbf\xbd";
+	CHECK(text.len == sizeof(want) - 1 && memcmp(text.data, want, text.len) == 0);
+	uint32_t out_of_range[] = { 1, 2, 50257 };
+	CHECK(tok_decode(v, out_of_range, 3, &text, &at) == -1);
+	CHECK_EQ_INT(at, 2);
+	buf_release(&text);
+	tok_state_free(s);
+	tok_free(v);
+}
+
+static void test_vocab_errors(void)
+{
+	char err[256];
+	static const struct { const char *ranks, *why; } cases[] = {
+		{ "", "no tokens" },
+		{ "YQ==\n", "expected 'base64 rank'" },
+		{ "YQ== x\n", "bad rank" },
+		{ "Y!== 1\n", "bad base64" },
+		{ "YQ== 1\nYQ== 2\n", "appears twice" },
+		{ "YQ== 1\nYg== 1\n", "appears twice" },
+		{ "YQ== 99999999999\n", "bad rank" },
+		{ "YQ== 0\n", "has no token" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tok_vocab *v = tok_load_mem("t", (const uint8_t *)cases[i].ranks, strlen(cases[i].ranks), NULL, 0,
+					    "\\w+", err, sizeof(err));
+		CHECK(v == NULL);
+		if (!strstr(err, cases[i].why))
+			fprintf(stderr, "case %zu: '%s' lacks '%s'\n", i, err, cases[i].why);
+		CHECK(strstr(err, cases[i].why) != NULL);
+		tok_free(v);
+	}
+	CHECK(tiny_vocab(NULL, 0, "{\"pat_str\": 5}") == NULL);
+	CHECK(tiny_vocab(NULL, 0, "{\"pat_str\": \"(\"}") == NULL);
+	CHECK(tiny_vocab(NULL, 0, "{\"pat_str\": \"a\", \"special_tokens\": {\"<s>\": 65}}") == NULL);
+	tok_vocab *v = tiny_vocab(NULL, 0, "{\"pat_str\": \"a\", \"special_tokens\": {\"<s>\": 1000}}");
+	CHECK(v && tok_n_vocab(v) == 1001 && tok_special(v, "<s>") == 1000);
+	tok_free(v);
+	v = tok_load("no-such-encoding", NULL, err, sizeof(err));
+	CHECK(v == NULL && strstr(err, "unknown encoding"));
+}
+
+/* Training is deterministic, and its vocabulary encodes and decodes. */
+static void test_train(void)
+{
+	size_t n;
+	uint8_t *text = slurp("data/tinyshakespeare.txt", &n);
+	const char *pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+	char err[256];
+	buf first = { 0 };
+	for (int round = 0; round < 2; round++) {
+		bpe_trainer *t = bpe_train_new(pattern, err, sizeof(err));
+		CHECK(t != NULL);
+		if (!t)
+			break;
+		CHECK(bpe_train_add(t, text, n / 2, err, sizeof(err)) == 0);
+		CHECK(bpe_train_run(t, 600, err, sizeof(err)) == 0);
+		CHECK_EQ_INT(bpe_train_merges(t), 344);
+		CHECK(bpe_train_write(t, "build-train-test", "shakes", err, sizeof(err)) == 0);
+		bpe_train_free(t);
+		size_t len;
+		uint8_t *ranks = slurp("build-train-test.tiktoken", &len);
+		if (round == 0)
+			buf_add(&first, ranks, len);
+		else
+			CHECK(len == first.len && memcmp(ranks, first.data, len) == 0);
+		free(ranks);
+	}
+	tok_vocab *v = tok_load("build-train-test.tiktoken", NULL, err, sizeof(err));
+	CHECK(v != NULL);
+	if (v) {
+		CHECK_EQ_INT(tok_n_vocab(v), 601);
+		CHECK_EQ_INT(tok_special(v, "<|endoftext|>"), 600);
+		tok_state *s = tok_state_new(v);
+		size_t replaced, nids;
+		CHECK(tok_encode(s, text + n / 2, n - n / 2, &replaced, err, sizeof(err)) == 0);
+		const uint32_t *ids = tok_ids(s, &nids);
+		CHECK(nids > 0 && nids < (n - n / 2) / 2); /* merges do compress held-out text */
+		buf back = { 0 };
+		size_t bad;
+		CHECK(tok_decode(v, ids, nids, &back, &bad) == 0);
+		CHECK(back.len == n - n / 2 && memcmp(back.data, text + n / 2, back.len) == 0);
+		buf_release(&back);
+		tok_state_free(s);
+		tok_free(v);
+	}
+	remove("build-train-test.tiktoken");
+	remove("build-train-test.json");
+	buf_release(&first);
+	free(text);
+}
+
+int main(void)
+{
+	RUN(test_parity_with_tiktoken);
+	RUN(test_long_pieces_agree);
+	RUN(test_merge_paths_equal);
+	RUN(test_special_tokens);
+	RUN(test_invalid_utf8_replaced);
+	RUN(test_vocab_errors);
+	RUN(test_train);
+	CHECK_EXIT();
+}

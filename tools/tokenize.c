@@ -1,0 +1,604 @@
+/* sluice-tokenize: text -> tokens with byte-level BPE (tiktoken's
+ * encodings or a vocabulary file), tokens -> text, and BPE training. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpe_train.h"
+#include "cli.h"
+#include "input.h"
+#include "output.h"
+#include "parallel.h"
+#include "record.h"
+#include "tokenizer.h"
+#include "utf8.h"
+#include "util.h"
+
+enum { OPT_PATTERN = 256, OPT_DROP_TEXT, OPT_EOT, OPT_ALLOW_SPECIAL, OPT_STRICT, OPT_REJECTS, OPT_TRAIN,
+       OPT_VOCAB_SIZE, OPT_HELDOUT, OPT_TOKENS_FIELD, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET, OPT_STATS,
+       OPT_MAX_TRAIN_BYTES };
+
+/* Record outcomes (the status a worker returns). */
+enum { KEPT, NO_TEXT, BAD_UTF8, BAD_TOKENS, FAILED };
+
+struct args {
+	const char *encoding, *vocab, *pattern, *output, *rejects, *stats;
+	const char *field, *tokens_field;
+	const char *allow[64];
+	int nallow, allow_all;
+	int drop_text, eot, strict, decode, train, threads, force, progress;
+	int out_fmt;
+	input_format in_fmt;
+	uint64_t vocab_size, max_train_bytes;
+	double heldout;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: sluice-tokenize [OPTION]... [FILE]...\n"
+"Tokenize the text of records, JSONL or text lines from FILEs (or stdin) with\n"
+"byte-level BPE, giving the ids tiktoken gives; or decode tokens to text; or\n"
+"learn a new vocabulary.\n"
+"\n"
+"Vocabulary:\n"
+"  -e, --encoding NAME    gpt2, cl100k_base or o200k_base (default gpt2)\n"
+"  -v, --vocab FILE       a tiktoken rank file; its pattern and special tokens\n"
+"                         come from FILE's .json beside it\n"
+"      --pattern REGEX    pre-tokenization pattern (replaces the vocabulary's)\n"
+"Encoding:\n"
+"      --field NAME       the text field (default text)\n"
+"      --tokens-field NAME  the field written (default tokens)\n"
+"      --drop-text        leave the text field out of the output\n"
+"      --eot              end each document with <|endoftext|>\n"
+"      --allow-special NAME  encode this special token's text as its id\n"
+"                         (repeatable; 'all' for every one); otherwise it is\n"
+"                         ordinary text\n"
+"      --strict           reject records whose text is not valid UTF-8\n"
+"                         (default: replace invalid bytes by U+FFFD, count them)\n"
+"      --rejects FILE     write rejected records there, with a reason field\n"
+"Decoding:\n"
+"  -d, --decode           tokens -> text (the text field is replaced)\n"
+"Training:\n"
+"      --train            learn a vocabulary from the text; -o PREFIX writes\n"
+"                         PREFIX.tiktoken and PREFIX.json\n"
+"      --vocab-size N     tokens in the vocabulary, 256 bytes included (default 1024)\n"
+"      --heldout F        hold out this fraction of the documents (every\n"
+"                         round(1/F)-th; default 0.1) to report bytes per token\n"
+"      --max-train-bytes SIZE  learn from at most SIZE bytes of text\n"
+"Output:\n"
+"  -o, --output FILE      write to FILE instead of stdout\n"
+"  -J, --jsonl            write JSONL instead of a record stream\n"
+"  -t, --text             write the text field, one line per record (--decode)\n"
+"  -f, --force            write binary even to a terminal\n"
+"  -j, --threads N        threads (default 1); output stays in input order\n"
+"      --stats FILE       write the summary as JSON to FILE ('-': stdout)\n"
+"General:\n"
+"      --input-format F   auto (default), records, jsonl or text\n"
+"      --progress         show a progress line even when stderr is not a terminal\n"
+"      --quiet            no progress line\n"
+"  -h, --help             show this help and exit\n"
+"  -V, --version          show the version and exit\n"
+"\n"
+"Exit status: 0 ok, 1 data or I/O error, 2 usage error.\n"
+"See sluice-tokenize(1).\n");
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "encoding", required_argument, NULL, 'e' },
+		{ "vocab", required_argument, NULL, 'v' },
+		{ "pattern", required_argument, NULL, OPT_PATTERN },
+		{ "field", required_argument, NULL, 'F' },
+		{ "tokens-field", required_argument, NULL, OPT_TOKENS_FIELD },
+		{ "drop-text", no_argument, NULL, OPT_DROP_TEXT },
+		{ "eot", no_argument, NULL, OPT_EOT },
+		{ "allow-special", required_argument, NULL, OPT_ALLOW_SPECIAL },
+		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "rejects", required_argument, NULL, OPT_REJECTS },
+		{ "decode", no_argument, NULL, 'd' },
+		{ "train", no_argument, NULL, OPT_TRAIN },
+		{ "vocab-size", required_argument, NULL, OPT_VOCAB_SIZE },
+		{ "heldout", required_argument, NULL, OPT_HELDOUT },
+		{ "max-train-bytes", required_argument, NULL, OPT_MAX_TRAIN_BYTES },
+		{ "output", required_argument, NULL, 'o' },
+		{ "jsonl", no_argument, NULL, 'J' },
+		{ "text", no_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "stats", required_argument, NULL, OPT_STATS },
+		{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	a->field = "text";
+	a->tokens_field = "tokens";
+	a->threads = 1;
+	a->out_fmt = OUTPUT_RECORDS;
+	a->vocab_size = 1024;
+	a->heldout = 0.1;
+	while ((c = getopt_long(argc, argv, "e:v:do:Jtfj:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e': a->encoding = optarg; break;
+		case 'v': a->vocab = optarg; break;
+		case OPT_PATTERN: a->pattern = optarg; break;
+		case 'F': a->field = optarg; break;
+		case OPT_TOKENS_FIELD: a->tokens_field = optarg; break;
+		case OPT_DROP_TEXT: a->drop_text = 1; break;
+		case OPT_EOT: a->eot = 1; break;
+		case OPT_ALLOW_SPECIAL:
+			if (strcmp(optarg, "all") == 0)
+				a->allow_all = 1;
+			else if (a->nallow < (int)(sizeof(a->allow) / sizeof(a->allow[0])))
+				a->allow[a->nallow++] = optarg;
+			else
+				return cli_usage_error("--allow-special: too many");
+			break;
+		case OPT_STRICT: a->strict = 1; break;
+		case OPT_REJECTS: a->rejects = optarg; break;
+		case 'd': a->decode = 1; break;
+		case OPT_TRAIN: a->train = 1; break;
+		case OPT_VOCAB_SIZE:
+			if (cli_parse_u64(optarg, 256, 1u << 24, 1, &a->vocab_size) < 0)
+				return cli_usage_error("--vocab-size: expected 256 to 16M, got '%s'", optarg);
+			break;
+		case OPT_HELDOUT: {
+			char *end;
+			errno = 0;
+			a->heldout = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !(a->heldout >= 0 && a->heldout < 1))
+				return cli_usage_error("--heldout: expected a fraction in [0, 1), got '%s'", optarg);
+			break;
+		}
+		case OPT_MAX_TRAIN_BYTES:
+			if (cli_parse_u64(optarg, 1, UINT64_MAX, 1, &a->max_train_bytes) < 0)
+				return cli_usage_error("--max-train-bytes: not a size: '%s'", optarg);
+			break;
+		case 'o': a->output = optarg; break;
+		case 'J': a->out_fmt = OUTPUT_JSONL; break;
+		case 't': a->out_fmt = OUTPUT_TEXT; break;
+		case 'f': a->force = 1; break;
+		case 'j':
+			if (cli_parse_int(optarg, 1, 256, &a->threads) < 0)
+				return cli_usage_error("--threads: expected 1 to 256, got '%s'", optarg);
+			break;
+		case OPT_STATS: a->stats = optarg; break;
+		case OPT_INPUT_FORMAT:
+			if (input_format_parse(optarg, &a->in_fmt) < 0)
+				return cli_usage_error("--input-format: expected auto, records, jsonl or text, got '%s'", optarg);
+			break;
+		case OPT_PROGRESS: a->progress = 1; break;
+		case OPT_QUIET: a->progress = -1; break;
+		case 'h': usage(stdout); exit(cli_close_stdout());
+		case 'V': cli_version(); exit(cli_close_stdout());
+		default: return cli_usage_error("unknown option");
+		}
+	}
+	if (a->encoding && a->vocab)
+		return cli_usage_error("--encoding and --vocab exclude each other");
+	if (a->decode + a->train > 1)
+		return cli_usage_error("--decode and --train exclude each other");
+	if (a->train && (a->encoding || a->vocab))
+		return cli_usage_error("--train learns a vocabulary: no --encoding or --vocab");
+	if (a->train && !a->output)
+		return cli_usage_error("--train needs -o PREFIX (writes PREFIX.tiktoken and PREFIX.json)");
+	if (a->out_fmt == OUTPUT_TEXT && !a->decode)
+		return cli_usage_error("--text writes decoded text: use it with --decode");
+	if (!a->encoding && !a->vocab)
+		a->encoding = "gpt2";
+	return 0;
+}
+
+/* ---- encoding and decoding ---- */
+
+struct job {
+	const struct args *a;
+	tok_vocab *v;
+	tok_state **states;        /* one per worker */
+	buf *scratch;              /* one per worker */
+	uint64_t *replaced;        /* one per worker */
+	uint32_t eot;
+	output *out, *rejects;
+	cli_counts *counts;
+	cli_progress prog;
+	const char *inname;
+	uint64_t recno, bytes_in;
+	char *err;                 /* first worker error, set under the emit order */
+};
+
+static void put_ids(rec *r, const char *name, const uint32_t *ids, size_t n, uint32_t extra, buf *tmp)
+{
+	buf_reset(tmp);
+	buf_grow(tmp, 4 * (n + 1));
+	for (size_t i = 0; i < n; i++)
+		store_u32le(tmp->data + 4 * i, ids[i]);
+	tmp->len = 4 * n;
+	if (extra != TOK_NONE) {
+		store_u32le(tmp->data + tmp->len, extra);
+		tmp->len += 4;
+	}
+	rec_set(r, name, strlen(name), REC_U32S, tmp->data, tmp->len);
+}
+
+static int encode_record(void *ctx, int w, rec *r)
+{
+	struct job *j = ctx;
+	const struct args *a = j->a;
+	const rec_field *f = rec_get(r, a->field);
+	if (!f || f->type != REC_STR)
+		return NO_TEXT;
+	size_t replaced;
+	char err[256];
+	if (utf8_valid_prefix(f->val, f->len) != f->len) {
+		if (a->strict)
+			return BAD_UTF8;
+		/* The text kept is the text encoded: repaired. */
+		buf *fixed = &j->scratch[w];
+		buf_reset(fixed);
+		j->replaced[w] += utf8_repair(fixed, f->val, f->len);
+		rec_set(r, a->field, strlen(a->field), REC_STR, fixed->data, fixed->len);
+		f = rec_get(r, a->field);
+	}
+	if (tok_encode(j->states[w], f->val, f->len, &replaced, err, sizeof(err)) < 0)
+		return FAILED;
+	size_t n;
+	const uint32_t *ids = tok_ids(j->states[w], &n);
+	if (4 * (n + 1) > REC_MAX_BYTES / 2)
+		return FAILED;
+	put_ids(r, a->tokens_field, ids, n, a->eot ? j->eot : TOK_NONE, &j->scratch[w]);
+	if (a->drop_text)
+		rec_del(r, a->field);
+	return KEPT;
+}
+
+static int decode_record(void *ctx, int w, rec *r)
+{
+	struct job *j = ctx;
+	const struct args *a = j->a;
+	const rec_field *f = rec_get(r, a->tokens_field);
+	if (!f || f->type != REC_U32S)
+		return NO_TEXT;
+	buf *b = &j->scratch[w];
+	buf_reset(b);
+	size_t n = f->len / 4;
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		const uint8_t *t = tok_bytes(j->v, rec_u32_at(f, i), &len);
+		if (!t)
+			return BAD_TOKENS;
+		buf_add(b, t, len);
+	}
+	/* Ids can end inside a character: repair as tiktoken's decode does. */
+	if (utf8_valid_prefix(b->data, b->len) != b->len) {
+		buf fixed = { 0 };
+		j->replaced[w] += utf8_repair(&fixed, b->data, b->len);
+		buf_release(b);
+		*b = fixed;
+	}
+	rec_set(r, a->field, strlen(a->field), REC_STR, b->data, b->len);
+	return KEPT;
+}
+
+static const char *const reasons[] = { "kept", "no_text", "invalid_utf8", "bad_token_id", "failed" };
+
+static int emit_record(void *ctx, rec *r, int status)
+{
+	struct job *j = ctx;
+	j->recno++;
+	char where[512];
+	snprintf(where, sizeof(where), "%s: record %llu", j->inname, (unsigned long long)j->recno);
+	if (status == FAILED) {
+		cli_error(NULL, "%s: cannot tokenize (record too large or pattern engine limit)", where);
+		return -1;
+	}
+	if (status == BAD_TOKENS && !j->rejects) {
+		cli_error(NULL, "%s: a token id is not in vocabulary %s (ids below %u); --rejects FILE sets such "
+			  "records aside", where, tok_name(j->v), tok_n_vocab(j->v));
+		return -1;
+	}
+	if (status == BAD_UTF8 || status == BAD_TOKENS) {
+		cli_counts_add(j->counts, reasons[status], 1);
+		if (j->rejects) {
+			rec_set_str(r, "reason", reasons[status], strlen(reasons[status]));
+			return output_write(j->rejects, r, where);
+		}
+		return 0;
+	}
+	if (status == NO_TEXT)
+		cli_counts_add(j->counts, j->a->decode ? "no_tokens" : "no_text", 1);
+	else
+		cli_counts_add(j->counts, "records", 1);
+	const rec_field *t = rec_get(r, j->a->tokens_field);
+	if (t && t->type == REC_U32S)
+		cli_counts_add(j->counts, "tokens", t->len / 4);
+	cli_progress_update(&j->prog, j->recno, j->bytes_in);
+	return output_write(j->out, r, where);
+}
+
+static void stream_meta(const struct job *j, buf *m)
+{
+	char tmp[512];
+	snprintf(tmp, sizeof(tmp), "{\"tokenizer\": \"%s\", \"n_vocab\": %u", tok_name(j->v), tok_n_vocab(j->v));
+	buf_adds(m, tmp);
+	uint32_t eot = tok_special(j->v, "<|endoftext|>");
+	if (eot != TOK_NONE) {
+		snprintf(tmp, sizeof(tmp), ", \"eot\": %u", eot);
+		buf_adds(m, tmp);
+	}
+	buf_adds(m, "}");
+}
+
+/* Run encode or decode over every input; returns the exit status. */
+static int run_codec(const struct args *a, char **files, int nfiles)
+{
+	char err[1024];
+	struct job j = { .a = a };
+	j.v = tok_load(a->vocab ? a->vocab : a->encoding, a->pattern, err, sizeof(err));
+	if (!j.v) {
+		cli_error(NULL, "%s", err);
+		return EXIT_USAGE;
+	}
+	if (a->allow_all)
+		tok_allow_special(j.v, NULL);
+	for (int i = 0; i < a->nallow; i++)
+		if (tok_allow_special(j.v, a->allow[i]) < 0) {
+			cli_error(NULL, "--allow-special: %s has no special token '%s'", tok_name(j.v), a->allow[i]);
+			tok_free(j.v);
+			return EXIT_USAGE;
+		}
+	j.eot = tok_special(j.v, "<|endoftext|>");
+	if (a->eot && j.eot == TOK_NONE) {
+		cli_error(NULL, "--eot: %s has no <|endoftext|> token", tok_name(j.v));
+		tok_free(j.v);
+		return EXIT_USAGE;
+	}
+	int ret = EXIT_OK;
+	j.out = output_open(a->output, (output_format)a->out_fmt, NULL, a->force, &ret);
+	if (!j.out) {
+		tok_free(j.v);
+		return ret;
+	}
+	if (a->rejects && !(j.rejects = output_open(a->rejects, OUTPUT_RECORDS, NULL, 1, &ret))) {
+		output_close(j.out);
+		tok_free(j.v);
+		return ret;
+	}
+	if (!a->decode) {
+		buf m = { 0 };
+		stream_meta(&j, &m);
+		output_set_meta(j.out, (const char *)m.data, m.len);
+		buf_release(&m);
+	}
+	j.states = xcalloc((size_t)a->threads, sizeof(*j.states));
+	j.scratch = xcalloc((size_t)a->threads, sizeof(*j.scratch));
+	j.replaced = xcalloc((size_t)a->threads, sizeof(*j.replaced));
+	for (int i = 0; i < a->threads; i++)
+		j.states[i] = tok_state_new(j.v);
+	j.counts = cli_counts_new();
+	cli_counts_add(j.counts, "records", 0);
+	cli_counts_add(j.counts, "tokens", 0);
+	cli_progress_init(&j.prog, a->progress);
+	par *p = par_new(a->threads, a->decode ? decode_record : encode_record, emit_record, &j);
+	rec *r = rec_new();
+	uint64_t in_bytes = 0;
+	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
+		input *in = input_open(files[i], a->in_fmt);
+		if (!in) {
+			ret = EXIT_DATA;
+			break;
+		}
+		input_allow_invalid_utf8(in);
+		/* Records already in flight keep the name of the file being read:
+		 * drain between files so messages name the right one. */
+		j.inname = input_path(in);
+		j.recno = 0;
+		int got;
+		while ((got = input_read(in, r)) == 1) {
+			j.bytes_in = in_bytes + input_bytes(in);
+			if (par_push(p, r) < 0) {
+				got = -2;
+				break;
+			}
+		}
+		if (got == 0 && par_finish(p) < 0)
+			got = -2;
+		if (got == -1) {
+			cli_progress_done(&j.prog);
+			cli_error(input_path(in), "%s", input_error(in));
+		}
+		if (got < 0)
+			ret = EXIT_DATA;
+		in_bytes += input_bytes(in);
+		input_close(in);
+	}
+	cli_progress_done(&j.prog);
+	par_free(p);
+	rec_free(r);
+	uint64_t replaced = 0;
+	for (int i = 0; i < a->threads; i++) {
+		replaced += j.replaced[i];
+		tok_state_free(j.states[i]);
+		buf_release(&j.scratch[i]);
+	}
+	if (replaced)
+		cli_counts_add(j.counts, "replaced_chars", replaced);
+	if (output_close(j.out) < 0)
+		ret = EXIT_DATA;
+	if (output_close(j.rejects) < 0)
+		ret = EXIT_DATA;
+	if (ret == EXIT_OK || ret == EXIT_DATA) {
+		cli_counts_print(j.counts, stderr);
+		if (a->stats && cli_counts_write_json(j.counts, a->stats) < 0)
+			ret = EXIT_DATA;
+	}
+	cli_counts_free(j.counts);
+	free(j.states);
+	free(j.scratch);
+	free(j.replaced);
+	tok_free(j.v);
+	return ret;
+}
+
+/* ---- training ---- */
+
+static int run_train(const struct args *a, char **files, int nfiles)
+{
+	const char *pattern = a->pattern;
+	char err[1024];
+	tok_vocab *ref = NULL;
+	if (!pattern) {
+		/* The default pattern is GPT-4's (cl100k_base). */
+		ref = tok_load("cl100k_base", NULL, err, sizeof(err));
+		if (!ref) {
+			cli_error(NULL, "no --pattern given and the default cannot be read: %s", err);
+			return EXIT_USAGE;
+		}
+		pattern = tok_pattern(ref);
+	}
+	bpe_trainer *t = bpe_train_new(pattern, err, sizeof(err));
+	if (!t) {
+		cli_error(NULL, "--pattern: %s", err);
+		tok_free(ref);
+		return EXIT_USAGE;
+	}
+	/* Every k-th document is held out, k from the fraction: deterministic. */
+	uint64_t every = a->heldout > 0 ? (uint64_t)(1.0 / a->heldout + 0.5) : 0;
+	buf held = { 0 };
+	size_t *held_len = NULL, held_cap = 0;
+	uint64_t ndoc = 0, nheld = 0, train_bytes = 0, skipped = 0;
+	int ret = EXIT_OK;
+	rec *r = rec_new();
+	buf clean = { 0 };
+	cli_progress prog;
+	cli_progress_init(&prog, a->progress);
+	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
+		input *in = input_open(files[i], a->in_fmt);
+		if (!in) {
+			ret = EXIT_DATA;
+			break;
+		}
+		int got;
+		while ((got = input_read(in, r)) == 1) {
+			const rec_field *f = rec_get(r, a->field);
+			if (!f || f->type != REC_STR) {
+				skipped++;
+				continue;
+			}
+			ndoc++;
+			const uint8_t *text = f->val;
+			size_t len = f->len;
+			if (utf8_valid_prefix(text, len) != len) {
+				buf_reset(&clean);
+				utf8_repair(&clean, text, len);
+				text = clean.data;
+				len = clean.len;
+			}
+			if (every && ndoc % every == 0) {
+				if (nheld == held_cap) {
+					held_cap = held_cap ? 2 * held_cap : 1024;
+					held_len = xrealloc(held_len, held_cap * sizeof(*held_len));
+				}
+				buf_add(&held, text, len);
+				held_len[nheld++] = len;
+				continue;
+			}
+			if (a->max_train_bytes && train_bytes >= a->max_train_bytes)
+				continue;
+			if (bpe_train_add(t, text, len, err, sizeof(err)) < 0) {
+				cli_error(input_path(in), "record %llu: %s", (unsigned long long)input_records(in), err);
+				got = -2;
+				break;
+			}
+			train_bytes += len;
+			cli_progress_update(&prog, ndoc, input_bytes(in));
+		}
+		if (got == -1) {
+			cli_progress_done(&prog);
+			cli_error(input_path(in), "%s", input_error(in));
+		}
+		if (got < 0)
+			ret = EXIT_DATA;
+		input_close(in);
+	}
+	cli_progress_done(&prog);
+	rec_free(r);
+	buf_release(&clean);
+	if (ret == EXIT_OK) {
+		const char *base = strrchr(a->output, '/');
+		base = base ? base + 1 : a->output;
+		if (bpe_train_run(t, (uint32_t)a->vocab_size, err, sizeof(err)) < 0 ||
+		    bpe_train_write(t, a->output, base, err, sizeof(err)) < 0) {
+			cli_error(NULL, "%s", err);
+			ret = EXIT_DATA;
+		}
+	}
+	if (ret == EXIT_OK) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s.tiktoken", a->output);
+		tok_vocab *v = tok_load(path, NULL, err, sizeof(err));
+		if (!v) {
+			cli_error(NULL, "the vocabulary written does not load: %s", err);
+			ret = EXIT_DATA;
+		} else {
+			cli_counts *c = cli_counts_new();
+			cli_counts_add(c, "documents", ndoc - nheld);
+			cli_counts_add(c, "train_bytes", train_bytes);
+			cli_counts_add(c, "vocab_size", tok_n_vocab(v));
+			cli_counts_add(c, "merges", bpe_train_merges(t));
+			if (skipped)
+				cli_counts_add(c, "no_text", skipped);
+			cli_counts_add(c, "heldout_documents", nheld);
+			cli_counts_print(c, stderr);
+			if (nheld) {
+				tok_state *s = tok_state_new(v);
+				size_t replaced, n = 0, total = 0;
+				const uint8_t *p = held.data;
+				for (uint64_t k = 0; k < nheld; p += held_len[k++])
+					if (tok_encode(s, p, held_len[k], &replaced, err, sizeof(err)) == 0) {
+						tok_ids(s, &n);
+						total += n;
+					}
+				tok_state_free(s);
+				double bpt = total ? (double)held.len / (double)total : 0;
+				fprintf(stderr, "%s: held-out text: %zu bytes, %zu tokens, %.4f bytes per token\n",
+					cli_prog(), held.len, total, bpt);
+			}
+			if (a->stats && cli_counts_write_json(c, a->stats) < 0)
+				ret = EXIT_DATA;
+			cli_counts_free(c);
+			tok_free(v);
+		}
+	}
+	buf_release(&held);
+	free(held_len);
+	bpe_train_free(t);
+	tok_free(ref);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	cli_init("sluice-tokenize");
+	int ret = parse_args(argc, argv, &a);
+	if (ret)
+		return ret;
+	char **files = argv + optind;
+	int nfiles = argc - optind;
+	char *dash[] = { "-" };
+	if (nfiles == 0) {
+		files = dash;
+		nfiles = 1;
+	}
+	ret = a.train ? run_train(&a, files, nfiles) : run_codec(&a, files, nfiles);
+	if (cli_close_stdout() != EXIT_OK)
+		ret = EXIT_DATA;
+	return ret;
+}
