@@ -15,6 +15,7 @@ CC ?= cc
 PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
+DATADIR = $(PREFIX)/share/sluice
 
 # Flags from pkg-config, written by scripts/deps.sh (which installs missing
 # Debian packages when run as root, and otherwise names them).
@@ -106,11 +107,14 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(DATADIR)/vocab
+	install -m 644 vocab/*.tiktoken vocab/*.json $(DESTDIR)$(DATADIR)/vocab
 
 uninstall:
 	rm -f $(patsubst $(O)/bin/%,$(DESTDIR)$(BINDIR)/%,$(BINS))
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1))
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man5/%,$(wildcard man/*.5))
+	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:
 	rm -rf build build-asan build-clang

@@ -91,6 +91,15 @@ else
 	echo "skip: python3 tiktoken not installed; parity checked against fixed vectors in test_tokenizer"
 fi
 
+# --- training against Hugging Face tokenizers' byte-level BPE trainer ---
+if python3 -c "import tokenizers, tiktoken" 2>/dev/null; then
+	(cd tests/tokenize && python3 train_compare.py ../../data/tinyshakespeare.txt 1024 "$TMP/shk.tiktoken") >"$TMP/cmp" 2>&1 &&
+		ok "bytes/token on held-out Shakespeare within 2% of tokenizers': $(sed 's/.*ratio //' "$TMP/cmp")" ||
+		not_ok "training against tokenizers" "$(cat "$TMP/cmp")"
+else
+	echo "skip: python3 tokenizers/tiktoken not installed; training not compared"
+fi
+
 # --- the man page ---
 if command -v mandoc >/dev/null; then
 	expect "man page lints clean" 0 mandoc -Tlint -Wwarning man/sluice-tokenize.1
