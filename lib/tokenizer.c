@@ -27,6 +27,15 @@
 #define SMALL_PIECE 64
 #define JIT_STACK_MAX (64u << 20)
 
+/* A hash table slot holds the token's first 8 bytes, so that most lookups
+ * (tokens of up to 8 bytes) touch one cache line and not the token bytes. */
+struct slot {
+	uint64_t head;            /* first bytes of the token, zero-padded */
+	uint32_t id1;             /* id + 1; 0 marks an empty slot */
+	uint16_t len;             /* length, or 0xffff for 65535 and above */
+	uint16_t tag;             /* 16 more bits of the hash */
+};
+
 struct special {
 	char *text;
 	size_t len;
@@ -39,7 +48,7 @@ struct tok_vocab {
 	uint8_t *blob;            /* token bytes, back to back */
 	uint64_t *off;            /* by id: offset << 8 | length... see token_at */
 	uint32_t n_ids;           /* largest id + 1 */
-	uint64_t *table;          /* hash tag << 32 | (id + 1); 0 empty */
+	struct slot *table;       /* open addressing by hash; id1 0 is empty */
 	uint64_t mask;
 	uint32_t byte_id[256];
 	uint32_t *pair_id;        /* [b0 << 8 | b1]: id of the 2-byte token, or TOK_NONE */
@@ -69,18 +78,27 @@ static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
 	return XXH3_64bits(p, n);
 }
 
+static inline uint64_t head_of(const uint8_t *p, size_t n)
+{
+	uint64_t w = 0;
+	memcpy(&w, p, n < 8 ? n : 8);
+	return w;
+}
+
 static inline uint32_t lookup(const tok_vocab *v, const uint8_t *p, size_t n)
 {
-	uint64_t h = hash_bytes(p, n);
-	uint32_t tag = (uint32_t)(h >> 32);
+	uint64_t h = hash_bytes(p, n), head = head_of(p, n);
+	uint16_t tag = (uint16_t)(h >> 48), len = n < 0xffff ? (uint16_t)n : 0xffff;
 	for (uint64_t i = h & v->mask;; i = (i + 1) & v->mask) {
-		uint64_t e = v->table[i];
-		if (!e)
+		const struct slot *e = &v->table[i];
+		if (!e->id1)
 			return TOK_NONE;
-		if ((uint32_t)(e >> 32) == tag) {
-			uint32_t id = (uint32_t)e - 1;
+		if (e->tag == tag && e->len == len && e->head == head) {
+			uint32_t id = e->id1 - 1;
+			if (n <= 8)
+				return id;
 			uint64_t o = v->off[id]; /* every id in the table has bytes */
-			if ((o & 0xffffff) == n && memcmp(v->blob + (o >> 24), p, n) == 0)
+			if ((o & 0xffffff) == n && memcmp(v->blob + (o >> 24) + 8, p + 8, n - 8) == 0)
 				return id;
 		}
 	}
@@ -162,9 +180,9 @@ static void table_put(tok_vocab *v, uint32_t id, const uint8_t *p, size_t n)
 {
 	uint64_t h = hash_bytes(p, n);
 	uint64_t i = h & v->mask;
-	while (v->table[i])
+	while (v->table[i].id1)
 		i = (i + 1) & v->mask;
-	v->table[i] = (h >> 32) << 32 | ((uint64_t)id + 1);
+	v->table[i] = (struct slot){ head_of(p, n), id + 1, n < 0xffff ? (uint16_t)n : 0xffff, (uint16_t)(h >> 48) };
 }
 
 /* Parse the rank file: "base64 rank" lines, ranks distinct, tokens distinct. */
