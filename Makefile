@@ -22,7 +22,7 @@ MANDIR = $(PREFIX)/share/man
 
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
 	-Ilib $(PKG_CFLAGS) $(CFLAGS)
-ALL_LIBS = $(PKG_LIBS) -lpthread -lm
+ALL_LIBS = $(PKG_LIBS) $(PCRE2_LIBS) -lpthread -lm
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:lib/%.c=$(O)/lib/%.o)
