@@ -265,11 +265,13 @@ static void explain(buf *out, const rules *rs, const rules_eval *e, uint64_t rec
 	double v;
 	snprintf(tmp, sizeof(tmp), "record %llu: %s", (unsigned long long)recno, dropped ? "dropped" : "kept");
 	buf_adds(out, tmp);
+	int shown = 0;
 	for (size_t i = 0; i < rules_count(rs); i++) {
 		if (!rules_eval_done(e, i))
 			continue;
 		int fired = rules_eval_fired(e, i, &v);
-		snprintf(tmp, sizeof(tmp), "%s %s=%.6g%s", i ? "," : "", rules_name(rs, i), v, fired ? " (fired)" : "");
+		snprintf(tmp, sizeof(tmp), "%s %s=%.6g%s", shown++ ? "," : ";", rules_name(rs, i), v,
+			 fired ? " (fired)" : "");
 		buf_adds(out, tmp);
 	}
 	buf_addc(out, '\n');
