@@ -1,0 +1,165 @@
+# synth-filter.sh: sluice-synth-filter end to end.
+. "$(dirname "$0")/../lib.sh"
+D=data
+F=sluice-synth-filter
+
+# --- options and conventions ---
+expect "help exits 0" 0 $F --help
+grep -q '^Usage: sluice-synth-filter' "$TMP/out" && ok "help on stdout" || not_ok "help on stdout"
+expect "version exits 0" 0 $F --version
+expect_err "help to a full disk fails" 1 "." sh -c "$F --help >/dev/full"
+expect_err "no rules is a usage error" 2 "no rules" $F "$D/gsm8k/test.jsonl"
+expect_err "unknown preset" 2 "unknown preset 'nope'" $F -p nope "$D/gsm8k/test.jsonl"
+expect_err "unknown option" 2 "Try 'sluice-synth-filter --help'" $F --bogus
+expect_err "bad --set" 2 "no rule named 'nosuch'" $F -p gopher -s nosuch=3 "$D/gsm8k/test.jsonl"
+expect_err "bad -j" 2 "--threads" $F -p gopher -j 0 "$D/gsm8k/test.jsonl"
+expect_err "missing input names the file" 1 "^sluice-synth-filter: nosuch.jsonl: cannot open" $F -p gopher nosuch.jsonl
+expect_err "write error is reported" 1 "write error" sh -c "$F -p gopher $D/gsm8k/test.jsonl >/dev/full"
+printf '{"text": "a"}\n{"text": ' >"$TMP/bad.jsonl"
+expect_err "malformed JSONL names file and line" 1 "bad.jsonl: line 2" $F -p gopher "$TMP/bad.jsonl"
+
+# --- rules files: errors name the line; pattern errors the pattern and offset ---
+printf '# ok\nr1 drop text match /a/\nr2 frobnicate text match /b/\n' >"$TMP/r.rules"
+expect_err "bad action names the line" 2 "r.rules: line 3: unknown action 'frobnicate'" $F -R "$TMP/r.rules" "$D/gsm8k/test.jsonl"
+printf 'r1 drop question match /(ab/\n' >"$TMP/r.rules"
+expect_err "pattern error shows pattern and offset" 2 "line 1: pattern /\(ab/: at offset 3: " $F -R "$TMP/r.rules" "$D/gsm8k/test.jsonl"
+printf 'r1 drop question words >\n' >"$TMP/r.rules"
+expect_err "missing number" 2 "line 1: expected a number" $F -R "$TMP/r.rules" "$D/gsm8k/test.jsonl"
+printf 'r1 drop q match /a/\nr1 drop q match /b/\n' >"$TMP/r.rules"
+expect_err "duplicate rule name" 2 "line 2: rule 'r1' defined twice" $F -R "$TMP/r.rules" "$D/gsm8k/test.jsonl"
+
+# --- a rules file over GSM8K: drop, keep, flag, rejects, summary, stats ---
+cat >"$TMP/g.rules" <<'R'
+# questions mentioning apples are dropped, unless they also mention pies
+pies      keep  question match /\bpies?\b/i
+apples    drop  question match /\bapples?\b/i
+long      flag  question chars > 300
+R
+$F -R "$TMP/g.rules" --rejects "$TMP/rej.jsonl" --stats "$TMP/stats.json" "$D/gsm8k/test.jsonl" >"$TMP/kept.jsonl" 2>"$TMP/err"
+want_drop=$(grep -i -E '"question": "[^"]*\bapples?\b' "$D/gsm8k/test.jsonl" | grep -v -i -E '"question": "[^"]*\bpies?\b' | wc -l)
+got_drop=$(wc -l <"$TMP/rej.jsonl")
+[ "$want_drop" -gt 0 ] && [ "$got_drop" -eq "$want_drop" ] && ok "drop rule drops exactly the matching records ($got_drop)" ||
+	not_ok "drop rule" "want $want_drop got $got_drop"
+[ $(( $(wc -l <"$TMP/kept.jsonl") + got_drop )) -eq 1319 ] && ok "every record kept or rejected" || not_ok "every record kept or rejected"
+grep -q '"reject_rule": "apples", "reject_value": 1.0' "$TMP/rej.jsonl" && ok "rejects carry rule and value" || not_ok "rejects carry rule and value"
+grep -q "drop:apples $got_drop" "$TMP/err" && ok "summary counts drops per rule" || not_ok "summary counts drops per rule" "$(cat "$TMP/err")"
+grep -q "\"drop:apples\": $got_drop" "$TMP/stats.json" && ok "--stats JSON" || not_ok "--stats JSON" "$(cat "$TMP/stats.json")"
+want_long=$(awk -F'"question": "' '{ split($2, a, "\", \"answer\""); if (length(a[1]) > 300) n++ } END { print n + 0 }' "$D/gsm8k/test.jsonl")
+got_long=$(grep -c '"flags": "long"' "$TMP/kept.jsonl")
+[ "$got_long" -gt 0 ] && [ "$got_long" -le "$want_long" ] && ok "flag rule marks long questions ($got_long)" || not_ok "flag rule" "$got_long vs $want_long"
+grep -i '"question": "[^"]*\bpies\?\b' "$TMP/kept.jsonl" | grep -qi 'apple' && ok "keep rule overrides drop" || not_ok "keep rule overrides drop"
+
+# --- -j 2 gives the same bytes, in order ---
+$F -p gopher -p c4 -j 1 "$D/tinyshakespeare.txt" >"$TMP/j1" 2>/dev/null
+$F -p gopher -p c4 -j 2 "$D/tinyshakespeare.txt" >"$TMP/j2" 2>/dev/null
+same "-j 2 output identical to -j 1" "$TMP/j1" "$TMP/j2"
+sluice-cat -r "$D/gsm8k/train.jsonl" | $F -R "$TMP/g.rules" -j 2 >"$TMP/out.slc" 2>/dev/null
+sluice-cat --check "$TMP/out.slc" >/dev/null 2>&1 && ok "records in, records out" || not_ok "records in, records out"
+
+# --- datatrove agreement on the bundled Wikipedia sample ---
+for p in gopher c4; do
+	$F --quiet -p $p --reward -J tests/data/enwiki/sample.jsonl.zst |
+		awk '{ if (match($0, /"flags": "[^",]*/)) print substr($0, RSTART + 10, RLENGTH - 10); else print "" }' >"$TMP/ours.$p"
+	n=$(paste -d'|' tests/data/enwiki/sample.$p "$TMP/ours.$p" | awk -F'|' '($1 == "") != ($2 == "") { n++ } END { print n + 0 }')
+	total=$(wc -l <tests/data/enwiki/sample.$p)
+	[ "$n" -eq 0 ] && [ "$(wc -l <"$TMP/ours.$p")" -eq "$total" ] && ok "$p: same decisions as datatrove on $total articles" ||
+		not_ok "$p: datatrove agreement" "$n of $total differ"
+done
+
+# --- GSM8K verifier: reward 1 for every reference answer, 0 with the number changed ---
+printf 'correct score=1 completion answer ref\n' >"$TMP/v.rules"
+sed 's/"answer": "\(.*\)#### \([^"]*\)"}$/"completion": "\1#### \2", "ref": "#### \2"}/' "$D/gsm8k/train.jsonl" >"$TMP/good.jsonl"
+sed 's/"answer": "\(.*\)#### \([^"]*\)"}$/"completion": "\1#### 9\2", "ref": "#### \2"}/' "$D/gsm8k/train.jsonl" >"$TMP/bad.jsonl"
+$F -R "$TMP/v.rules" --reward "$TMP/good.jsonl" 2>/dev/null | grep -c '"reward": 1.0}' >"$TMP/n1"
+$F -R "$TMP/v.rules" --reward "$TMP/bad.jsonl" 2>/dev/null | grep -c '"reward": 0.0}' >"$TMP/n0"
+[ "$(cat "$TMP/n1")" -eq 7473 ] && ok "reward 1 for all 7473 GSM8K train answers" || not_ok "GSM8K reward 1" "$(cat "$TMP/n1")"
+[ "$(cat "$TMP/n0")" -eq 7473 ] && ok "reward 0 for all 7473 with the final number changed" || not_ok "GSM8K reward 0" "$(cat "$TMP/n0")"
+printf '{"completion": "So she pays $1,250.00 in total. The answer is \\\\boxed{1250}.", "ref": "#### 1,250"}\n{"completion": "It costs 18 dollars.", "ref": "18"}\n{"completion": "Half: 1/2", "ref": "#### 0.5"}\n{"completion": "The answer is 19 apples.", "ref": "#### 18"}\n' >"$TMP/v.jsonl"
+$F -R "$TMP/v.rules" --reward "$TMP/v.jsonl" 2>/dev/null | grep -o '"reward": [0-9.]*' | tr '\n' ' ' >"$TMP/rw"
+[ "$(cat "$TMP/rw")" = '"reward": 1.0 "reward": 1.0 "reward": 1.0 "reward": 0.0 ' ] && ok "boxed, commas, units, fractions" ||
+	not_ok "answer variants" "$(cat "$TMP/rw")"
+
+# --- decontamination: planted GSM8K test questions found, clean text untouched ---
+head -n 400 "$D/tinyshakespeare.txt" | sed 's/["\\]//g; s/.*/{"text": "&"}/' >"$TMP/corpus.jsonl"
+sed -n 's/^{"question": "\(.*\)", "answer": .*/{"text": "Some preamble here. \1 And more text after."}/p' "$D/gsm8k/test.jsonl" >"$TMP/planted.jsonl"
+cat "$TMP/corpus.jsonl" "$TMP/planted.jsonl" >"$TMP/mixed.jsonl"
+$F --decon "$D/gsm8k/test.jsonl" --rejects "$TMP/dec.jsonl" "$TMP/mixed.jsonl" >"$TMP/clean.jsonl" 2>/dev/null
+[ "$(wc -l <"$TMP/dec.jsonl")" -eq 1319 ] && ok "every planted GSM8K test question is caught" || not_ok "planted questions" "$(wc -l <"$TMP/dec.jsonl")"
+same "nothing else is touched" "$TMP/corpus.jsonl" "$TMP/clean.jsonl"
+$F --decon "$D/gsm8k/test.jsonl" --decon-action flag "$TMP/mixed.jsonl" 2>/dev/null | grep -c '"flags": "decontam"' >"$TMP/nf"
+[ "$(cat "$TMP/nf")" -eq 1319 ] && ok "--decon-action flag" || not_ok "--decon-action flag" "$(cat "$TMP/nf")"
+
+# --- crafted documents on both sides of thresholds ---
+words() { # words N: N distinct words of 5 letters, with stop words
+	awk -v n="$1" 'BEGIN { s = "the and"; for (i = 2; i < n; i++) s = s sprintf(" w%04d", i); print s }'
+}
+doc() { printf '{"text": "%s"}\n' "$1"; }
+verdict() { # verdict PRESET TEXT [ARGS]: the rule that drops TEXT, or "kept"
+	local p=$1 t=$2
+	shift 2
+	doc "$t" | $F --quiet -p "$p" --rejects "$TMP/v.rej" "$@" >/dev/null 2>&1
+	sed -n 's/.*"reject_rule": "\([^"]*\)".*/\1/p' "$TMP/v.rej" | grep . || echo kept
+}
+check() { # check NAME WANT GOT
+	[ "$2" = "$3" ] && ok "$1" || not_ok "$1" "want $2, got $3"
+}
+check "gopher_short_doc: 49 words dropped" gopher_short_doc "$(verdict gopher-quality "$(words 49)")"
+check "gopher_short_doc: 50 words kept" kept "$(verdict gopher-quality "$(words 50)")"
+check "gopher_long_doc over a lowered threshold" gopher_long_doc "$(verdict gopher-quality "$(words 61)" -s gopher_long_doc=60)"
+check "gopher_long_doc at the threshold" kept "$(verdict gopher-quality "$(words 60)" -s gopher_long_doc=60)"
+check "gopher_below_avg_threshold" gopher_below_avg_threshold "$(verdict gopher-quality "the and $(printf 'ab %.0s' $(seq 60))")"
+check "gopher_above_avg_threshold" gopher_above_avg_threshold "$(verdict gopher-quality "the and $(printf 'abcdefghijkl%.0s ' $(seq 60))")"
+check "gopher_too_many_hashes" gopher_too_many_hashes "$(verdict gopher-quality "$(words 60) $(printf '#%.0s' $(seq 8))")"
+check "gopher hashes below the ratio" kept "$(verdict gopher-quality "$(words 60) $(printf '#%.0s' $(seq 6))")"
+check "gopher_too_many_ellipsis" gopher_too_many_ellipsis "$(verdict gopher-quality "$(words 60) $(printf '... %.0s' $(seq 8))")"
+check "gopher_too_many_bullets" gopher_too_many_bullets "$(verdict gopher-quality "$(words 60 | sed 's/ /\\n- /g')")"
+check "gopher_too_many_end_ellipsis" gopher_too_many_end_ellipsis "$(verdict gopher-quality "$(words 60 | sed 's/ /...\\n/g')" -s gopher_too_many_ellipsis=off)"
+check "gopher_below_alpha_threshold" gopher_below_alpha_threshold "$(verdict gopher-quality "$(words 60) $(seq 100 120 | tr '\n' ' ')")"
+check "gopher_enough_stop_words: one" gopher_enough_stop_words "$(verdict gopher-quality "$(words 60 | sed 's/^the //')")"
+check "gopher_dup_para_frac" gopher_dup_para_frac "$(verdict gopher-repetition "$(words 60)\\n\\nx\\n\\nx\\n\\nx")"
+check "gopher_dup_line_char_frac" gopher_dup_line_char_frac "$(verdict gopher-repetition "$(words 60)\\n$(words 60)\\nx\\ny")"
+check "gopher_top_2_gram" gopher_top_2_gram "$(verdict gopher-repetition "$(words 30) $(printf 'red fox %.0s' $(seq 12))")"
+check "gopher_duplicated_5_n_grams" gopher_duplicated_5_n_grams "$(verdict gopher-repetition "$(words 60) $(words 20)")"
+check "gopher repetition: distinct words kept" kept "$(verdict gopher-repetition "$(words 200)")"
+s5="One sentence here. Two sentence here. Three sentence here. Four sentence here. Five sentence here."
+check "c4: five sentences kept" kept "$(verdict c4 "$s5")"
+check "c4_too_few_sentences: four" c4_too_few_sentences "$(verdict c4 "${s5% Five*}")"
+check "c4_lorem_ipsum" c4_lorem_ipsum "$(verdict c4 "$s5\\nLorem ipsum dolor sit.")"
+check "c4_curly_bracket" c4_curly_bracket "$(verdict c4 "$s5\\nA {curly} line here.")"
+check "c4 drops lines without end punctuation" kept "$(verdict c4 "$s5\\nno punctuation {here")"
+doc "$s5\\nshort.\\nUses javascript a lot.\\nA line[1] with citations[edit]." | $F --quiet -p c4 >"$TMP/c4.out"
+grep -q '"text": "One sentence here. Two sentence here. Three sentence here. Four sentence here. Five sentence here.\\nA line with citations."' "$TMP/c4.out" &&
+	ok "c4 rewrites the text to the kept lines" || not_ok "c4 rewrite" "$(cat "$TMP/c4.out")"
+# FineWeb's own rules, with the Gopher and C4 rules of the preset off
+OFF=$(for r in short_doc long_doc below_avg_threshold above_avg_threshold too_many_hashes too_many_ellipsis \
+	too_many_bullets too_many_end_ellipsis below_alpha_threshold enough_stop_words empty dup_para_frac \
+	dup_para_char_frac dup_line_frac dup_line_char_frac top_2_gram top_3_gram top_4_gram; do printf -- '-s gopher_%s=off ' $r; done
+	for n in 5 6 7 8 9 10; do printf -- '-s gopher_duplicated_%s_n_grams=off ' $n; done; printf -- '-s c4_too_few_sentences=off')
+long() { words 12 | sed "s/w/$1/g"; } # a line of 12 words, over 30 characters
+# shellcheck disable=SC2086
+{
+check "fineweb: punctuated lines kept" kept "$(verdict fineweb "$(long a).\\n$(long b).\\n$(long c)." $OFF)"
+check "fineweb_line_punct_ratio" fineweb_line_punct_ratio "$(verdict fineweb "$(long a)\\n$(long b)\\n$(long c)" $OFF)"
+check "fineweb_short_line_ratio" fineweb_short_line_ratio "$(verdict fineweb "$(long a).\\nx.\\ny.\\nz." $OFF)"
+check "fineweb_char_dup_ratio" fineweb_char_dup_ratio "$(verdict fineweb "$(long a).\\n$(long b).\\n$(long a)." $OFF)"
+lst=$(for c in a b c d e f g h; do printf '%s.\\n' "$(printf "$c%.0s" $(seq 35))"; done)
+check "fineweb_list_ratio" fineweb_list_ratio "$(verdict fineweb "$lst" $OFF -s c4_min_words_per_line=off)"
+check "fineweb_list_ratio: prose kept" kept "$(verdict fineweb "$(long a).\\n$(long b)." $OFF -s c4_min_words_per_line=off)"
+}
+check "synth_refusal" synth_refusal "$(verdict synth "I'm sorry, but I can't help with that.")"
+check "synth kept" kept "$(verdict synth "The answer is 42.")"
+check "--set NAME=off disables a rule" kept "$(verdict gopher-quality "$(words 49)" -s gopher_short_doc=off)"
+
+# --- --explain and --reward ---
+doc "$(words 49)" | $F -p gopher-quality --explain >/dev/null 2>"$TMP/ex"
+grep -q "record 1: dropped; gopher_short_doc=49 (fired), gopher_long_doc=49" "$TMP/ex" && ok "--explain lists every rule" || not_ok "--explain" "$(head -c 300 "$TMP/ex")"
+printf 'fmt score=0.5 completion match /<answer>.*<\\/answer>/s\nok score=1 completion answer ref\n' >"$TMP/rw.rules"
+printf '{"completion": "<answer>4</answer>", "ref": "4"}\n' | $F -R "$TMP/rw.rules" --reward 2>/dev/null >"$TMP/rw.out"
+grep -q '"reward_fmt": 0.5, "reward_ok": 1.0, "reward": 1.5' "$TMP/rw.out" && ok "--reward writes parts and sum" || not_ok "--reward" "$(cat "$TMP/rw.out")"
+
+# --- the man page ---
+if command -v mandoc >/dev/null; then
+	mandoc -Tlint -W warning man/sluice-synth-filter.1 >"$TMP/lint" 2>&1 && ok "man page lints clean" || not_ok "man page lint" "$(head -5 "$TMP/lint")"
+else
+	echo "skip: mandoc not installed; man page not linted"
+fi

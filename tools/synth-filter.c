@@ -1,0 +1,541 @@
+/* sluice-synth-filter: quality rules, decontamination, verifiers, rewards. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "decon.h"
+#include "input.h"
+#include "json.h"
+#include "output.h"
+#include "record.h"
+#include "rules.h"
+#include "stream.h"
+#include "util.h"
+
+enum { OUT_AUTO, OUT_JSONL, OUT_RECORDS };
+enum { OPT_REJECTS = 256, OPT_STATS, OPT_DECON, OPT_DECON_N, OPT_DECON_FIELD, OPT_DECON_ACTION, OPT_REWARD,
+       OPT_EXPLAIN, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET, OPT_FIELD };
+
+#define MAX_LIST 64
+
+struct args {
+	const char *presets[MAX_LIST], *rule_files[MAX_LIST], *sets[MAX_LIST], *decons[MAX_LIST];
+	int npresets, nrule_files, nsets, ndecons;
+	const char *field, *decon_field, *output, *rejects, *stats;
+	int decon_n, decon_action, reward, explain, threads, force, progress, out_fmt;
+	input_format in_fmt;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: sluice-synth-filter [OPTION]... [FILE]...\n"
+"Apply quality rules, decontamination and answer verifiers to the records,\n"
+"JSONL or text lines of FILEs (or stdin); write the records kept.\n"
+"\n"
+"Rules:\n"
+"  -p, --preset NAME      gopher, gopher-quality, gopher-repetition, c4, fineweb, synth\n"
+"  -R, --rules FILE       rules file (syntax in sluice-synth-filter(1))\n"
+"  -s, --set NAME=VALUE   a rule's threshold, a C4 setting, or NAME=off\n"
+"  -F, --field NAME       field the presets read (default text)\n"
+"      --decon FILE       drop documents sharing an n-gram with FILE's texts\n"
+"      --decon-n N        words per n-gram (default 13)\n"
+"      --decon-field NAME field checked for contamination (default: --field)\n"
+"      --decon-action A   drop (default) or flag\n"
+"Output:\n"
+"  -o, --output FILE      write kept records to FILE instead of stdout\n"
+"  -J, --jsonl            write JSONL (default unless the input is records)\n"
+"  -r, --records          write a record stream\n"
+"      --rejects FILE     write dropped records there, with reject_rule, reject_value\n"
+"      --reward           drop nothing; add reward and reward_NAME fields\n"
+"      --explain          print every rule's value for every record on stderr\n"
+"      --stats FILE       write the summary counts to FILE as JSON\n"
+"  -j, --threads N        worker threads (default 1); output stays in input order\n"
+"  -f, --force            write binary even to a terminal\n"
+"Input:\n"
+"      --input-format F   auto (default), records, jsonl or text\n"
+"General:\n"
+"      --progress         show a progress line even when stderr is not a terminal\n"
+"      --quiet            no progress line\n"
+"  -h, --help             show this help and exit\n"
+"  -V, --version          show the version and exit\n"
+"\n"
+"Exit status: 0 ok, 1 data or I/O error, 2 usage error.\n"
+"See sluice-synth-filter(1).\n");
+}
+
+static int push_list(const char **list, int *n, const char *v, const char *opt)
+{
+	if (*n >= MAX_LIST)
+		return cli_usage_error("%s: at most %d times", opt, MAX_LIST);
+	list[(*n)++] = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "preset", required_argument, NULL, 'p' },
+		{ "rules", required_argument, NULL, 'R' },
+		{ "set", required_argument, NULL, 's' },
+		{ "field", required_argument, NULL, 'F' },
+		{ "decon", required_argument, NULL, OPT_DECON },
+		{ "decon-n", required_argument, NULL, OPT_DECON_N },
+		{ "decon-field", required_argument, NULL, OPT_DECON_FIELD },
+		{ "decon-action", required_argument, NULL, OPT_DECON_ACTION },
+		{ "output", required_argument, NULL, 'o' },
+		{ "jsonl", no_argument, NULL, 'J' },
+		{ "records", no_argument, NULL, 'r' },
+		{ "rejects", required_argument, NULL, OPT_REJECTS },
+		{ "reward", no_argument, NULL, OPT_REWARD },
+		{ "explain", no_argument, NULL, OPT_EXPLAIN },
+		{ "stats", required_argument, NULL, OPT_STATS },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, ret;
+	a->field = "text";
+	a->decon_n = 13;
+	a->decon_action = RULE_DROP;
+	a->threads = 1;
+	while ((c = getopt_long(argc, argv, "p:R:s:F:o:Jrj:fhV", opts, NULL)) != -1) {
+		ret = 0;
+		switch (c) {
+		case 'p': ret = push_list(a->presets, &a->npresets, optarg, "--preset"); break;
+		case 'R': ret = push_list(a->rule_files, &a->nrule_files, optarg, "--rules"); break;
+		case 's': ret = push_list(a->sets, &a->nsets, optarg, "--set"); break;
+		case OPT_DECON: ret = push_list(a->decons, &a->ndecons, optarg, "--decon"); break;
+		case 'F': a->field = optarg; break;
+		case OPT_DECON_FIELD: a->decon_field = optarg; break;
+		case OPT_DECON_N:
+			if (cli_parse_int(optarg, 1, 64, &a->decon_n) < 0)
+				return cli_usage_error("--decon-n: expected 1 to 64, got '%s'", optarg);
+			break;
+		case OPT_DECON_ACTION:
+			if (strcmp(optarg, "drop") == 0)
+				a->decon_action = RULE_DROP;
+			else if (strcmp(optarg, "flag") == 0)
+				a->decon_action = RULE_FLAG;
+			else
+				return cli_usage_error("--decon-action: expected drop or flag, got '%s'", optarg);
+			break;
+		case 'o': a->output = optarg; break;
+		case 'J': a->out_fmt = OUT_JSONL; break;
+		case 'r': a->out_fmt = OUT_RECORDS; break;
+		case OPT_REJECTS: a->rejects = optarg; break;
+		case OPT_REWARD: a->reward = 1; break;
+		case OPT_EXPLAIN: a->explain = 1; break;
+		case OPT_STATS: a->stats = optarg; break;
+		case 'j':
+			if (cli_parse_int(optarg, 1, 256, &a->threads) < 0)
+				return cli_usage_error("--threads: expected 1 to 256, got '%s'", optarg);
+			break;
+		case 'f': a->force = 1; break;
+		case OPT_INPUT_FORMAT:
+			if (input_format_parse(optarg, &a->in_fmt) < 0)
+				return cli_usage_error("--input-format: expected auto, records, jsonl or text, got '%s'", optarg);
+			break;
+		case OPT_PROGRESS: a->progress = 1; break;
+		case OPT_QUIET: a->progress = -1; break;
+		case 'h': usage(stdout); exit(cli_close_stdout());
+		case 'V': cli_version(); exit(cli_close_stdout());
+		default: return cli_usage_error("unknown option");
+		}
+		if (ret)
+			return ret;
+	}
+	if (!a->npresets && !a->nrule_files && !a->ndecons)
+		return cli_usage_error("no rules: give --preset, --rules or --decon");
+	return 0;
+}
+
+/* ---- building the rules ---- */
+
+static int read_file(const char *path, buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		cli_error(path, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	uint8_t tmp[65536];
+	size_t k;
+	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_add(out, tmp, k);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		cli_error(path, "read error");
+		return -1;
+	}
+	return 0;
+}
+
+/* Every string field of every record of path goes into the set. */
+static int load_decon(decon *d, const char *path)
+{
+	input *in = input_open(path, INPUT_AUTO);
+	if (!in)
+		return -1;
+	rec *r = rec_new();
+	int got;
+	while ((got = input_read(in, r)) == 1)
+		for (size_t i = 0; i < rec_nfields(r); i++) {
+			const rec_field *f = rec_field_at(r, i);
+			if (f->type == REC_STR)
+				decon_add(d, f->val, f->len);
+		}
+	if (got < 0)
+		cli_error(input_path(in), "%s", input_error(in));
+	rec_free(r);
+	input_close(in);
+	return got < 0 ? -1 : 0;
+}
+
+static int build_rules(const struct args *a, rules *rs, decon **dc)
+{
+	char err[1024];
+	for (int i = 0; i < a->npresets; i++)
+		if (rules_add_preset(rs, a->presets[i], a->field, err, sizeof(err)) < 0)
+			return cli_usage_error("--preset: %s", err);
+	for (int i = 0; i < a->nrule_files; i++) {
+		buf b = { 0 };
+		if (read_file(a->rule_files[i], &b) < 0)
+			return EXIT_USAGE;
+		int bad = rules_parse(rs, b.data ? (const char *)b.data : "", b.len, err, sizeof(err));
+		buf_release(&b);
+		if (bad) {
+			cli_error(a->rule_files[i], "%s", err);
+			return EXIT_USAGE;
+		}
+	}
+	if (a->ndecons) {
+		*dc = decon_new(a->decon_n);
+		for (int i = 0; i < a->ndecons; i++)
+			if (load_decon(*dc, a->decons[i]) < 0)
+				return EXIT_DATA;
+		if (rules_add_decon(rs, *dc, a->decon_field ? a->decon_field : a->field, a->decon_action, err,
+				    sizeof(err)) < 0)
+			return cli_usage_error("--decon: %s", err);
+	}
+	for (int i = 0; i < a->nsets; i++)
+		if (rules_set(rs, a->sets[i], err, sizeof(err)) < 0)
+			return cli_usage_error("--set: %s", err);
+	return 0;
+}
+
+/* ---- batches, applied by worker threads, written in order ---- */
+
+#define BATCH_RECORDS 2048
+#define BATCH_BYTES (8u << 20)
+
+struct batch {
+	rec **r;
+	int *drop;
+	long *rule;
+	double *value;
+	buf *explain;
+	size_t n, cap;
+	uint64_t first;    /* record number of r[0], from 1 */
+};
+
+struct worker {
+	pthread_t th;
+	const struct args *a;
+	const rules *rs;
+	rules_eval *e;
+	struct batch *b;
+	size_t k, stride;
+};
+
+static void explain(buf *out, const rules *rs, const rules_eval *e, uint64_t recno, int dropped)
+{
+	char tmp[128];
+	double v;
+	snprintf(tmp, sizeof(tmp), "record %llu: %s", (unsigned long long)recno, dropped ? "dropped" : "kept");
+	buf_adds(out, tmp);
+	int shown = 0;
+	for (size_t i = 0; i < rules_count(rs); i++) {
+		if (!rules_eval_done(e, i))
+			continue;
+		int fired = rules_eval_fired(e, i, &v);
+		snprintf(tmp, sizeof(tmp), "%s %s=%.6g%s", shown++ ? "," : ";", rules_name(rs, i), v,
+			 fired ? " (fired)" : "");
+		buf_adds(out, tmp);
+	}
+	buf_addc(out, '\n');
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct batch *b = w->b;
+	int mode = (w->a->explain ? RULES_EVAL_ALL : 0) | (w->a->reward ? RULES_REWARD : 0);
+	for (size_t i = w->k; i < b->n; i += w->stride) {
+		b->drop[i] = rules_apply(w->e, b->r[i], mode);
+		b->rule[i] = rules_eval_dropped_by(w->e, &b->value[i]);
+		if (w->a->explain) {
+			buf_reset(&b->explain[i]);
+			explain(&b->explain[i], w->rs, w->e, b->first + i, b->drop[i]);
+		}
+	}
+	return NULL;
+}
+
+static void batch_grow(struct batch *b)
+{
+	if (b->n < b->cap)
+		return;
+	size_t cap = b->cap ? 2 * b->cap : 256;
+	b->r = xrealloc(b->r, cap * sizeof(*b->r));
+	b->drop = xrealloc(b->drop, cap * sizeof(*b->drop));
+	b->rule = xrealloc(b->rule, cap * sizeof(*b->rule));
+	b->value = xrealloc(b->value, cap * sizeof(*b->value));
+	b->explain = xrealloc(b->explain, cap * sizeof(*b->explain));
+	for (size_t i = b->cap; i < cap; i++) {
+		b->r[i] = rec_new();
+		memset(&b->explain[i], 0, sizeof(buf));
+	}
+	b->cap = cap;
+}
+
+static void run_batch(struct worker *ws, int nw, struct batch *b)
+{
+	for (int k = 0; k < nw; k++)
+		ws[k].b = b;
+	int started = 1;
+	for (int k = 1; k < nw && (size_t)k < b->n; k++, started++)
+		if (pthread_create(&ws[k].th, NULL, work, &ws[k]) != 0)
+			break;
+	/* Threads that could not start leave their share to this one. */
+	for (int k = started; k < nw; k++) {
+		ws[k].b = b;
+		work(&ws[k]);
+	}
+	work(&ws[0]);
+	for (int k = 1; k < started; k++)
+		pthread_join(ws[k].th, NULL);
+}
+
+/* ---- main ---- */
+
+struct state {
+	const struct args *a;
+	const rules *rs;
+	output *out, *rej;
+	int opened;
+	cli_counts *counts;
+	uint64_t *drops;       /* per rule */
+	uint64_t *fired;       /* per rule, flag and score rules */
+	uint64_t records, kept, dropped;
+	double reward_sum;
+};
+
+static int flush_batch(struct state *st, struct batch *b, input_format fmt)
+{
+	if (!st->opened) {
+		int f = st->a->out_fmt != OUT_AUTO ? st->a->out_fmt : fmt == INPUT_RECORDS ? OUT_RECORDS : OUT_JSONL;
+		output_format of = f == OUT_RECORDS ? OUTPUT_RECORDS : OUTPUT_JSONL;
+		int ret = 0;
+		if (!(st->out = output_open(st->a->output, of, NULL, st->a->force, &ret)))
+			return ret;
+		if (st->a->rejects && !(st->rej = output_open(st->a->rejects, of, NULL, st->a->force, &ret)))
+			return ret;
+		st->opened = 1;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		st->records++;
+		if (st->a->explain)
+			fwrite(b->explain[i].data, 1, b->explain[i].len, stderr);
+		if (!b->drop[i]) {
+			st->kept++;
+			double rw;
+			if (st->a->reward && rec_get_double(b->r[i], "reward", &rw) == 0)
+				st->reward_sum += rw;
+			const rec_field *f = rec_get(b->r[i], "flags");
+			for (size_t k = 0; f && k < rules_count(st->rs); k++) {
+				/* count each flagged rule */
+				const char *nm = rules_name(st->rs, k);
+				size_t nl = strlen(nm);
+				for (size_t p = 0; p + nl <= f->len; p++)
+					if ((p == 0 || f->val[p - 1] == ',') && memcmp(f->val + p, nm, nl) == 0 &&
+					    (p + nl == f->len || f->val[p + nl] == ',')) {
+						st->fired[k]++;
+						break;
+					}
+			}
+			char where[64];
+			snprintf(where, sizeof(where), "record %llu", (unsigned long long)(b->first + i));
+			if (output_write(st->out, b->r[i], where) < 0)
+				return EXIT_DATA;
+			continue;
+		}
+		st->dropped++;
+		if (b->rule[i] >= 0)
+			st->drops[b->rule[i]]++;
+		if (st->a->rejects) {
+			const char *nm = b->rule[i] >= 0 ? rules_name(st->rs, (size_t)b->rule[i]) : "error";
+			if (rec_set_str(b->r[i], "reject_rule", nm, strlen(nm)) < 0 ||
+			    rec_set_float(b->r[i], "reject_value", b->value[i]) < 0) {
+				cli_error(NULL, "record %llu: too large to mark as rejected",
+					  (unsigned long long)(b->first + i));
+				return EXIT_DATA;
+			}
+			char where[64];
+			snprintf(where, sizeof(where), "record %llu", (unsigned long long)(b->first + i));
+			if (output_write(st->rej, b->r[i], where) < 0)
+				return EXIT_DATA;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	cli_init("sluice-synth-filter");
+	int ret = parse_args(argc, argv, &a);
+	if (ret)
+		return ret;
+	rules *rs = rules_new();
+	decon *dc = NULL;
+	struct worker *ws = NULL;
+	struct batch b = { 0 };
+	struct state st = { .a = &a, .rs = rs, };
+	ret = build_rules(&a, rs, &dc);
+	if (ret)
+		goto out;
+	if (a.stats && strcmp(a.stats, "-") == 0 && !a.output) {
+		ret = cli_usage_error("--stats -: stdout already carries the records; give -o");
+		goto out;
+	}
+	size_t nr = rules_count(rs);
+	st.drops = xcalloc(nr + 1, sizeof(uint64_t));
+	st.fired = xcalloc(nr + 1, sizeof(uint64_t));
+	ws = xcalloc((size_t)a.threads, sizeof(*ws));
+	for (int k = 0; k < a.threads; k++) {
+		ws[k].a = &a;
+		ws[k].rs = rs;
+		ws[k].e = rules_eval_new(rs);
+		ws[k].k = (size_t)k;
+		ws[k].stride = (size_t)a.threads;
+	}
+
+	char **files = argv + optind;
+	int nfiles = argc - optind;
+	char *dash[] = { "-" };
+	if (nfiles == 0) {
+		files = dash;
+		nfiles = 1;
+	}
+	cli_progress prog;
+	cli_progress_init(&prog, a.progress);
+	rec *r = rec_new();
+	uint64_t recno = 0, bytes_before = 0;
+	input_format fmt = INPUT_AUTO;
+	for (int i = 0; i < nfiles && !ret; i++) {
+		input *in = input_open(files[i], a.in_fmt);
+		if (!in) {
+			ret = EXIT_DATA;
+			break;
+		}
+		int got;
+		size_t batch_bytes = 0;
+		b.n = 0;
+		b.first = recno + 1;
+		while ((got = input_read(in, r)) == 1) {
+			if (fmt == INPUT_AUTO)
+				fmt = input_detected(in);
+			batch_grow(&b);
+			rec_copy(b.r[b.n++], r);
+			size_t len;
+			rec_bytes(r, &len);
+			batch_bytes += len;
+			recno++;
+			if (b.n == BATCH_RECORDS || batch_bytes >= BATCH_BYTES) {
+				run_batch(ws, a.threads, &b);
+				if ((ret = flush_batch(&st, &b, fmt)) != 0)
+					break;
+				b.n = 0;
+				b.first = recno + 1;
+				batch_bytes = 0;
+				cli_progress_update(&prog, recno, bytes_before + input_bytes(in));
+			}
+		}
+		if (!ret && b.n) {
+			run_batch(ws, a.threads, &b);
+			ret = flush_batch(&st, &b, fmt);
+		}
+		if (got == -1) {
+			cli_progress_done(&prog);
+			cli_error(input_path(in), "%s", input_error(in));
+			ret = EXIT_DATA;
+		}
+		bytes_before += input_bytes(in);
+		input_close(in);
+	}
+	cli_progress_done(&prog);
+	rec_free(r);
+	if (!ret && !st.opened)
+		ret = flush_batch(&st, &b, fmt); /* no records: still write an empty output */
+	if ((output_close(st.out) < 0) | (output_close(st.rej) < 0))
+		ret = ret ? ret : EXIT_DATA;
+
+	/* Summary: totals, then drops per rule, then flags per rule. */
+	st.counts = cli_counts_new();
+	cli_counts_add(st.counts, "records", st.records);
+	cli_counts_add(st.counts, "kept", st.kept);
+	cli_counts_add(st.counts, "dropped", st.dropped);
+	for (size_t k = 0; k < nr; k++) {
+		char name[128];
+		if (st.drops[k]) {
+			snprintf(name, sizeof(name), "drop:%s", rules_name(rs, k));
+			cli_counts_add(st.counts, name, st.drops[k]);
+		}
+		if (st.fired[k]) {
+			snprintf(name, sizeof(name), "flag:%s", rules_name(rs, k));
+			cli_counts_add(st.counts, name, st.fired[k]);
+		}
+	}
+	if (a.reward && st.kept) {
+		/* the mean reward, in thousandths, keeps the counts integral */
+		cli_counts_add(st.counts, "reward_mean_milli", (uint64_t)llround(1000 * st.reward_sum / st.kept));
+	}
+	if (a.progress >= 0)
+		cli_counts_print(st.counts, stderr);
+	if (a.stats && cli_counts_write_json(st.counts, a.stats) < 0)
+		ret = ret ? ret : EXIT_DATA;
+	cli_counts_free(st.counts);
+out:
+	for (int k = 0; ws && k < a.threads; k++)
+		rules_eval_free(ws[k].e);
+	free(ws);
+	for (size_t i = 0; i < b.cap; i++) {
+		rec_free(b.r[i]);
+		buf_release(&b.explain[i]);
+	}
+	free(b.r);
+	free(b.drop);
+	free(b.rule);
+	free(b.value);
+	free(b.explain);
+	free(st.drops);
+	free(st.fired);
+	rules_free(rs);
+	decon_free(dc);
+	if (cli_close_stdout() != EXIT_OK)
+		ret = ret ? ret : EXIT_DATA;
+	return ret;
+}
