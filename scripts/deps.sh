@@ -9,7 +9,7 @@ cc=${CC:-cc}
 need=""
 command -v "$cc" >/dev/null 2>&1 || need="$need gcc"
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
-for pair in libzstd:libzstd-dev libxxhash:libxxhash-dev libpcre2-8:libpcre2-dev; do
+for pair in libzstd:libzstd-dev libxxhash:libxxhash-dev libpcre2-8:libpcre2-dev libutf8proc:libutf8proc-dev; do
 	pkg-config --exists "${pair%%:*}" 2>/dev/null || need="$need ${pair#*:}"
 done
 command -v zstd >/dev/null 2>&1 || need="$need zstd"
@@ -31,7 +31,7 @@ fi
 
 mkdir -p "$(dirname "$out")"
 {
-	echo "PKG_CFLAGS := $(pkg-config --cflags libzstd libxxhash libpcre2-8)"
-	echo "PKG_LIBS := $(pkg-config --libs libzstd libxxhash)"
+	echo "PKG_CFLAGS := $(pkg-config --cflags libzstd libxxhash libpcre2-8 libutf8proc)"
+	echo "PKG_LIBS := $(pkg-config --libs libzstd libxxhash libutf8proc)"
 	echo "PCRE2_LIBS := $(pkg-config --libs libpcre2-8)"
 } >"$out"
