@@ -511,7 +511,7 @@ static int meta_json(const dedup_params *p, const char *format, buf *out)
 	return 0;
 }
 
-int dedup_sigfile_write(dedup_set *s, int fd, int kept_only, int with_shingles)
+int dedup_sigfile_write(dedup_set *s, int fd, int index, int with_shingles)
 {
 	stream_writer *w = stream_writer_open(fd, NULL);
 	buf meta = { 0 };
@@ -520,8 +520,6 @@ int dedup_sigfile_write(dedup_set *s, int fd, int kept_only, int with_shingles)
 	buf_release(&meta);
 	rec *r = rec_new();
 	for (size_t i = 0; i < s->n && ret == 0; i++) {
-		if (kept_only && !(s->flags[i] & F_INDEXED) && s->kept[i] != i)
-			continue;
 		rec_clear(r);
 		const char *shard = s->shard_names[s->shard[i]];
 		uint8_t ex[16];
@@ -548,7 +546,7 @@ int dedup_sigfile_write(dedup_set *s, int fd, int kept_only, int with_shingles)
 		ret = stream_write(w, r);
 	}
 	/* The record count of each shard, which the apply pass checks. */
-	for (size_t i = 0; i < s->nshards && ret == 0 && !kept_only; i++) {
+	for (size_t i = 0; i < s->nshards && ret == 0 && !index; i++) {
 		if (s->shard_records[i] == UINT64_MAX)
 			continue;
 		rec_clear(r);
@@ -638,7 +636,8 @@ static int sigfile_load(dedup_set *s, input *in, int indexed, char *err, size_t 
 		buf_addc(&name, 0);
 		uint32_t shard = dedup_set_shard(s, (const char *)name.data);
 		if (!fe && rec_get_int(r, "records", &records) == 0 && records >= 0) {
-			dedup_set_shard_records(s, shard, (uint64_t)records);
+			if (!indexed)
+				dedup_set_shard_records(s, shard, (uint64_t)records);
 			continue;
 		}
 		if (!fe || fe->len != 16 || rec_get_int(r, "recno", &recno) < 0 || recno < 1 ||

@@ -116,10 +116,12 @@ double dedup_set_bytes_per_doc(const dedup_set *s);
 
 /* ---- signature files and indexes ---- */
 
-/* Write the documents of s (all, or only those kept and not yet indexed
- * when kept_only) to a new signature stream on fd.  with_shingles keeps
- * the shingle sets.  Returns 0, or -1 with errno set on a write error. */
-int dedup_sigfile_write(dedup_set *s, int fd, int kept_only, int with_shingles) MUST_CHECK;
+/* Write every document of s to a new signature stream on fd, and unless
+ * index, the record count of each shard.  An index holds dropped documents
+ * too, so that a later batch joins the components one run over all the
+ * batches would have found.  with_shingles keeps the shingle sets.
+ * Returns 0, or -1 with errno set on a write error. */
+int dedup_sigfile_write(dedup_set *s, int fd, int index, int with_shingles) MUST_CHECK;
 
 /* Read a signature file or index at path into s, checking that its
  * parameters equal s's.  indexed: mark the documents as kept by an earlier

@@ -490,8 +490,8 @@ static void add_stats(cli_counts *c, const dedup_stats *st, const struct args *a
 	}
 }
 
-/* Rewrite the index: its documents and the ones kept now, through a
- * temporary file renamed into place. */
+/* Rewrite the index: its documents and this run's, kept or dropped (see
+ * dedup.h), through a temporary file renamed into place. */
 static int write_index(const struct args *a, dedup_set *set)
 {
 	size_t n = strlen(a->index) + 16;
@@ -503,7 +503,9 @@ static int write_index(const struct args *a, dedup_set *set)
 		free(tmp);
 		return -1;
 	}
-	if (dedup_sigfile_write(set, fd, 1, 0) < 0 || fsync(fd) < 0) {
+	mode_t mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) < 0 || dedup_sigfile_write(set, fd, 1, a->verify) < 0 || fsync(fd) < 0) {
 		cli_error(a->index, "write error: %s", strerror(errno));
 		ret = -1;
 	}
