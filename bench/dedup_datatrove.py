@@ -1,6 +1,8 @@
 """Time datatrove's MinHash signing (MinhashDedupSignature with its default
 config: simplify_text, English word tokenizer, 5-gram shingles, 14 x 8
-hashes) over the "text" of each JSON line of a file; print the seconds."""
+hashes) over the "text" of each JSON line of a file; print the seconds.
+Needs: pip install datatrove spacy "xxhash<3.6" (datatrove 0.10 hashes str,
+which xxhash 3.6 refuses)."""
 import json
 import sys
 import time
