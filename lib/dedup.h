@@ -1,0 +1,159 @@
+/* dedup.h: exact and near-duplicate detection over a set of documents.
+ *
+ * A document is signed (dedup_batch) from its text: the XXH3-128 hash of
+ * its normalised text (textnorm.h) for exact duplicates, and a MinHash
+ * signature (minhash.h) for near ones.  Signed documents go into a set
+ * (dedup_set) in order; dedup_set_cluster() joins every pair with equal
+ * exact hashes, and every pair sharing an LSH band key (optionally only if
+ * their Jaccard similarity reaches a threshold), into connected components
+ * with union-find, and keeps one document per component: the first, or the
+ * longest.  Documents loaded from an index were kept by an earlier run and
+ * are never dropped; a component holding one keeps it.
+ *
+ * A document is named by its shard (a name: the input file, or one given)
+ * and its record number in that shard, counted from 1 over every record,
+ * with or without text; and by its "id" field when it has one.
+ *
+ * Signature files and indexes are sluice record streams, one record per
+ * document (see sluice-dedup(1)); dedup_sigfile_* read and write them.
+ *
+ * Ownership: the caller owns every batch, set and writer it creates and
+ * frees it with the matching _free()/_close(); strings returned point into
+ * the set and live as long as it does. */
+#ifndef SLUICE_DEDUP_H
+#define SLUICE_DEDUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+#include "stream.h"
+#include "util.h"
+
+typedef struct dedup_params {
+	int ngram, bands, rows;
+	uint64_t seed;
+	unsigned norm;          /* textnorm flags */
+} dedup_params;
+
+/* datatrove's defaults: 5-grams, 14 bands of 8 rows, seed 1. */
+void dedup_params_default(dedup_params *p);
+
+enum { DEDUP_KEPT = 0, DEDUP_EXACT = 1, DEDUP_NEAR = 2 };
+
+/* ---- signing ---- */
+
+typedef struct dedup_batch dedup_batch;
+
+/* keep_shingles: also keep each document's shingle set (for --verify). */
+dedup_batch *dedup_batch_new(const dedup_params *p, int keep_shingles);
+void dedup_batch_free(dedup_batch *b);                 /* accepts NULL */
+/* Add a document: its text, its id (NULL if none), its record number. */
+void dedup_batch_add(dedup_batch *b, const uint8_t *text, size_t len, const char *id, size_t idlen,
+		     uint64_t recno);
+size_t dedup_batch_count(const dedup_batch *b);
+size_t dedup_batch_bytes(const dedup_batch *b);       /* text bytes held */
+/* Sign every document added.  With threads > 1 this starts that many
+ * threads and returns at once, and dedup_batch_wait() joins them; with 1
+ * it signs before returning.  Returns 0, or -1 if threads cannot start. */
+int dedup_batch_sign(dedup_batch *b, int threads) MUST_CHECK;
+void dedup_batch_wait(dedup_batch *b);
+
+/* ---- the set ---- */
+
+typedef struct dedup_set dedup_set;
+
+dedup_set *dedup_set_new(const dedup_params *p);
+void dedup_set_free(dedup_set *s);                     /* accepts NULL */
+const dedup_params *dedup_set_params(const dedup_set *s);
+/* The number of a shard name, added if new. */
+uint32_t dedup_set_shard(dedup_set *s, const char *name);
+const char *dedup_set_shard_name(const dedup_set *s, uint32_t shard);
+size_t dedup_set_nshards(const dedup_set *s);
+/* Record count of a shard (records with and without text), for the drop
+ * list; UINT64_MAX until set. */
+void dedup_set_shard_records(dedup_set *s, uint32_t shard, uint64_t records);
+uint64_t dedup_set_shard_count(const dedup_set *s, uint32_t shard);
+
+/* Move a signed batch's documents into the set under shard (the batch is
+ * cleared).  indexed: they come from an index (kept by an earlier run). */
+void dedup_set_add_batch(dedup_set *s, dedup_batch *b, uint32_t shard, int indexed);
+size_t dedup_set_count(const dedup_set *s);
+
+typedef struct dedup_cluster_opts {
+	int keep_longest;   /* keep the longest text of a component, not the first */
+	int near;           /* 0: exact duplicates only */
+	int verify;         /* join LSH candidates only at >= threshold similarity */
+	double threshold;
+} dedup_cluster_opts;
+
+typedef struct dedup_stats {
+	uint64_t docs, indexed, no_words;
+	uint64_t candidates, verified;   /* candidate pairs checked, and passed, under verify */
+	uint64_t clusters;               /* components with a dropped document */
+	uint64_t exact, near;            /* documents dropped, by reason */
+} dedup_stats;
+
+void dedup_set_cluster(dedup_set *s, const dedup_cluster_opts *o, dedup_stats *st);
+
+typedef struct dedup_verdict {
+	int reason;          /* DEDUP_KEPT, DEDUP_EXACT or DEDUP_NEAR */
+	uint32_t kept;       /* the document kept in its place */
+	double similarity;   /* 1 for exact; else exact Jaccard if both shingle
+				sets are known, the signature estimate if not */
+} dedup_verdict;
+
+/* Valid after dedup_set_cluster(). */
+void dedup_set_verdict(const dedup_set *s, uint32_t doc, dedup_verdict *v);
+uint32_t dedup_set_doc_shard(const dedup_set *s, uint32_t doc);
+uint64_t dedup_set_doc_recno(const dedup_set *s, uint32_t doc);
+/* Its id field, or "SHARD:RECNO" when it had none. */
+const char *dedup_set_doc_name(dedup_set *s, uint32_t doc);
+
+/* Bytes of memory the set holds per document (its arrays divided by the
+ * count), for reports. */
+double dedup_set_bytes_per_doc(const dedup_set *s);
+
+/* ---- signature files and indexes ---- */
+
+/* Write every document of s to a new signature stream on fd, and unless
+ * index, the record count of each shard.  An index holds dropped documents
+ * too, so that a later batch joins the components one run over all the
+ * batches would have found.  with_shingles keeps the shingle sets.
+ * Returns 0, or -1 with errno set on a write error. */
+int dedup_sigfile_write(dedup_set *s, int fd, int index, int with_shingles) MUST_CHECK;
+
+/* Read a signature file or index at path into s, checking that its
+ * parameters equal s's.  indexed: mark the documents as kept by an earlier
+ * run.  Returns 0, or -1 with "what went wrong" in err. */
+int dedup_sigfile_read(dedup_set *s, const char *path, int indexed, char *err, size_t errlen);
+/* The same from memory (for tests and fuzzing). */
+int dedup_sigfile_read_mem(dedup_set *s, const void *p, size_t n, int indexed, char *err, size_t errlen);
+
+/* ---- drop lists ---- */
+
+/* Write the drop list of a clustered set to fd: a record stream with one
+ * record per shard {shard, records} and one per dropped document {shard,
+ * recno, reason, dup_of, similarity}.  Returns 0, or -1 with errno set. */
+int dedup_drops_write(dedup_set *s, int fd) MUST_CHECK;
+
+typedef struct dedup_drops dedup_drops;
+typedef struct dedup_drop {
+	uint64_t recno;
+	int reason;            /* DEDUP_EXACT or DEDUP_NEAR */
+	double similarity;
+	const char *dup_of;
+} dedup_drop;
+
+/* Read a drop list.  Returns NULL with "what went wrong" in err. */
+dedup_drops *dedup_drops_read(const char *path, char *err, size_t errlen);
+dedup_drops *dedup_drops_read_mem(const void *p, size_t n, char *err, size_t errlen);
+void dedup_drops_free(dedup_drops *d);                 /* accepts NULL */
+/* The drops of one shard, sorted by record number: returns how many and
+ * points *first at them, and stores the shard's record count; returns -1
+ * if the list does not name the shard. */
+long dedup_drops_shard(const dedup_drops *d, const char *shard, uint64_t *records, const dedup_drop **first);
+
+const char *dedup_reason_name(int reason);            /* "exact", "near" */
+
+#endif

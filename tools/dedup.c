@@ -1,0 +1,827 @@
+/* sluice-dedup: drop exact and near-duplicate documents (MinHash-LSH), in one
+ * pass or as signature, merge and apply passes over shards. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dedup.h"
+#include "input.h"
+#include "json.h"
+#include "minhash.h"
+#include "record.h"
+#include "stream.h"
+#include "textnorm.h"
+#include "util.h"
+
+enum { MODE_ONE, MODE_SIGN, MODE_MERGE, MODE_APPLY };
+enum {
+	OPT_REJECTS = 256, OPT_INDEX, OPT_SIGNATURES, OPT_MERGE, OPT_APPLY, OPT_SHARD, OPT_FIELD, OPT_NGRAM,
+	OPT_BANDS, OPT_ROWS, OPT_SEED, OPT_NORMALIZE, OPT_VERIFY, OPT_THRESHOLD, OPT_KEEP, OPT_EXACT_ONLY,
+	OPT_STATS, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET,
+};
+
+/* mkstemp()'s template: six X's, spelt so that no run of three stands in
+ * the source. */
+#define MKSTEMP_SUFFIX "XX" "XX" "XX"
+
+/* Documents signed per batch: enough text to share among threads. */
+#define BATCH_BYTES (8u << 20)
+#define BATCH_DOCS 16384
+
+struct args {
+	int mode, jsonl, force, threads, progress, verify, keep_longest, exact_only;
+	double threshold;
+	dedup_params p;
+	input_format in_fmt;
+	const char *output, *rejects, *index, *signatures, *apply, *shard, *field, *stats;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: sluice-dedup [OPTION]... [FILE]...\n"
+"Drop exact and near-duplicate documents from records, JSONL or text in\n"
+"FILEs (or stdin), keeping the first of each cluster, in input order.\n"
+"\n"
+"Output:\n"
+"  -o, --output FILE      write kept records to FILE instead of stdout\n"
+"  -J, --jsonl            write JSONL instead of a record stream\n"
+"      --rejects FILE     write dropped records there, with reason, dup_of, similarity\n"
+"  -f, --force            write binary even to a terminal\n"
+"Duplicates:\n"
+"      --field NAME       the text field to compare (default text)\n"
+"      --normalize LIST   nfc,case,digits,punct,space,accents, default or none (default)\n"
+"      --exact-only       exact duplicates only, no MinHash\n"
+"      --ngram N          words per shingle (default 5)\n"
+"      --bands N          LSH bands (default 14)\n"
+"      --rows N           hashes per band (default 8)\n"
+"      --seed N           seed of the hash functions (default 1)\n"
+"      --verify           join LSH candidates only at --threshold similarity or more\n"
+"      --threshold X      Jaccard threshold of --verify (default 0.8)\n"
+"      --keep WHICH       first (default) or longest of each cluster\n"
+"      --index FILE       deduplicate against FILE and add the kept documents to it\n"
+"Passes over shards:\n"
+"      --signatures FILE  only sign the input, writing a signature file\n"
+"      --merge            inputs are signature files: write the drop list (-o)\n"
+"      --apply DROPS      drop the records DROPS lists for this shard\n"
+"      --shard NAME       shard name of the input (default: the file name as given)\n"
+"General:\n"
+"  -j, --threads N        signing threads (default 1)\n"
+"      --input-format F   auto (default), records, jsonl or text\n"
+"      --stats FILE       write the summary counts as JSON to FILE\n"
+"      --progress         show a progress line even when stderr is not a terminal\n"
+"      --quiet            no progress line and no summary\n"
+"  -h, --help             show this help and exit\n"
+"  -V, --version          show the version and exit\n"
+"\n"
+"Exit status: 0 ok, 1 data or I/O error, 2 usage error.\n"
+"See sluice-dedup(1).\n");
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "jsonl", no_argument, NULL, 'J' },
+		{ "rejects", required_argument, NULL, OPT_REJECTS },
+		{ "force", no_argument, NULL, 'f' },
+		{ "field", required_argument, NULL, OPT_FIELD },
+		{ "normalize", required_argument, NULL, OPT_NORMALIZE },
+		{ "exact-only", no_argument, NULL, OPT_EXACT_ONLY },
+		{ "ngram", required_argument, NULL, OPT_NGRAM },
+		{ "bands", required_argument, NULL, OPT_BANDS },
+		{ "rows", required_argument, NULL, OPT_ROWS },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "threshold", required_argument, NULL, OPT_THRESHOLD },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "index", required_argument, NULL, OPT_INDEX },
+		{ "signatures", required_argument, NULL, OPT_SIGNATURES },
+		{ "merge", no_argument, NULL, OPT_MERGE },
+		{ "apply", required_argument, NULL, OPT_APPLY },
+		{ "shard", required_argument, NULL, OPT_SHARD },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+		{ "stats", required_argument, NULL, OPT_STATS },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, modes = 0;
+	uint64_t u;
+	char *end;
+	dedup_params_default(&a->p);
+	a->threads = 1;
+	a->threshold = 0.8;
+	a->field = "text";
+	while ((c = getopt_long(argc, argv, "o:Jfj:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': a->output = optarg; break;
+		case 'J': a->jsonl = 1; break;
+		case OPT_REJECTS: a->rejects = optarg; break;
+		case 'f': a->force = 1; break;
+		case OPT_FIELD:
+			if (!*optarg || strlen(optarg) > REC_NAME_MAX)
+				return cli_usage_error("--field: expected a field name, got '%s'", optarg);
+			a->field = optarg;
+			break;
+		case OPT_NORMALIZE:
+			if (textnorm_parse(optarg, &a->p.norm) < 0)
+				return cli_usage_error("--normalize: expected a list of nfc, case, digits, punct, space, "
+						       "accents, or default or none, got '%s'", optarg);
+			break;
+		case OPT_EXACT_ONLY: a->exact_only = 1; break;
+		case OPT_NGRAM:
+			if (cli_parse_int(optarg, 1, 64, &a->p.ngram) < 0)
+				return cli_usage_error("--ngram: expected 1 to 64, got '%s'", optarg);
+			break;
+		case OPT_BANDS:
+			if (cli_parse_int(optarg, 1, MINHASH_MAX_HASHES, &a->p.bands) < 0)
+				return cli_usage_error("--bands: expected 1 to %d, got '%s'", MINHASH_MAX_HASHES, optarg);
+			break;
+		case OPT_ROWS:
+			if (cli_parse_int(optarg, 1, MINHASH_MAX_HASHES, &a->p.rows) < 0)
+				return cli_usage_error("--rows: expected 1 to %d, got '%s'", MINHASH_MAX_HASHES, optarg);
+			break;
+		case OPT_SEED:
+			if (cli_parse_u64(optarg, 0, INT64_MAX, 0, &u) < 0)
+				return cli_usage_error("--seed: not a number: '%s'", optarg);
+			a->p.seed = u;
+			break;
+		case OPT_VERIFY: a->verify = 1; break;
+		case OPT_THRESHOLD:
+			errno = 0;
+			a->threshold = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(a->threshold >= 0 && a->threshold <= 1))
+				return cli_usage_error("--threshold: expected a number from 0 to 1, got '%s'", optarg);
+			break;
+		case OPT_KEEP:
+			if (strcmp(optarg, "first") == 0)
+				a->keep_longest = 0;
+			else if (strcmp(optarg, "longest") == 0)
+				a->keep_longest = 1;
+			else
+				return cli_usage_error("--keep: expected first or longest, got '%s'", optarg);
+			break;
+		case OPT_INDEX: a->index = optarg; break;
+		case OPT_SIGNATURES: a->signatures = optarg; a->mode = MODE_SIGN; modes++; break;
+		case OPT_MERGE: a->mode = MODE_MERGE; modes++; break;
+		case OPT_APPLY: a->apply = optarg; a->mode = MODE_APPLY; modes++; break;
+		case OPT_SHARD: a->shard = optarg; break;
+		case 'j':
+			if (cli_parse_int(optarg, 1, 256, &a->threads) < 0)
+				return cli_usage_error("--threads: expected 1 to 256, got '%s'", optarg);
+			break;
+		case OPT_INPUT_FORMAT:
+			if (input_format_parse(optarg, &a->in_fmt) < 0)
+				return cli_usage_error("--input-format: expected auto, records, jsonl or text, got '%s'", optarg);
+			break;
+		case OPT_STATS: a->stats = optarg; break;
+		case OPT_PROGRESS: a->progress = 1; break;
+		case OPT_QUIET: a->progress = -1; break;
+		case 'h': usage(stdout); exit(cli_close_stdout());
+		case 'V': cli_version(); exit(cli_close_stdout());
+		default: return cli_usage_error("unknown option");
+		}
+	}
+	if (modes > 1)
+		return cli_usage_error("--signatures, --merge and --apply exclude each other");
+	if (a->p.bands * a->p.rows > MINHASH_MAX_HASHES)
+		return cli_usage_error("--bands times --rows must be at most %d", MINHASH_MAX_HASHES);
+	if (a->index && (a->mode == MODE_SIGN || a->mode == MODE_APPLY))
+		return cli_usage_error("--index goes with a one-pass run or --merge");
+	if (a->rejects && (a->mode == MODE_SIGN || a->mode == MODE_MERGE))
+		return cli_usage_error("--rejects goes with a one-pass run or --apply");
+	if (a->mode == MODE_MERGE && optind == argc)
+		return cli_usage_error("--merge needs signature files");
+	return 0;
+}
+
+/* ---- record output: a record stream or JSONL ---- */
+
+struct out {
+	int fd;
+	const char *name;
+	stream_writer *w;
+	buf b;
+	int meta_set;
+};
+
+static int out_open(struct out *o, const char *path, const struct args *a)
+{
+	memset(o, 0, sizeof(*o));
+	o->name = cli_name(path, 1);
+	o->fd = cli_open_output(path);
+	if (o->fd < 0)
+		return -1;
+	if (!a->jsonl) {
+		if (cli_refuse_tty(o->fd, a->force) < 0)
+			return -2;
+		o->w = stream_writer_open(o->fd, NULL);
+	}
+	return 0;
+}
+
+static int out_flush(struct out *o)
+{
+	size_t off = 0;
+	while (off < o->b.len) {
+		ssize_t k = write(o->fd, o->b.data + off, o->b.len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			cli_error(o->name, "write error: %s", strerror(errno));
+			return -1;
+		}
+		off += (size_t)k;
+	}
+	buf_reset(&o->b);
+	return 0;
+}
+
+static int out_write(struct out *o, const rec *r, input *in)
+{
+	char err[256];
+	if (o->w) {
+		if (!o->meta_set) {
+			size_t ml;
+			const char *m = input_meta(in, &ml);
+			if (ml && stream_writer_set_meta(o->w, m, ml) < 0)
+				cli_error(o->name, "cannot carry the header metadata over");
+			o->meta_set = 1;
+		}
+		if (stream_write(o->w, r) < 0) {
+			cli_error(o->name, "write error: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (json_write_record(&o->b, r, err, sizeof(err)) < 0) {
+		cli_error(input_path(in), "record %llu: %s", (unsigned long long)input_records(in), err);
+		return -1;
+	}
+	return o->b.len >= (1u << 20) ? out_flush(o) : 0;
+}
+
+/* Returns 0, or -1 after a message. */
+static int out_close(struct out *o)
+{
+	int ret = 0;
+	if (o->fd < 0)
+		return 0;
+	if (o->w && stream_writer_close(o->w) < 0) {
+		cli_error(o->name, "write error: %s", strerror(errno));
+		ret = -1;
+	}
+	if (o->b.len && out_flush(o) < 0)
+		ret = -1;
+	buf_release(&o->b);
+	if (o->fd > STDOUT_FILENO && close(o->fd) < 0 && ret == 0) {
+		cli_error(o->name, "write error: %s", strerror(errno));
+		ret = -1;
+	}
+	o->fd = -1;
+	return ret;
+}
+
+/* A rejected record: the original fields plus why. */
+static int write_reject(struct out *o, rec *r, input *in, int reason, const char *dup_of, double sim)
+{
+	if (o->fd < 0)
+		return 0;
+	const char *why = reason == DEDUP_EXACT ? "exact_duplicate" : "near_duplicate";
+	if (rec_set_str(r, "reason", why, strlen(why)) < 0 || rec_set_str(r, "dup_of", dup_of, strlen(dup_of)) < 0 ||
+	    rec_set_float(r, "similarity", sim) < 0) {
+		cli_error(input_path(in), "record %llu: too large to add the reject fields",
+			  (unsigned long long)input_records(in));
+		return -1;
+	}
+	return out_write(o, r, in);
+}
+
+/* ---- reading and signing ---- */
+
+/* A document's id: its "id" field as text (a string, an integer, or JSON
+ * verbatim); NULL when it has none. */
+static const char *doc_id(const rec *r, char *num, size_t numlen, size_t *len)
+{
+	const rec_field *f = rec_get(r, "id");
+	if (!f)
+		return NULL;
+	if (f->type == REC_STR || f->type == REC_JSON) {
+		if (memchr(f->val, 0, f->len))
+			return NULL;
+		*len = f->len;
+		return (const char *)f->val;
+	}
+	int64_t v;
+	if (f->type == REC_INT && rec_get_int(r, "id", &v) == 0) {
+		*len = (size_t)snprintf(num, numlen, "%lld", (long long)v);
+		return num;
+	}
+	return NULL;
+}
+
+struct signer {
+	dedup_set *set;
+	dedup_batch *cur, *prev;
+	uint32_t prev_shard;
+	int pending, threads;
+};
+
+static int signer_submit(struct signer *g, uint32_t shard)
+{
+	if (dedup_batch_count(g->cur) && dedup_batch_sign(g->cur, g->threads) < 0) {
+		cli_error(NULL, "cannot start threads: %s", strerror(errno));
+		return -1;
+	}
+	if (g->pending) {
+		dedup_batch_wait(g->prev);
+		dedup_set_add_batch(g->set, g->prev, g->prev_shard, 0);
+	}
+	dedup_batch *t = g->prev;
+	g->prev = g->cur;
+	g->cur = t;
+	g->prev_shard = shard;
+	g->pending = 1;
+	return 0;
+}
+
+static int signer_finish(struct signer *g, uint32_t shard)
+{
+	if (signer_submit(g, shard) < 0)
+		return -1;
+	dedup_batch_wait(g->prev);
+	dedup_set_add_batch(g->set, g->prev, g->prev_shard, 0);
+	g->pending = 0;
+	return 0;
+}
+
+static const char *shard_name(const struct args *a, const char *file)
+{
+	return a->shard ? a->shard : cli_name(file, 0);
+}
+
+/* Copy a non-seekable input into a temporary record stream that the
+ * second pass reads.  Returns its path (the caller unlinks and frees). */
+static char *spool_open(int *fd)
+{
+	const char *dir = getenv("TMPDIR");
+	size_t n = strlen(dir && *dir ? dir : "/tmp") + 32;
+	char *path = xmalloc(n);
+	snprintf(path, n, "%s/sluice-dedup.%s", dir && *dir ? dir : "/tmp", MKSTEMP_SUFFIX);
+	*fd = mkstemp(path);
+	if (*fd < 0) {
+		cli_error(path, "cannot create a temporary file: %s", strerror(errno));
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+static int is_regular(const char *path)
+{
+	struct stat st;
+	return path && strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Read every input, sign its documents into set.  spools[i] receives the
+ * path of a copy of input i when it cannot be read twice (want_spool). */
+static int sign_inputs(const struct args *a, char **files, int nfiles, dedup_set *set, char **spools,
+		       cli_counts *counts, cli_progress *prog)
+{
+	struct signer g = { set, dedup_batch_new(&a->p, a->verify), dedup_batch_new(&a->p, a->verify), 0, 0,
+			    a->threads };
+	rec *r = rec_new();
+	int ret = 0;
+	uint64_t all = 0;
+	if (!g.cur || !g.prev) {
+		cli_error(NULL, "bad MinHash parameters");
+		ret = -1;
+	}
+	for (int i = 0; i < nfiles && ret == 0; i++) {
+		input *in = input_open(files[i], a->in_fmt);
+		if (!in) {
+			ret = -1;
+			break;
+		}
+		uint32_t shard = dedup_set_shard(set, shard_name(a, files[i]));
+		uint64_t recno = dedup_set_shard_count(set, shard);
+		if (recno == UINT64_MAX)
+			recno = 0; /* --shard NAME over several files numbers them on */
+		stream_writer *sw = NULL;
+		int sfd = -1;
+		if (spools && !is_regular(files[i])) {
+			spools[i] = spool_open(&sfd);
+			if (!spools[i]) {
+				input_close(in);
+				ret = -1;
+				break;
+			}
+			sw = stream_writer_open(sfd, &(stream_writer_opts){ 1, STREAM_BLOCK_DEFAULT, 1, 0 });
+		}
+		int got;
+		char num[32];
+		while ((got = input_read(in, r)) == 1) {
+			recno++;
+			all++;
+			if (sw && recno == 1) {
+				size_t ml;
+				const char *m = input_meta(in, &ml);
+				if (ml && stream_writer_set_meta(sw, m, ml) < 0)
+					cli_error(files[i], "cannot carry the header metadata over");
+			}
+			if (sw && stream_write(sw, r) < 0) {
+				cli_error(spools[i], "write error: %s", strerror(errno));
+				got = -2;
+				break;
+			}
+			const rec_field *t = rec_get(r, a->field);
+			if (!t || t->type != REC_STR) {
+				cli_counts_add(counts, "no_text", 1);
+				continue;
+			}
+			size_t idlen = 0;
+			const char *id = doc_id(r, num, sizeof(num), &idlen);
+			dedup_batch_add(g.cur, t->val, t->len, id, idlen, recno);
+			if ((dedup_batch_bytes(g.cur) >= BATCH_BYTES || dedup_batch_count(g.cur) >= BATCH_DOCS) &&
+			    signer_submit(&g, shard) < 0) {
+				got = -2;
+				break;
+			}
+			cli_progress_update(prog, all, input_bytes(in));
+		}
+		if (got == -1)
+			cli_error(input_path(in), "%s", input_error(in));
+		if (got < 0 || signer_finish(&g, shard) < 0)
+			ret = -1;
+		dedup_set_shard_records(set, shard, recno);
+		if (sw && stream_writer_close(sw) < 0 && ret == 0) {
+			cli_error(spools[i], "write error: %s", strerror(errno));
+			ret = -1;
+		}
+		if (sfd >= 0)
+			close(sfd);
+		input_close(in);
+	}
+	if (ret < 0 && g.pending)
+		dedup_batch_wait(g.prev);
+	cli_counts_add(counts, "records", all);
+	rec_free(r);
+	dedup_batch_free(g.cur);
+	dedup_batch_free(g.prev);
+	return ret;
+}
+
+static void add_stats(cli_counts *c, const dedup_stats *st, const struct args *a)
+{
+	cli_counts_add(c, "documents", st->docs - st->indexed);
+	if (a->index)
+		cli_counts_add(c, "indexed", st->indexed);
+	cli_counts_add(c, "clusters", st->clusters);
+	cli_counts_add(c, "dropped_exact", st->exact);
+	cli_counts_add(c, "dropped_near", st->near);
+	if (a->verify) {
+		cli_counts_add(c, "candidates", st->candidates);
+		cli_counts_add(c, "verified", st->verified);
+	}
+}
+
+/* Rewrite the index: its documents and this run's, kept or dropped (see
+ * dedup.h), through a temporary file renamed into place. */
+static int write_index(const struct args *a, dedup_set *set)
+{
+	size_t n = strlen(a->index) + 16;
+	char *tmp = xmalloc(n);
+	snprintf(tmp, n, "%s.tmp%s", a->index, MKSTEMP_SUFFIX);
+	int fd = mkstemp(tmp), ret = 0;
+	if (fd < 0) {
+		cli_error(tmp, "cannot create: %s", strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	mode_t mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) < 0 || dedup_sigfile_write(set, fd, 1, a->verify) < 0 || fsync(fd) < 0) {
+		cli_error(a->index, "write error: %s", strerror(errno));
+		ret = -1;
+	}
+	if (close(fd) < 0 && ret == 0) {
+		cli_error(a->index, "write error: %s", strerror(errno));
+		ret = -1;
+	}
+	if (ret == 0 && rename(tmp, a->index) < 0) {
+		cli_error(a->index, "cannot replace: %s", strerror(errno));
+		ret = -1;
+	}
+	if (ret < 0)
+		unlink(tmp);
+	free(tmp);
+	return ret;
+}
+
+static int load_index(const struct args *a, dedup_set *set)
+{
+	char err[512];
+	if (!a->index || access(a->index, F_OK) != 0)
+		return 0; /* a new index */
+	if (dedup_sigfile_read(set, a->index, 1, err, sizeof(err)) < 0) {
+		cli_error(a->index, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Second pass of a one-pass run: write each record unless its verdict
+ * drops it.  Documents are in the set in reading order, after the index's
+ * (first_doc of them). */
+static int apply_verdicts(const struct args *a, char **files, char **spools, int nfiles, dedup_set *set,
+			  uint32_t first_doc, struct out *o, struct out *rj, cli_counts *counts)
+{
+	rec *r = rec_new();
+	int ret = 0;
+	uint32_t doc = first_doc;
+	size_t ndocs = dedup_set_count(set);
+	uint64_t kept = 0;
+	uint64_t *seen = xcalloc(dedup_set_nshards(set), sizeof(uint64_t));
+	dedup_verdict v;
+	for (int i = 0; i < nfiles && ret == 0; i++) {
+		input *in = spools[i] ? input_open(spools[i], INPUT_RECORDS) : input_open(files[i], a->in_fmt);
+		if (!in) {
+			ret = -1;
+			break;
+		}
+		uint32_t shard = dedup_set_shard(set, shard_name(a, files[i]));
+		int got;
+		while ((got = input_read(in, r)) == 1) {
+			uint64_t recno = ++seen[shard];
+			if (doc < ndocs && dedup_set_doc_shard(set, doc) == shard && dedup_set_doc_recno(set, doc) == recno) {
+				dedup_set_verdict(set, doc++, &v);
+				if (v.reason != DEDUP_KEPT) {
+					if (write_reject(rj, r, in, v.reason, dedup_set_doc_name(set, v.kept), v.similarity) < 0) {
+						got = -2;
+						break;
+					}
+					continue;
+				}
+			}
+			if (out_write(o, r, in) < 0) {
+				got = -2;
+				break;
+			}
+			kept++;
+		}
+		if (got == -1)
+			cli_error(input_path(in), "%s", input_error(in));
+		if (got < 0)
+			ret = -1;
+		input_close(in);
+	}
+	if (ret == 0 && doc != ndocs) {
+		cli_error(NULL, "an input changed between the two passes");
+		ret = -1;
+	}
+	cli_counts_add(counts, "kept", kept);
+	free(seen);
+	rec_free(r);
+	return ret;
+}
+
+/* ---- --apply: drop what a drop list names ---- */
+
+struct shard_state {
+	const char *name;
+	uint64_t seen, records;
+	const dedup_drop *drops;
+	long n, next;
+};
+
+static int run_apply(const struct args *a, char **files, int nfiles, struct out *o, struct out *rj,
+		     cli_counts *counts)
+{
+	char err[512];
+	dedup_drops *d = dedup_drops_read(a->apply, err, sizeof(err));
+	if (!d) {
+		cli_error(a->apply, "%s", err);
+		return -1;
+	}
+	struct shard_state *sh = xcalloc((size_t)nfiles, sizeof(*sh));
+	int nsh = 0, ret = 0;
+	uint64_t kept = 0, all = 0, dropped[3] = { 0, 0, 0 };
+	rec *r = rec_new();
+	for (int i = 0; i < nfiles && ret == 0; i++) {
+		const char *name = shard_name(a, files[i]);
+		struct shard_state *s = NULL;
+		for (int k = 0; k < nsh && !s; k++)
+			if (strcmp(sh[k].name, name) == 0)
+				s = &sh[k];
+		if (!s) {
+			s = &sh[nsh++];
+			s->name = name;
+			s->n = dedup_drops_shard(d, name, &s->records, &s->drops);
+			if (s->n < 0) {
+				cli_error(a->apply, "shard '%s' is not in the drop list", name);
+				ret = -1;
+				break;
+			}
+		}
+		input *in = input_open(files[i], a->in_fmt);
+		if (!in) {
+			ret = -1;
+			break;
+		}
+		int got;
+		while ((got = input_read(in, r)) == 1) {
+			uint64_t recno = ++s->seen;
+			all++;
+			if (s->next < s->n && s->drops[s->next].recno == recno) {
+				const dedup_drop *dr = &s->drops[s->next++];
+				dropped[dr->reason]++;
+				if (write_reject(rj, r, in, dr->reason, dr->dup_of, dr->similarity) < 0) {
+					got = -2;
+					break;
+				}
+				continue;
+			}
+			if (out_write(o, r, in) < 0) {
+				got = -2;
+				break;
+			}
+			kept++;
+		}
+		if (got == -1)
+			cli_error(input_path(in), "%s", input_error(in));
+		if (got < 0)
+			ret = -1;
+		input_close(in);
+	}
+	/* A shard that is not the one signed must not pass unnoticed. */
+	for (int k = 0; k < nsh && ret == 0; k++)
+		if (sh[k].seen != sh[k].records) {
+			cli_error(sh[k].name, "has %llu records, but the drop list was made from %llu",
+				  (unsigned long long)sh[k].seen, (unsigned long long)sh[k].records);
+			ret = -1;
+		}
+	cli_counts_add(counts, "records", all);
+	cli_counts_add(counts, "kept", kept);
+	cli_counts_add(counts, "dropped_exact", dropped[DEDUP_EXACT]);
+	cli_counts_add(counts, "dropped_near", dropped[DEDUP_NEAR]);
+	rec_free(r);
+	free(sh);
+	dedup_drops_free(d);
+	return ret;
+}
+
+/* Open a binary output (signature file, drop list): -1 after a message,
+ * -2 for a terminal. */
+static int open_binary(const char *path, int force)
+{
+	int fd = cli_open_output(path);
+	if (fd >= 0 && cli_refuse_tty(fd, force) < 0) {
+		if (fd > STDOUT_FILENO)
+			close(fd);
+		return -2;
+	}
+	return fd;
+}
+
+static int close_binary(int fd, const char *path, int ok)
+{
+	if (!ok) {
+		cli_error(cli_name(path, 1), "write error: %s", strerror(errno));
+		if (fd > STDOUT_FILENO)
+			close(fd);
+		return -1;
+	}
+	if (fd > STDOUT_FILENO && close(fd) < 0) {
+		cli_error(cli_name(path, 1), "write error: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	cli_init("sluice-dedup");
+	int ret = parse_args(argc, argv, &a);
+	if (ret)
+		return ret;
+	char **files = argv + optind;
+	int nfiles = argc - optind;
+	char *dash[] = { "-" };
+	if (nfiles == 0) {
+		files = dash;
+		nfiles = 1;
+	}
+
+	cli_counts *counts = cli_counts_new();
+	cli_progress prog;
+	cli_progress_init(&prog, a.progress);
+	dedup_set *set = dedup_set_new(&a.p);
+	struct out o = { .fd = -1 }, rj = { .fd = -1 };
+	char **spools = xcalloc((size_t)nfiles, sizeof(char *));
+	dedup_stats st;
+	dedup_cluster_opts co = { a.keep_longest, !a.exact_only, a.verify, a.threshold };
+	int fd, fail = 0;
+	ret = EXIT_OK;
+
+	if (a.mode == MODE_ONE || a.mode == MODE_APPLY) {
+		int k = out_open(&o, a.output, &a);
+		if (k == 0 && a.rejects)
+			k = out_open(&rj, a.rejects, &a);
+		if (k < 0) {
+			ret = k == -2 ? EXIT_USAGE : EXIT_DATA;
+			goto out;
+		}
+	}
+	switch (a.mode) {
+	case MODE_ONE: {
+		if (load_index(&a, set) < 0) {
+			fail = 1;
+			break;
+		}
+		uint32_t first = (uint32_t)dedup_set_count(set);
+		if (sign_inputs(&a, files, nfiles, set, spools, counts, &prog) < 0) {
+			fail = 1;
+			break;
+		}
+		cli_progress_done(&prog);
+		dedup_set_cluster(set, &co, &st);
+		add_stats(counts, &st, &a);
+		fail = apply_verdicts(&a, files, spools, nfiles, set, first, &o, &rj, counts) < 0 ||
+		       (a.index && write_index(&a, set) < 0);
+		break;
+	}
+	case MODE_SIGN:
+		if (sign_inputs(&a, files, nfiles, set, NULL, counts, &prog) < 0) {
+			fail = 1;
+			break;
+		}
+		cli_counts_add(counts, "documents", dedup_set_count(set));
+		fd = open_binary(a.signatures, a.force);
+		if (fd < 0) {
+			ret = fd == -2 ? EXIT_USAGE : EXIT_DATA;
+			goto out;
+		}
+		fail = close_binary(fd, a.signatures, dedup_sigfile_write(set, fd, 0, a.verify) == 0) < 0;
+		break;
+	case MODE_MERGE:
+		if (load_index(&a, set) < 0) {
+			fail = 1;
+			break;
+		}
+		for (int i = 0; i < nfiles && !fail; i++) {
+			char err[512];
+			if (dedup_sigfile_read(set, files[i], 0, err, sizeof(err)) < 0) {
+				cli_error(files[i], "%s", err);
+				fail = 1;
+			}
+		}
+		if (fail)
+			break;
+		dedup_set_cluster(set, &co, &st);
+		add_stats(counts, &st, &a);
+		fd = open_binary(a.output, a.force);
+		if (fd < 0) {
+			ret = fd == -2 ? EXIT_USAGE : EXIT_DATA;
+			goto out;
+		}
+		fail = close_binary(fd, a.output, dedup_drops_write(set, fd) == 0) < 0 ||
+		       (a.index && write_index(&a, set) < 0);
+		break;
+	case MODE_APPLY:
+		fail = run_apply(&a, files, nfiles, &o, &rj, counts) < 0;
+		break;
+	}
+	cli_progress_done(&prog);
+	if (fail)
+		ret = EXIT_DATA;
+	if (ret == EXIT_OK && a.progress >= 0)
+		cli_counts_print(counts, stderr);
+	if (ret == EXIT_OK && a.stats && cli_counts_write_json(counts, a.stats) < 0)
+		ret = EXIT_DATA;
+out:
+	if (out_close(&o) < 0)
+		ret = EXIT_DATA;
+	if (out_close(&rj) < 0)
+		ret = EXIT_DATA;
+	for (int i = 0; i < nfiles; i++)
+		if (spools[i]) {
+			unlink(spools[i]);
+			free(spools[i]);
+		}
+	free(spools);
+	dedup_set_free(set);
+	cli_counts_free(counts);
+	if (cli_close_stdout() != EXIT_OK)
+		ret = EXIT_DATA;
+	return ret;
+}
