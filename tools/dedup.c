@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "dedup.h"
 #include "input.h"
+#include "output.h"
 #include "json.h"
 #include "minhash.h"
 #include "record.h"
@@ -207,94 +208,44 @@ static int parse_args(int argc, char **argv, struct args *a)
 /* ---- record output: a record stream or JSONL ---- */
 
 struct out {
-	int fd;
-	const char *name;
-	stream_writer *w;
-	buf b;
+	output *o;
 	int meta_set;
 };
 
+/* Returns 0, -1 (data error) or -2 (usage: binary to a terminal). */
 static int out_open(struct out *o, const char *path, const struct args *a)
 {
-	memset(o, 0, sizeof(*o));
-	o->name = cli_name(path, 1);
-	o->fd = cli_open_output(path);
-	if (o->fd < 0)
-		return -1;
-	if (!a->jsonl) {
-		if (cli_refuse_tty(o->fd, a->force) < 0)
-			return -2;
-		o->w = stream_writer_open(o->fd, NULL);
-	}
-	return 0;
-}
-
-static int out_flush(struct out *o)
-{
-	size_t off = 0;
-	while (off < o->b.len) {
-		ssize_t k = write(o->fd, o->b.data + off, o->b.len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			cli_error(o->name, "write error: %s", strerror(errno));
-			return -1;
-		}
-		off += (size_t)k;
-	}
-	buf_reset(&o->b);
-	return 0;
+	int status = EXIT_OK;
+	o->meta_set = 0;
+	o->o = output_open(path, a->jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a->force, &status);
+	return o->o ? 0 : status == EXIT_USAGE ? -2 : -1;
 }
 
 static int out_write(struct out *o, const rec *r, input *in)
 {
-	char err[256];
-	if (o->w) {
-		if (!o->meta_set) {
-			size_t ml;
-			const char *m = input_meta(in, &ml);
-			if (ml && stream_writer_set_meta(o->w, m, ml) < 0)
-				cli_error(o->name, "cannot carry the header metadata over");
-			o->meta_set = 1;
-		}
-		if (stream_write(o->w, r) < 0) {
-			cli_error(o->name, "write error: %s", strerror(errno));
-			return -1;
-		}
-		return 0;
+	if (!o->meta_set) {
+		size_t ml;
+		const char *m = input_meta(in, &ml);
+		output_set_meta(o->o, m, ml);
+		o->meta_set = 1;
 	}
-	if (json_write_record(&o->b, r, err, sizeof(err)) < 0) {
-		cli_error(input_path(in), "record %llu: %s", (unsigned long long)input_records(in), err);
-		return -1;
-	}
-	return o->b.len >= (1u << 20) ? out_flush(o) : 0;
+	char where[512];
+	snprintf(where, sizeof(where), "%s: record %llu", input_path(in), (unsigned long long)input_records(in));
+	return output_write(o->o, r, where);
 }
 
 /* Returns 0, or -1 after a message. */
 static int out_close(struct out *o)
 {
-	int ret = 0;
-	if (o->fd < 0)
-		return 0;
-	if (o->w && stream_writer_close(o->w) < 0) {
-		cli_error(o->name, "write error: %s", strerror(errno));
-		ret = -1;
-	}
-	if (o->b.len && out_flush(o) < 0)
-		ret = -1;
-	buf_release(&o->b);
-	if (o->fd > STDOUT_FILENO && close(o->fd) < 0 && ret == 0) {
-		cli_error(o->name, "write error: %s", strerror(errno));
-		ret = -1;
-	}
-	o->fd = -1;
+	int ret = output_close(o->o);
+	o->o = NULL;
 	return ret;
 }
 
 /* A rejected record: the original fields plus why. */
 static int write_reject(struct out *o, rec *r, input *in, int reason, const char *dup_of, double sim)
 {
-	if (o->fd < 0)
+	if (!o->o)
 		return 0;
 	const char *why = reason == DEDUP_EXACT ? "exact_duplicate" : "near_duplicate";
 	if (rec_set_str(r, "reason", why, strlen(why)) < 0 || rec_set_str(r, "dup_of", dup_of, strlen(dup_of)) < 0 ||
@@ -726,7 +677,7 @@ int main(int argc, char **argv)
 	cli_progress prog;
 	cli_progress_init(&prog, a.progress);
 	dedup_set *set = dedup_set_new(&a.p);
-	struct out o = { .fd = -1 }, rj = { .fd = -1 };
+	struct out o = { 0 }, rj = { 0 };
 	char **spools = xcalloc((size_t)nfiles, sizeof(char *));
 	dedup_stats st;
 	dedup_cluster_opts co = { a.keep_longest, !a.exact_only, a.verify, a.threshold };
