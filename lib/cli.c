@@ -248,3 +248,14 @@ int cli_counts_write_json(const cli_counts *c, const char *path)
 	}
 	return 0;
 }
+
+char **cli_inputs(int argc, char **argv, int optind, int *n)
+{
+	static char *dash[] = { "-", NULL };
+	if (optind >= argc) {
+		*n = 1;
+		return dash;
+	}
+	*n = argc - optind;
+	return argv + optind;
+}

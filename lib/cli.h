@@ -34,6 +34,10 @@ const char *cli_name(const char *path, int output);
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, int suffixes, uint64_t *out);
 int cli_parse_int(const char *s, int min, int max, int *out);
 
+/* The input files after the options, argv[optind..argc): "-" (stdin) alone
+ * when there are none.  *n gets their number. */
+char **cli_inputs(int argc, char **argv, int optind, int *n);
+
 /* Open an input (NULL or "-" is stdin) or output (NULL or "-" is stdout).
  * Returns a descriptor, or -1 after printing the error. */
 int cli_open_input(const char *path);

@@ -235,13 +235,8 @@ int main(int argc, char **argv)
 			return ret;
 	}
 
-	char **files = argv + optind;
-	int nfiles = argc - optind;
-	char *dash[] = { "-" };
-	if (nfiles == 0) {
-		files = dash;
-		nfiles = 1;
-	}
+	int nfiles;
+	char **files = cli_inputs(argc, argv, optind, &nfiles);
 
 	struct stats st = { 0 };
 	cli_progress prog;

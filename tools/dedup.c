@@ -665,13 +665,8 @@ int main(int argc, char **argv)
 	int ret = parse_args(argc, argv, &a);
 	if (ret)
 		return ret;
-	char **files = argv + optind;
-	int nfiles = argc - optind;
-	char *dash[] = { "-" };
-	if (nfiles == 0) {
-		files = dash;
-		nfiles = 1;
-	}
+	int nfiles;
+	char **files = cli_inputs(argc, argv, optind, &nfiles);
 
 	cli_counts *counts = cli_counts_new();
 	cli_progress prog;

@@ -433,13 +433,8 @@ int main(int argc, char **argv)
 		ws[k].stride = (size_t)a.threads;
 	}
 
-	char **files = argv + optind;
-	int nfiles = argc - optind;
-	char *dash[] = { "-" };
-	if (nfiles == 0) {
-		files = dash;
-		nfiles = 1;
-	}
+	int nfiles;
+	char **files = cli_inputs(argc, argv, optind, &nfiles);
 	cli_progress prog;
 	cli_progress_init(&prog, a.progress);
 	rec *r = rec_new();

@@ -210,11 +210,13 @@ struct job {
 	cli_progress prog;
 	const char *inname;
 	uint64_t recno, bytes_in;
-	char *err;                 /* first worker error, set under the emit order */
 };
 
-static void put_ids(rec *r, const char *name, const uint32_t *ids, size_t n, uint32_t extra, buf *tmp)
+/* Returns 0, or -1 if the record would grow past its limit. */
+static int put_ids(rec *r, const char *name, const uint32_t *ids, size_t n, uint32_t extra, buf *tmp)
 {
+	if (n >= REC_MAX_BYTES / 4)
+		return -1;
 	buf_reset(tmp);
 	buf_grow(tmp, 4 * (n + 1));
 	for (size_t i = 0; i < n; i++)
@@ -224,7 +226,7 @@ static void put_ids(rec *r, const char *name, const uint32_t *ids, size_t n, uin
 		store_u32le(tmp->data + tmp->len, extra);
 		tmp->len += 4;
 	}
-	rec_set(r, name, strlen(name), REC_U32S, tmp->data, tmp->len);
+	return rec_set(r, name, strlen(name), REC_U32S, tmp->data, tmp->len);
 }
 
 static int encode_record(void *ctx, int w, rec *r)
@@ -243,16 +245,16 @@ static int encode_record(void *ctx, int w, rec *r)
 		buf *fixed = &j->scratch[w];
 		buf_reset(fixed);
 		j->replaced[w] += utf8_repair(fixed, f->val, f->len);
-		rec_set(r, a->field, strlen(a->field), REC_STR, fixed->data, fixed->len);
+		if (rec_set(r, a->field, strlen(a->field), REC_STR, fixed->data, fixed->len) < 0)
+			return FAILED;
 		f = rec_get(r, a->field);
 	}
 	if (tok_encode(j->states[w], f->val, f->len, &replaced, err, sizeof(err)) < 0)
 		return FAILED;
 	size_t n;
 	const uint32_t *ids = tok_ids(j->states[w], &n);
-	if (4 * (n + 1) > REC_MAX_BYTES / 2)
+	if (put_ids(r, a->tokens_field, ids, n, a->eot ? j->eot : TOK_NONE, &j->scratch[w]) < 0)
 		return FAILED;
-	put_ids(r, a->tokens_field, ids, n, a->eot ? j->eot : TOK_NONE, &j->scratch[w]);
 	if (a->drop_text)
 		rec_del(r, a->field);
 	return KEPT;
@@ -282,7 +284,8 @@ static int decode_record(void *ctx, int w, rec *r)
 		buf_release(b);
 		*b = fixed;
 	}
-	rec_set(r, a->field, strlen(a->field), REC_STR, b->data, b->len);
+	if (rec_set(r, a->field, strlen(a->field), REC_STR, b->data, b->len) < 0)
+		return FAILED;
 	return KEPT;
 }
 
@@ -295,7 +298,8 @@ static int emit_record(void *ctx, rec *r, int status)
 	char where[512];
 	snprintf(where, sizeof(where), "%s: record %llu", j->inname, (unsigned long long)j->recno);
 	if (status == FAILED) {
-		cli_error(NULL, "%s: cannot tokenize (record too large or pattern engine limit)", where);
+		cli_error(NULL, "%s: the result would pass the record size limit, or the pattern engine gave up",
+			  where);
 		return -1;
 	}
 	if (status == BAD_TOKENS && !j->rejects) {
@@ -306,7 +310,10 @@ static int emit_record(void *ctx, rec *r, int status)
 	if (status == BAD_UTF8 || status == BAD_TOKENS) {
 		cli_counts_add(j->counts, reasons[status], 1);
 		if (j->rejects) {
-			rec_set_str(r, "reason", reasons[status], strlen(reasons[status]));
+			if (rec_set_str(r, "reason", reasons[status], strlen(reasons[status])) < 0) {
+				cli_error(NULL, "%s: too large to add the reason field", where);
+				return -1;
+			}
 			return output_write(j->rejects, r, where);
 		}
 		return 0;
@@ -590,13 +597,8 @@ int main(int argc, char **argv)
 	int ret = parse_args(argc, argv, &a);
 	if (ret)
 		return ret;
-	char **files = argv + optind;
-	int nfiles = argc - optind;
-	char *dash[] = { "-" };
-	if (nfiles == 0) {
-		files = dash;
-		nfiles = 1;
-	}
+	int nfiles;
+	char **files = cli_inputs(argc, argv, optind, &nfiles);
 	ret = a.train ? run_train(&a, files, nfiles) : run_codec(&a, files, nfiles);
 	if (cli_close_stdout() != EXIT_OK)
 		ret = EXIT_DATA;

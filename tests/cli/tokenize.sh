@@ -66,8 +66,15 @@ expect_err "truncated vocabulary: a clear error" 2 "broken.tiktoken: (line|byte)
 	sluice-tokenize -v "$TMP/broken.tiktoken" --pattern '\w+' "$TMP/sp.jsonl"
 expect_err "unknown encoding" 2 "unknown encoding 'nope'" sluice-tokenize -e nope "$TMP/sp.jsonl"
 expect_err "bad pattern" 2 "pattern" sluice-tokenize -e gpt2 --pattern '(' "$TMP/sp.jsonl"
-expect_err "binary refused on a terminal is tested elsewhere; usage errors exit 2" 2 "exclude" \
-	sluice-tokenize -e gpt2 -v x "$TMP/sp.jsonl"
+expect_err "--encoding with --vocab is a usage error" 2 "exclude" sluice-tokenize -e gpt2 -v x "$TMP/sp.jsonl"
+expect "help exits 0" 0 sluice-tokenize --help
+grep -q '^Usage: sluice-tokenize' "$TMP/out" && ok "help on stdout" || not_ok "help on stdout"
+expect "version exits 0" 0 sluice-tokenize --version
+expect_err "unknown option" 2 "Try 'sluice-tokenize --help'" sluice-tokenize --bogus
+expect_err "missing input names the file" 1 "nosuch.jsonl" sluice-tokenize -e gpt2 nosuch.jsonl
+expect_err "write error is reported" 1 "write error" sh -c "sluice-tokenize -e gpt2 -J $D/gsm8k/test.jsonl --field question >/dev/full"
+printf '{"text": "a"}\n{"text": ' >"$TMP/badjson.jsonl"
+expect_err "malformed JSONL names file and line" 1 "badjson.jsonl: line 2" sluice-tokenize -e gpt2 "$TMP/badjson.jsonl" -o "$TMP/x.slc"
 
 # --- training: deterministic, usable at once, round trips ---
 sluice-tokenize --train --vocab-size 1024 -o "$TMP/shk" "$D/tinyshakespeare.txt" 2>"$TMP/train.err"
