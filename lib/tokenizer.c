@@ -695,6 +695,7 @@ struct tok_state {
 	uint32_t *ids;
 	size_t nids, cap;
 	buf clean;                 /* the text with invalid UTF-8 replaced */
+	size_t skipped;            /* bytes of the last text no match covered */
 	/* merge scratch, grown to the longest piece */
 	uint32_t *start, *rank, *next, *prev, *stamp, *tok;
 	struct heap_ent *heap;
@@ -898,10 +899,13 @@ static void encode_piece(tok_state *s, const uint8_t *p, size_t n)
 
 static int encode_ordinary(tok_state *s, const uint8_t *text, size_t n, char *err, size_t errlen)
 {
-	size_t pos = 0, a, b;
+	size_t pos = 0, a, b, covered = 0;
 	int rc;
-	while ((rc = tok_split_next(s->split, text, n, &pos, &a, &b, err, errlen)) == 1)
+	while ((rc = tok_split_next(s->split, text, n, &pos, &a, &b, err, errlen)) == 1) {
 		encode_piece(s, text + a, b - a);
+		covered += b - a;
+	}
+	s->skipped += n - covered;
 	return rc;
 }
 
@@ -931,6 +935,7 @@ static const struct special *next_special(const tok_vocab *v, const uint8_t *tex
 int tok_encode(tok_state *s, const uint8_t *text, size_t n, size_t *replaced, char *err, size_t errlen)
 {
 	s->nids = 0;
+	s->skipped = 0;
 	*replaced = 0;
 	if (utf8_valid_prefix(text, n) != n) {
 		buf_reset(&s->clean);
@@ -952,6 +957,11 @@ int tok_encode(tok_state *s, const uint8_t *text, size_t n, size_t *replaced, ch
 		pos = at + sp->len;
 	}
 	return 0;
+}
+
+size_t tok_skipped(const tok_state *s)
+{
+	return s->skipped;
 }
 
 const uint32_t *tok_ids(const tok_state *s, size_t *n)

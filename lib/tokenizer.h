@@ -51,6 +51,10 @@ void tok_state_free(tok_state *s);                       /* accepts NULL */
  * (err says why). */
 int tok_encode(tok_state *s, const uint8_t *text, size_t n, size_t *replaced, char *err, size_t errlen);
 const uint32_t *tok_ids(const tok_state *s, size_t *n);
+/* Bytes of the last text that no pattern match covered: tiktoken drops
+ * them, and so does tok_encode, but they are counted so that a pattern
+ * which loses text is noticed.  Zero with the shipped encodings. */
+size_t tok_skipped(const tok_state *s);
 
 /* Append the bytes of ids to out.  Returns 0, or -1 with *bad the index of
  * the first id that is not in the vocabulary. */

@@ -204,6 +204,7 @@ struct job {
 	tok_state **states;        /* one per worker */
 	buf *scratch;              /* one per worker */
 	uint64_t *replaced;        /* one per worker */
+	uint64_t *skipped;         /* one per worker: bytes the pattern missed */
 	uint32_t eot;
 	output *out, *rejects;
 	cli_counts *counts;
@@ -251,6 +252,7 @@ static int encode_record(void *ctx, int w, rec *r)
 	}
 	if (tok_encode(j->states[w], f->val, f->len, &replaced, err, sizeof(err)) < 0)
 		return FAILED;
+	j->skipped[w] += tok_skipped(j->states[w]);
 	size_t n;
 	const uint32_t *ids = tok_ids(j->states[w], &n);
 	if (put_ids(r, a->tokens_field, ids, n, a->eot ? j->eot : TOK_NONE, &j->scratch[w]) < 0)
@@ -386,6 +388,7 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	j.states = xcalloc((size_t)a->threads, sizeof(*j.states));
 	j.scratch = xcalloc((size_t)a->threads, sizeof(*j.scratch));
 	j.replaced = xcalloc((size_t)a->threads, sizeof(*j.replaced));
+	j.skipped = xcalloc((size_t)a->threads, sizeof(*j.skipped));
 	for (int i = 0; i < a->threads; i++)
 		j.states[i] = tok_state_new(j.v);
 	j.counts = cli_counts_new();
@@ -428,14 +431,20 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	cli_progress_done(&j.prog);
 	par_free(p);
 	rec_free(r);
-	uint64_t replaced = 0;
+	uint64_t replaced = 0, skipped = 0;
 	for (int i = 0; i < a->threads; i++) {
 		replaced += j.replaced[i];
+		skipped += j.skipped[i];
 		tok_state_free(j.states[i]);
 		buf_release(&j.scratch[i]);
 	}
 	if (replaced)
 		cli_counts_add(j.counts, "replaced_chars", replaced);
+	if (skipped) {
+		cli_counts_add(j.counts, "skipped_bytes", skipped);
+		fprintf(stderr, "%s: warning: the pattern left %llu bytes of text unmatched; they have no tokens\n",
+			cli_prog(), (unsigned long long)skipped);
+	}
 	if (output_close(j.out) < 0)
 		ret = EXIT_DATA;
 	if (output_close(j.rejects) < 0)
@@ -449,6 +458,7 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	free(j.states);
 	free(j.scratch);
 	free(j.replaced);
+	free(j.skipped);
 	tok_free(j.v);
 	return ret;
 }

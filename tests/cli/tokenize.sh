@@ -66,6 +66,11 @@ expect_err "truncated vocabulary: a clear error" 2 "broken.tiktoken: (line|byte)
 	sluice-tokenize -v "$TMP/broken.tiktoken" --pattern '\w+' "$TMP/sp.jsonl"
 expect_err "unknown encoding" 2 "unknown encoding 'nope'" sluice-tokenize -e nope "$TMP/sp.jsonl"
 expect_err "bad pattern" 2 "pattern" sluice-tokenize -e gpt2 --pattern '(' "$TMP/sp.jsonl"
+printf 'abc def!!' | sluice-tokenize -e gpt2 --pattern '[a-z]+' -J 2>"$TMP/err" >"$TMP/sk.out"
+grep -q '^{"text": "abc def!!", "tokens": \[39305, 4299\]}$' "$TMP/sk.out" &&
+	grep -q 'left 3 bytes of text unmatched' "$TMP/err" && grep -q 'skipped_bytes 3' "$TMP/err" &&
+	ok "text the pattern does not match: no tokens, as tiktoken, but counted" ||
+	not_ok "unmatched text counted" "$(cat "$TMP/sk.out" "$TMP/err")"
 expect_err "--encoding with --vocab is a usage error" 2 "exclude" sluice-tokenize -e gpt2 -v x "$TMP/sp.jsonl"
 expect "help exits 0" 0 sluice-tokenize --help
 grep -q '^Usage: sluice-tokenize' "$TMP/out" && ok "help on stdout" || not_ok "help on stdout"
