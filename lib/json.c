@@ -1107,3 +1107,27 @@ fail:
 	out->len = start; /* nothing of a record that cannot be written */
 	return -1;
 }
+
+int json_put_string(buf *out, const char *s, size_t n)
+{
+	size_t bad;
+	return put_string(out, (const uint8_t *)s, n, 0, &bad);
+}
+
+int json_get_u64(const rec *r, const char *name, uint64_t *out)
+{
+	const rec_field *f = rec_get(r, name);
+	if (!f)
+		return 0;
+	if (f->type != REC_JSON || f->len == 0 || f->len > 20)
+		return -1;
+	uint64_t v = 0;
+	for (uint32_t i = 0; i < f->len; i++) {
+		unsigned d = (unsigned)(f->val[i] - '0');
+		if (d > 9 || (i == 0 && d == 0 && f->len > 1) || v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 1;
+}

@@ -38,4 +38,12 @@ int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errl
  * wrong length for its type, an unknown type). */
 int json_write_record(buf *out, const rec *r, char *err, size_t errlen);
 
+/* Append s[0..n) as a JSON string (UTF-8 kept, controls escaped) to out.
+ * Returns 0, or -1 if s is not valid UTF-8 (out then holds a part). */
+int json_put_string(buf *out, const char *s, size_t n);
+/* The member name of a parsed object (json_parse_line) as an unsigned
+ * integer.  Returns 1 with *out set, 0 if there is no such member, -1 if
+ * it is not an integer in 0..2^64-1. */
+int json_get_u64(const rec *r, const char *name, uint64_t *out);
+
 #endif
