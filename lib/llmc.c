@@ -186,21 +186,36 @@ int llmc_write(llmc_writer *w, const uint32_t *tok, size_t n, char *err, size_t 
 		snprintf(err, errlen, "more than %u tokens in one file (llm.c's count is an int32)", LLMC_MAX_TOKENS);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (w->fill + 4 > sizeof(w->io) && flush_io(w, err, errlen) < 0)
+	size_t width = w->version == 1 ? 2 : 4;
+	while (n) {
+		if (w->fill == sizeof(w->io) && flush_io(w, err, errlen) < 0)
 			return -1;
-		if (w->version == 1) {
-			if (tok[i] > 0xffff) {
+		size_t m = (sizeof(w->io) - w->fill) / width;
+		if (m > n)
+			m = n;
+		uint8_t *o = w->io + w->fill;
+		if (width == 2) {
+			uint32_t high = 0;
+			for (size_t i = 0; i < m; i++) {
+				high |= tok[i] >> 16;
+				o[2 * i] = (uint8_t)tok[i];
+				o[2 * i + 1] = (uint8_t)(tok[i] >> 8);
+			}
+			if (high) {
+				size_t i = 0;
+				while (tok[i] <= 0xffff)
+					i++;
 				snprintf(err, errlen, "token id %u does not fit llm.c's uint16 tokens", tok[i]);
 				return -1;
 			}
-			w->io[w->fill++] = (uint8_t)tok[i];
-			w->io[w->fill++] = (uint8_t)(tok[i] >> 8);
 		} else {
-			store_u32le(w->io + w->fill, tok[i]);
-			w->fill += 4;
+			for (size_t i = 0; i < m; i++)
+				store_u32le(o + 4 * i, tok[i]);
 		}
-		w->count++;
+		w->fill += m * width;
+		w->count += m;
+		tok += m;
+		n -= m;
 	}
 	return 0;
 }
