@@ -121,6 +121,59 @@ check "gopher_dup_line_char_frac" gopher_dup_line_char_frac "$(verdict gopher-re
 check "gopher_top_2_gram" gopher_top_2_gram "$(verdict gopher-repetition "$(words 30) $(printf 'red fox %.0s' $(seq 12))")"
 check "gopher_duplicated_5_n_grams" gopher_duplicated_5_n_grams "$(verdict gopher-repetition "$(words 60) $(words 20)")"
 check "gopher repetition: distinct words kept" kept "$(verdict gopher-repetition "$(words 200)")"
+
+# both RULE PRESET TEXT VALUE: --explain measures VALUE for RULE on TEXT (the
+# value worked out by hand from the published definition), and with the
+# preset's other rules off RULE drops TEXT at a threshold just below VALUE
+# and keeps it at one just above.
+both() {
+	local r=$1 p=$2 t=$3 v=$4 others lo hi
+	doc "$t" | $F --quiet -p "$p" --explain >/dev/null 2>"$TMP/x"
+	if grep -Eq "(^|[ ;,])$r=$v( |,|$)" "$TMP/x"; then ok "$r measures $v"; else not_ok "$r measures $v" "$(cat "$TMP/x")"; fi
+	others=$(grep -o '[a-z0-9_]*=' "$TMP/x" | tr -d = | grep -vx "$r" | sed 's/.*/-s &=off/')
+	lo=$(awk -v v="$v" 'BEGIN { print v - 0.001 }')
+	hi=$(awk -v v="$v" 'BEGIN { print v + 0.001 }')
+	# shellcheck disable=SC2086
+	check "$r: dropped with the threshold just below ($lo)" "$r" "$(verdict "$p" "$t" $others -s "$r=$lo")"
+	# shellcheck disable=SC2086
+	check "$r: kept with the threshold just above ($hi)" kept "$(verdict "$p" "$t" $others -s "$r=$hi")"
+}
+# 29 characters; paragraphs "a b c d e f g h i j", "x y", "x y": one of
+# three duplicated (3 of 29 characters); the same for lines; the top 2-gram
+# "x y" twice (6/29); 3- and 4-grams all once, the first kept (5/29, 7/29).
+P='a b c d e f g h i j\n\nx y\n\nx y'
+both gopher_dup_para_frac gopher-repetition "$P" 0.333333
+both gopher_dup_para_char_frac gopher-repetition "$P" 0.103448
+both gopher_dup_line_frac gopher-repetition "$P" 0.333333
+both gopher_dup_line_char_frac gopher-repetition "$P" 0.103448
+both gopher_top_2_gram gopher-repetition "$P" 0.206897
+both gopher_top_3_gram gopher-repetition "$P" 0.172414
+both gopher_top_4_gram gopher-repetition "$P" 0.241379
+# Twelve letters twice, 47 characters: the duplicated n-grams, scanned as
+# datatrove does (a repeat skips n words), cover 10, 12, 7, 8, 9 and 10
+# letters for n = 5..10; the top 3- and 4-grams are "a b c" and "a b c d",
+# twice each.
+R='a b c d e f g h i j k l a b c d e f g h i j k l'
+both gopher_top_3_gram gopher-repetition "$R" 0.212766
+both gopher_top_4_gram gopher-repetition "$R" 0.297872
+both gopher_duplicated_5_n_grams gopher-repetition "$R" 0.212766
+both gopher_duplicated_6_n_grams gopher-repetition "$R" 0.255319
+both gopher_duplicated_7_n_grams gopher-repetition "$R" 0.148936
+both gopher_duplicated_8_n_grams gopher-repetition "$R" 0.170213
+both gopher_duplicated_9_n_grams gopher-repetition "$R" 0.191489
+both gopher_duplicated_10_n_grams gopher-repetition "$R" 0.212766
+# Word 4-grams "a b c d" repeated twice after the first: 8 of 25 characters.
+both synth_repeated_ngrams synth 'a b c d a b c d a b c d x' 0.32
+# The published thresholds themselves, on both sides.
+OFFREP=$(for r in dup_para_frac dup_para_char_frac dup_line_frac dup_line_char_frac top_2_gram top_3_gram top_4_gram; do
+	printf -- '-s gopher_%s=off ' $r; done; for n in 5 6 7 8 9 10; do printf -- '-s gopher_duplicated_%s_n_grams=off ' $n; done)
+# shellcheck disable=SC2086
+check "gopher_empty: the empty text dropped" gopher_empty "$(verdict gopher-repetition '' $OFFREP)"
+# shellcheck disable=SC2086
+check "gopher_empty: one character kept" kept "$(verdict gopher-repetition 'x' $OFFREP)"
+long16k() { awk -v n="$1" 'BEGIN { s = ""; for (i = 0; length(s) < n; i++) s = s sprintf("w%05d ", i); print substr(s, 1, n) }'; }
+check "synth_runaway_length: 16000 characters kept" kept "$(verdict synth "$(long16k 16000)")"
+check "synth_runaway_length: 16001 characters dropped" synth_runaway_length "$(verdict synth "$(long16k 16001)")"
 s5="One sentence here. Two sentence here. Three sentence here. Four sentence here. Five sentence here."
 check "c4: five sentences kept" kept "$(verdict c4 "$s5")"
 check "c4_too_few_sentences: four" c4_too_few_sentences "$(verdict c4 "${s5% Five*}")"
