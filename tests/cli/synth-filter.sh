@@ -125,19 +125,37 @@ check "gopher repetition: distinct words kept" kept "$(verdict gopher-repetition
 # both RULE PRESET TEXT VALUE: --explain measures VALUE for RULE on TEXT (the
 # value worked out by hand from the published definition), and with the
 # preset's other rules off RULE drops TEXT at a threshold just below VALUE
-# and keeps it at one just above.
+# and keeps it at one just above (the other way round for a rule that drops
+# values below its threshold: OP lt).
 both() {
-	local r=$1 p=$2 t=$3 v=$4 others lo hi
+	local r=$1 p=$2 t=$3 v=$4 op=${5:-gt} others lo hi
 	doc "$t" | $F --quiet -p "$p" --explain >/dev/null 2>"$TMP/x"
 	if grep -Eq "(^|[ ;,])$r=$v( |,|$)" "$TMP/x"; then ok "$r measures $v"; else not_ok "$r measures $v" "$(cat "$TMP/x")"; fi
 	others=$(grep -o '[a-z0-9_]*=' "$TMP/x" | tr -d = | grep -vx "$r" | sed 's/.*/-s &=off/')
 	lo=$(awk -v v="$v" 'BEGIN { print v - 0.001 }')
 	hi=$(awk -v v="$v" 'BEGIN { print v + 0.001 }')
+	if [ "$op" = lt ]; then # a rule that drops values below its threshold
+		local tmp=$lo; lo=$hi; hi=$tmp
+	fi
 	# shellcheck disable=SC2086
 	check "$r: dropped with the threshold just below ($lo)" "$r" "$(verdict "$p" "$t" $others -s "$r=$lo")"
 	# shellcheck disable=SC2086
 	check "$r: kept with the threshold just above ($hi)" kept "$(verdict "$p" "$t" $others -s "$r=$hi")"
 }
+# Gopher quality: 19 words as NLTK splits them ("##" is two), 13 of them
+# with a letter (average length 25/13); 2 hashes and 2 ellipses per 19
+# words; of 3 lines, one a bullet and one ending in an ellipsis; 3 stop words.
+Q='the and of ab ab ab ab ab ab ab... ## - x\n- y\nz...'
+both gopher_short_doc gopher-quality "$Q" 13 lt
+both gopher_long_doc gopher-quality "$Q" 13
+both gopher_below_avg_threshold gopher-quality "$Q" 1.92308 lt
+both gopher_above_avg_threshold gopher-quality "$Q" 1.92308
+both gopher_too_many_hashes gopher-quality "$Q" 0.105263
+both gopher_too_many_ellipsis gopher-quality "$Q" 0.105263
+both gopher_too_many_bullets gopher-quality "$Q" 0.333333
+both gopher_too_many_end_ellipsis gopher-quality "$Q" 0.333333
+both gopher_below_alpha_threshold gopher-quality "$Q" 0.684211 lt
+both gopher_enough_stop_words gopher-quality "$Q" 3 lt
 # 29 characters; paragraphs "a b c d e f g h i j", "x y", "x y": one of
 # three duplicated (3 of 29 characters); the same for lines; the top 2-gram
 # "x y" twice (6/29); 3- and 4-grams all once, the first kept (5/29, 7/29).
