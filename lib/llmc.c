@@ -132,20 +132,6 @@ struct llmc_writer {
 	uint8_t io[IO_TOKENS * 4];
 };
 
-static int write_full(int fd, const void *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -1;
-		p = (const uint8_t *)p + k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 llmc_writer *llmc_create(const char *path, int version, char *err, size_t errlen)
 {
 	if (version != 1 && version != 2) {

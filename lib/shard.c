@@ -189,20 +189,6 @@ void shard_source_file(shard *s, const char *name)
 
 /* ---- the store ---- */
 
-static int write_full(int fd, const void *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -1;
-		p = (const uint8_t *)p + k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static int spill(shard *s, char *err, size_t errlen)
 {
 	if (s->spill_fd < 0) {

@@ -1,8 +1,10 @@
-/* util.c: allocation wrappers and the byte buffer. */
+/* util.c: allocation wrappers, the byte buffer, whole writes. */
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static void *oom(void)
 {
@@ -78,4 +80,18 @@ void buf_release(buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+int write_full(int fd, const void *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		p = (const uint8_t *)p + k;
+		n -= (size_t)k;
+	}
+	return 0;
 }

@@ -36,6 +36,10 @@ static inline void store_u64le(uint8_t *p, uint64_t v)
 	store_u32le(p + 4, (uint32_t)(v >> 32));
 }
 
+/* write(2) all n bytes, retrying short writes and EINTR.  Returns 0, or -1
+ * with errno set. */
+int write_full(int fd, const void *p, size_t n);
+
 /* A growable byte buffer.  Zero-initialised is empty and valid. */
 typedef struct buf {
 	uint8_t *data;
