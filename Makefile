@@ -22,11 +22,12 @@ DATADIR = $(PREFIX)/share/sluice
 -include $(O)/config.mk
 
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
-	-Ilib $(PKG_CFLAGS) $(CFLAGS)
-ALL_LIBS = $(PKG_LIBS) $(PCRE2_LIBS) -lpthread -lm
+	-Ilib -Ikernels -fopenmp $(PKG_CFLAGS) $(BLAS_CFLAGS) $(CFLAGS)
+ALL_LIBS = $(PKG_LIBS) $(PCRE2_LIBS) $(BLAS_LIBS) -fopenmp -lpthread -lm
 
-LIB_SRC = $(wildcard lib/*.c)
-LIB_OBJ = $(LIB_SRC:lib/%.c=$(O)/lib/%.o)
+KERNEL_SRC = $(wildcard kernels/*.c)
+LIB_SRC = $(wildcard lib/*.c) $(KERNEL_SRC)
+LIB_OBJ = $(patsubst %.c,$(O)/%.o,$(LIB_SRC))
 LIB_A = $(O)/libsluice.a
 
 TOOLS = $(patsubst tools/%.c,%,$(wildcard tools/*.c))
@@ -44,7 +45,11 @@ all: $(BINS)
 $(O)/config.mk: scripts/deps.sh
 	@CC="$(CC)" scripts/deps.sh $@
 
-$(O)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(O)/config.mk
+$(O)/lib/%.o: lib/%.c $(wildcard lib/*.h kernels/*.h) | $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(O)/kernels/%.o: kernels/%.c $(wildcard kernels/*.h) | $(O)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -63,6 +68,12 @@ $(O)/bin/sluice-%: tools/%.c $(LIB_A)
 $(O)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+
+# The gradient check builds the model and its kernels in double precision.
+$(O)/tests/test_gradcheck: tests/unit/test_gradcheck.c tests/unit/check.h lib/model.c lib/util.c $(KERNEL_SRC) \
+		$(wildcard lib/*.h kernels/*.h) | $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DSLUICE_REAL_DOUBLE $(LDFLAGS) $< lib/model.c lib/util.c $(KERNEL_SRC) $(ALL_LIBS) -o $@
 
 # Fuzz targets built with a plain main() that replays files, for the tests.
 $(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_A)

@@ -24,23 +24,6 @@ struct llmc_reader {
 	uint8_t io[IO_TOKENS * 4];
 };
 
-/* Read exactly n bytes unless the file ends; returns the bytes read or -1. */
-static ssize_t read_full(int fd, void *p, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t k = read(fd, (uint8_t *)p + got, n - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -1;
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
-}
-
 llmc_reader *llmc_open(const char *path, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY);

@@ -82,6 +82,22 @@ void buf_release(buf *b)
 	b->len = b->cap = 0;
 }
 
+long read_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = read(fd, (uint8_t *)p + got, n - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (long)got;
+}
+
 int write_full(int fd, const void *p, size_t n)
 {
 	while (n) {

@@ -39,6 +39,9 @@ static inline void store_u64le(uint8_t *p, uint64_t v)
 /* write(2) all n bytes, retrying short writes and EINTR.  Returns 0, or -1
  * with errno set. */
 int write_full(int fd, const void *p, size_t n);
+/* read(2) until n bytes or the end of the file, retrying EINTR.  Returns
+ * the number of bytes read (short only at the end), or -1 with errno set. */
+long read_full(int fd, void *p, size_t n);
 
 /* A growable byte buffer.  Zero-initialised is empty and valid. */
 typedef struct buf {

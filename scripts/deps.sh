@@ -9,10 +9,17 @@ cc=${CC:-cc}
 need=""
 command -v "$cc" >/dev/null 2>&1 || need="$need gcc"
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
-for pair in libzstd:libzstd-dev libxxhash:libxxhash-dev libpcre2-8:libpcre2-dev libutf8proc:libutf8proc-dev; do
+for pair in libzstd:libzstd-dev libxxhash:libxxhash-dev libpcre2-8:libpcre2-dev libutf8proc:libutf8proc-dev \
+	openblas:libopenblas-openmp-dev; do
 	pkg-config --exists "${pair%%:*}" 2>/dev/null || need="$need ${pair#*:}"
 done
 command -v zstd >/dev/null 2>&1 || need="$need zstd"
+# OpenMP: gcc ships it; clang needs LLVM's runtime.
+if command -v "$cc" >/dev/null 2>&1 &&
+	! printf '#include <omp.h>\nint main(void) { return omp_get_max_threads() < 0; }\n' |
+		"$cc" -fopenmp -x c - -o /dev/null >/dev/null 2>&1; then
+	case "$cc" in *clang*) need="$need libomp-dev" ;; *) need="$need libgomp1" ;; esac
+fi
 
 if [ -n "$need" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -34,4 +41,6 @@ mkdir -p "$(dirname "$out")"
 	echo "PKG_CFLAGS := $(pkg-config --cflags libzstd libxxhash libpcre2-8 libutf8proc)"
 	echo "PKG_LIBS := $(pkg-config --libs libzstd libxxhash libutf8proc)"
 	echo "PCRE2_LIBS := $(pkg-config --libs libpcre2-8)"
+	echo "BLAS_CFLAGS := $(pkg-config --cflags openblas)"
+	echo "BLAS_LIBS := $(pkg-config --libs openblas)"
 } >"$out"

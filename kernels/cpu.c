@@ -1,0 +1,21 @@
+/* cpu: the CPU backend's table of kernels. */
+#include "kernels.h"
+
+const kern_ops kern_cpu = {
+	.name = "cpu",
+	.encoder_forward = encoder_forward_cpu,
+	.encoder_backward = encoder_backward_cpu,
+	.layernorm_forward = layernorm_forward_cpu,
+	.layernorm_backward = layernorm_backward_cpu,
+	.matmul_forward = matmul_forward_cpu,
+	.matmul_backward = matmul_backward_cpu,
+	.attention_forward = attention_forward_cpu,
+	.attention_backward = attention_backward_cpu,
+	.gelu_forward = gelu_forward_cpu,
+	.gelu_backward = gelu_backward_cpu,
+	.residual_forward = residual_forward_cpu,
+	.head_forward = head_forward_cpu,
+	.head_backward = head_backward_cpu,
+	.crossentropy_forward = crossentropy_forward_cpu,
+	.crossentropy_backward = crossentropy_backward_cpu,
+};

@@ -1,0 +1,107 @@
+/* kernels.h: the operations a GPT forward and backward pass is made of.
+ *
+ * Each kernel has a CPU reference here (kernels/NAME.c, OpenMP) and will
+ * have a CUDA version beside it (kernels/NAME.cu) with a test comparing the
+ * two.  The model (lib/model.c) calls kernels only through a kern_ops
+ * table, so a backend is one table of functions over its own memory.
+ *
+ * Conventions: row-major; B batch, T positions, C channels, NH heads,
+ * V vocabulary; a linear layer's weight is [IN, OUT] (Hugging Face GPT-2's
+ * Conv1D layout: out = inp @ w + b).  Backward kernels add (+=) into the
+ * gradients of parameters and of their inputs, so gradients accumulate
+ * over micro-batches and over the places an activation is used.
+ *
+ * The element type is `real`: float, or double when SLUICE_REAL_DOUBLE is
+ * defined (the gradient check builds the same code in double precision).
+ *
+ * Reductions over rows (bias and norm-weight gradients, embedding
+ * scatters) run in a fixed order whatever the thread count, so a step's
+ * result does not depend on OMP_NUM_THREADS beyond what the BLAS does. */
+#ifndef SLUICE_KERNELS_H
+#define SLUICE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef SLUICE_REAL_DOUBLE
+typedef double real;
+#else
+typedef float real;
+#endif
+
+/* out[BT,C] = wte[tok] + wpe[t] */
+void encoder_forward_cpu(real *out, const uint32_t *tok, const real *wte, const real *wpe, int B, int T, int C);
+void encoder_backward_cpu(real *dwte, real *dwpe, const real *dout, const uint32_t *tok, int B, int T, int C);
+
+/* out = (inp - mean) * rstd * w + b over each row of C; mean and rstd kept
+ * for the backward pass. */
+void layernorm_forward_cpu(real *out, real *mean, real *rstd, const real *inp, const real *w, const real *b,
+			   int N, int C);
+void layernorm_backward_cpu(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w,
+			    const real *mean, const real *rstd, int N, int C);
+
+/* out[N,OUT] = inp[N,IN] @ w[IN,OUT] (+ bias, may be NULL). */
+void matmul_forward_cpu(real *out, const real *inp, const real *w, const real *bias, int N, int IN, int OUT);
+/* dinp += dout @ w^T; dw += inp^T @ dout; dbias += column sums of dout
+ * (dbias may be NULL). */
+void matmul_backward_cpu(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
+			 int N, int IN, int OUT);
+
+/* Causal multi-head self-attention.  qkv[BT, 3C] holds q, k, v side by
+ * side; out[BT, C] the heads' outputs; att[B, NH, T, T] the softmax
+ * probabilities (row t holds t+1 of them, the rest 0). */
+void attention_forward_cpu(real *out, real *att, const real *qkv, int B, int T, int C, int NH);
+/* datt is scratch of the size of att. */
+void attention_backward_cpu(real *dqkv, real *datt, const real *dout, const real *qkv, const real *att,
+			    int B, int T, int C, int NH);
+
+/* GELU, tanh approximation (GPT-2's gelu_new). */
+void gelu_forward_cpu(real *out, const real *inp, size_t n);
+void gelu_backward_cpu(real *dinp, const real *inp, const real *dout, size_t n);
+
+/* out = a + b, element by element. */
+void residual_forward_cpu(real *out, const real *a, const real *b, size_t n);
+
+/* logits[N,V] = inp[N,C] @ wte[V,C]^T: the tied output head. */
+void head_forward_cpu(real *logits, const real *inp, const real *wte, int N, int C, int V);
+/* dinp += dlogits @ wte; dwte += dlogits^T @ inp. */
+void head_backward_cpu(real *dinp, real *dwte, const real *dlogits, const real *inp, const real *wte,
+		       int N, int C, int V);
+
+/* In place over logits[N,V]: softmax, then losses[i] = -log p[target[i]].
+ * Returns sum_i weight[i] * losses[i] (weight may be NULL: all 1). */
+double crossentropy_forward_cpu(real *logits, real *losses, const uint32_t *target, const real *weight,
+				int N, int V);
+/* probs (the softmaxed logits) become dlogits = weight[i] * (p - onehot). */
+void crossentropy_backward_cpu(real *probs, const uint32_t *target, const real *weight, int N, int V);
+
+/* AdamW over n parameters (decoupled weight decay as PyTorch's AdamW):
+ * p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p).  step counts from 1.
+ * Parameters, gradients and moments are float in every build. */
+void adamw_cpu(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+	       float eps, float wd, int64_t step);
+
+/* The table a backend fills in. */
+typedef struct kern_ops {
+	const char *name;
+	void (*encoder_forward)(real *, const uint32_t *, const real *, const real *, int, int, int);
+	void (*encoder_backward)(real *, real *, const real *, const uint32_t *, int, int, int);
+	void (*layernorm_forward)(real *, real *, real *, const real *, const real *, const real *, int, int);
+	void (*layernorm_backward)(real *, real *, real *, const real *, const real *, const real *,
+				   const real *, const real *, int, int);
+	void (*matmul_forward)(real *, const real *, const real *, const real *, int, int, int);
+	void (*matmul_backward)(real *, real *, real *, const real *, const real *, const real *, int, int, int);
+	void (*attention_forward)(real *, real *, const real *, int, int, int, int);
+	void (*attention_backward)(real *, real *, const real *, const real *, const real *, int, int, int, int);
+	void (*gelu_forward)(real *, const real *, size_t);
+	void (*gelu_backward)(real *, const real *, const real *, size_t);
+	void (*residual_forward)(real *, const real *, const real *, size_t);
+	void (*head_forward)(real *, const real *, const real *, int, int, int);
+	void (*head_backward)(real *, real *, const real *, const real *, const real *, int, int, int);
+	double (*crossentropy_forward)(real *, real *, const uint32_t *, const real *, int, int);
+	void (*crossentropy_backward)(real *, const uint32_t *, const real *, int, int);
+} kern_ops;
+
+extern const kern_ops kern_cpu;
+
+#endif
