@@ -19,3 +19,12 @@ const kern_ops kern_cpu = {
 	.crossentropy_forward = crossentropy_forward_cpu,
 	.crossentropy_backward = crossentropy_backward_cpu,
 };
+
+#include <cblas.h>
+#include <omp.h>
+
+void kern_cpu_threads(int n)
+{
+	omp_set_num_threads(n);
+	openblas_set_num_threads(n);
+}

@@ -103,5 +103,7 @@ typedef struct kern_ops {
 } kern_ops;
 
 extern const kern_ops kern_cpu;
+/* Threads for the CPU kernels and the BLAS under them. */
+void kern_cpu_threads(int n);
 
 #endif

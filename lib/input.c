@@ -227,7 +227,8 @@ const char *input_meta(input *in, size_t *len)
 {
 	if (!in->started)
 		detect(in);
-	if (in->sr)
+	/* A header that cannot be read shows at the next read. */
+	if (in->sr && stream_reader_header(in->sr) == 0)
 		return stream_reader_meta(in->sr, len);
 	*len = 0;
 	return "";

@@ -142,7 +142,7 @@ static int parse_meta(st_file *f, const rec_field *m, char *err, size_t errlen)
 	rec *o = rec_new();
 	int rc = -1;
 	if (m->type != REC_JSON || json_parse_line(o, (const char *)m->val, m->len, perr, sizeof(perr)) < 0) {
-		snprintf(err, errlen, "__metadata__ is not a JSON object");
+		snprintf(err, errlen, "__metadata__ is not a JSON object: %s", m->type == REC_JSON ? perr : "not an object");
 		goto out;
 	}
 	f->meta = xcalloc(rec_nfields(o) + 1, sizeof(*f->meta));
@@ -426,10 +426,8 @@ int st_writer_save(st_writer *w, const char *path, char *err, size_t errlen)
 {
 	buf h = { 0 };
 	header_json(w, &h);
-	size_t plen = strlen(path);
-	char *tmp = xmalloc(plen + 16);
-	snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-	int fd = mkstemp(tmp), rc = -1;
+	char *tmp;
+	int fd = atomic_create(path, &tmp), rc = -1;
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create a file beside it: %s", strerror(errno));
 		goto out;
@@ -439,18 +437,12 @@ int st_writer_save(st_writer *w, const char *path, char *err, size_t errlen)
 	int bad = write_full(fd, len8, 8) < 0 || write_full(fd, h.data, h.len) < 0;
 	for (size_t i = 0; i < w->n && !bad; i++)
 		bad = write_full(fd, w->t[i].data, w->t[i].bytes) < 0;
-	/* Readable as a model file: mkstemp gives 0600. */
-	bad = bad || fchmod(fd, 0644) < 0 || fsync(fd) < 0;
-	if (close(fd) < 0)
-		bad = 1;
-	if (bad || rename(tmp, path) < 0) {
+	if (atomic_commit(fd, tmp, path, bad) < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
-		unlink(tmp);
 		goto out;
 	}
 	rc = 0;
 out:
-	free(tmp);
 	buf_release(&h);
 	return rc;
 }

@@ -673,6 +673,13 @@ static int load_index(stream_reader *r, int fd, buf *idx, uint64_t *idx_start)
 	return 0;
 }
 
+int stream_reader_header(stream_reader *r)
+{
+	if (r->state == R_FAILED)
+		return -1;
+	return r->state == R_HEADER ? read_header(r) : 0;
+}
+
 int stream_reader_seek(stream_reader *r, uint64_t n)
 {
 	if (r->state == R_FAILED)

@@ -73,6 +73,10 @@ int stream_read(stream_reader *r, rec *out) MUST_CHECK;
  * the header and reading can go on from the first record. */
 int stream_reader_seek(stream_reader *r, uint64_t n) MUST_CHECK;
 
+/* Read the header now rather than at the first record, so that its
+ * metadata is known before reading or seeking.  Returns 0, or -1 with the
+ * reason in stream_reader_error(). */
+int stream_reader_header(stream_reader *r) MUST_CHECK;
 /* "byte N (record M): what went wrong". */
 const char *stream_reader_error(const stream_reader *r);
 /* Header metadata of the first stream read (empty before the header). */

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -110,4 +111,36 @@ int write_full(int fd, const void *p, size_t n)
 		n -= (size_t)k;
 	}
 	return 0;
+}
+
+int atomic_create(const char *path, char **tmp)
+{
+	size_t n = strlen(path) + 16;
+	*tmp = xmalloc(n);
+	snprintf(*tmp, n, "%s.tmp.XXXXXX", path);
+	int fd = mkstemp(*tmp);
+	if (fd < 0) {
+		int e = errno;
+		free(*tmp);
+		*tmp = NULL;
+		errno = e;
+	}
+	return fd;
+}
+
+int atomic_commit(int fd, char *tmp, const char *path, int fail)
+{
+	int e = 0;
+	if (!fail && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
+		fail = 1, e = errno;
+	if (close(fd) < 0 && !fail)
+		fail = 1, e = errno;
+	if (!fail && rename(tmp, path) < 0)
+		fail = 1, e = errno;
+	if (fail)
+		unlink(tmp);
+	free(tmp);
+	if (fail && e)
+		errno = e;
+	return fail ? -1 : 0;
 }

@@ -43,6 +43,14 @@ int write_full(int fd, const void *p, size_t n);
  * the number of bytes read (short only at the end), or -1 with errno set. */
 long read_full(int fd, void *p, size_t n);
 
+/* Replace a file whole: atomic_create() makes a temporary file beside path
+ * and returns its descriptor (*tmp gets its name); atomic_commit() syncs
+ * it, makes it mode 0644 and renames it over path, or, if fail is set or
+ * any of that fails, removes it.  commit frees *tmp and closes fd either
+ * way.  Both return -1 with errno set on failure. */
+int atomic_create(const char *path, char **tmp);
+int atomic_commit(int fd, char *tmp, const char *path, int fail);
+
 /* A growable byte buffer.  Zero-initialised is empty and valid. */
 typedef struct buf {
 	uint8_t *data;

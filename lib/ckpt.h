@@ -1,0 +1,77 @@
+/* ckpt.h: model checkpoints (safetensors) and their optimizer state, and
+ * llm.c's gpt2_*.bin checkpoints.
+ *
+ * A checkpoint is a safetensors file of F32 tensors under Hugging Face
+ * GPT-2 names (model.h), whose __metadata__ holds, as strings:
+ *
+ *   format     "pt" (what Hugging Face loaders expect)
+ *   sluice     the version that wrote it
+ *   config     {"n_layer":L,"n_embd":C,"n_head":H,"n_ctx":T,"n_vocab":V}
+ *   tokenizer  the vocabulary the model reads
+ *   step, train_tokens, train_flops   optimizer steps, tokens and FLOPs so far
+ *   seed       the initialisation seed
+ *   dataset    the manifest hash of the data last trained on
+ *   params_xxh3  XXH3-64 of the parameter bytes, tying the state file to it
+ *
+ * The optimizer state sits beside it in CKPT.optim, also safetensors:
+ * tensors "adam.m" and "adam.v" in parameter order, metadata step,
+ * params_xxh3, the schedule, and where the data was left (data_stream:
+ * "DATASET/SPLIT/SHARD" of the stream being read, data_records: records
+ * consumed from it).  Both files are written to temporary names and renamed
+ * into place, state first, so a failed or interrupted save leaves the old
+ * checkpoint whole. */
+#ifndef SLUICE_CKPT_H
+#define SLUICE_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "optim.h"
+
+typedef struct ckpt_info {
+	model_config config;
+	char tokenizer[64];
+	char dataset[24];
+	uint64_t seed;
+	int64_t step;
+	uint64_t tokens;
+	double flops;
+} ckpt_info;
+
+/* Where training stopped in its input, kept with the optimizer state. */
+typedef struct ckpt_state {
+	char data_stream[96];
+	uint64_t data_records;
+	optim_opts opts;            /* the schedule and hyperparameters in use */
+} ckpt_state;
+
+/* Write m with info's metadata to path.  Returns 0, or -1 with err. */
+int ckpt_save(const char *path, model *m, const ckpt_info *info, char *err, size_t errlen);
+/* Read a checkpoint: ours, or a Hugging Face GPT-2 safetensors file
+ * (names optionally prefixed "transformer."; config from the shapes, head
+ * size 64 unless *info->config.n_head is set beforehand).  Returns the
+ * model, with info filled in, or NULL with err. */
+model *ckpt_load(const char *path, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
+
+/* The optimizer state file: CKPT.optim (the caller frees the name). */
+char *ckpt_state_path(const char *ckpt);
+int ckpt_save_state(const char *path, model *m, optim *o, const ckpt_state *s, char *err, size_t errlen);
+/* Read the state for m.  Returns the optimizer, or NULL with err: a
+ * missing file (errno ENOENT), or one that does not belong to m. */
+optim *ckpt_load_state(const char *path, model *m, ckpt_state *s, char *err, size_t errlen);
+
+/* llm.c's checkpoint: a header of 256 int32 (magic 20240326, version 3
+ * for fp32 or 5 for bf16, max_seq_len, vocab_size, num_layers, num_heads,
+ * channels, padded_vocab_size), then the parameters grouped by kind across
+ * layers with linear weights [OUT, IN].  Export writes version 3 with the
+ * vocabulary padded to a multiple of 128 by zero rows; import reads 3 and 5
+ * and drops the padding rows. */
+int ckpt_save_llmc(const char *path, model *m, char *err, size_t errlen);
+model *ckpt_load_llmc(const char *path, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
+/* The same from bytes in memory, for tests and fuzzing. */
+model *ckpt_parse_llmc(const uint8_t *p, size_t n, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
+
+#define LLMC_CKPT_MAGIC 20240326
+
+#endif

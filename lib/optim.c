@@ -1,0 +1,129 @@
+/* optim.c: AdamW, schedules, clipping. */
+#include "optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct optim {
+	size_t n;
+	int64_t steps;
+	float *m, *v;
+};
+
+void optim_opts_default(optim_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->lr = 6e-4;
+	o->min_lr_frac = 0.1;
+	o->schedule = OPTIM_COSINE;
+	o->wsd_decay = 0.2;
+	o->beta1 = 0.9;
+	o->beta2 = 0.95;
+	o->eps = 1e-8;
+	o->weight_decay = 0.1;
+	o->clip = 1.0;
+}
+
+static const char *const schedule_names[] = { "cosine", "wsd", "constant" };
+
+int optim_schedule_parse(const char *s)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, schedule_names[i]))
+			return i;
+	return -1;
+}
+
+const char *optim_schedule_name(int schedule) { return schedule_names[schedule]; }
+
+double optim_lr(const optim_opts *o, int64_t step)
+{
+	double lr_min = o->lr * o->min_lr_frac;
+	if (step < o->warmup)
+		return o->lr * (double)(step + 1) / (double)o->warmup;
+	if (o->schedule == OPTIM_CONSTANT || o->horizon <= 0)
+		return o->lr;
+	if (step >= o->horizon)
+		return lr_min;
+	if (o->schedule == OPTIM_COSINE) {
+		double span = (double)(o->horizon - o->warmup);
+		double x = span > 0 ? (double)(step - o->warmup) / span : 1;
+		return lr_min + 0.5 * (o->lr - lr_min) * (1 + cos(M_PI * x));
+	}
+	/* Warm-up, stable, then a linear decay over the last wsd_decay of the
+	 * horizon. */
+	double decay_start = (double)o->horizon * (1 - o->wsd_decay);
+	if ((double)step < decay_start)
+		return o->lr;
+	double x = ((double)step - decay_start) / ((double)o->horizon - decay_start);
+	return o->lr + (lr_min - o->lr) * x;
+}
+
+optim *optim_new(size_t nparams)
+{
+	optim *o = xcalloc(1, sizeof(*o));
+	o->n = nparams;
+	o->m = xcalloc(nparams ? nparams : 1, sizeof(float));
+	o->v = xcalloc(nparams ? nparams : 1, sizeof(float));
+	return o;
+}
+
+void optim_free(optim *o)
+{
+	if (!o)
+		return;
+	free(o->m);
+	free(o->v);
+	free(o);
+}
+
+size_t optim_size(const optim *o) { return o->n; }
+float *optim_m(optim *o) { return o->m; }
+float *optim_v(optim *o) { return o->v; }
+int64_t optim_steps(const optim *o) { return o->steps; }
+void optim_set_steps(optim *o, int64_t steps) { o->steps = steps; }
+
+#define NORM_CHUNK 65536
+
+double optim_grad_norm(const float *g, size_t n)
+{
+	size_t nchunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
+	double *part = xcalloc(nchunks ? nchunks : 1, sizeof(double));
+#pragma omp parallel for schedule(static)
+	for (size_t c = 0; c < nchunks; c++) {
+		size_t end = (c + 1) * NORM_CHUNK < n ? (c + 1) * NORM_CHUNK : n;
+		double s = 0;
+		for (size_t i = c * NORM_CHUNK; i < end; i++)
+			s += (double)g[i] * g[i];
+		part[c] = s;
+	}
+	double s = 0;
+	for (size_t c = 0; c < nchunks; c++)
+		s += part[c];
+	free(part);
+	return sqrt(s);
+}
+
+double optim_step(optim *o, model *m, const optim_opts *opts, double lr)
+{
+	float *g = model_grads(m), *p = model_params(m);
+	size_t n = model_nparams(m);
+	double norm = optim_grad_norm(g, n);
+	if (opts->clip > 0 && norm > opts->clip) {
+		float scale = (float)(opts->clip / norm);
+#pragma omp parallel for schedule(static)
+		for (size_t i = 0; i < n; i++)
+			g[i] *= scale;
+	}
+	o->steps++;
+	for (size_t i = 0; i < model_ntensors(m); i++) {
+		const model_tensor *t = model_tensor_at(m, i);
+		float wd = t->decay || opts->decay_all ? (float)opts->weight_decay : 0;
+		adamw_cpu(p + t->offset, g + t->offset, o->m + t->offset, o->v + t->offset, t->numel, (float)lr,
+			  (float)opts->beta1, (float)opts->beta2, (float)opts->eps, wd, o->steps);
+	}
+	return norm;
+}

@@ -1,0 +1,54 @@
+/* optim.h: AdamW with a learning-rate schedule and global-norm clipping.
+ *
+ * The moments are float, one pair per parameter, in the model's buffer
+ * order.  Weight decay applies to matrices only (model_tensor.decay) unless
+ * decay_all is set.  The optimizer is created and freed by the caller. */
+#ifndef SLUICE_OPTIM_H
+#define SLUICE_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+enum { OPTIM_COSINE, OPTIM_WSD, OPTIM_CONSTANT };
+
+typedef struct optim_opts {
+	double lr, min_lr_frac;     /* peak rate; the floor as a fraction of it */
+	int schedule;               /* OPTIM_* */
+	int64_t warmup;             /* steps of linear warm-up */
+	int64_t horizon;            /* the schedule's last step (0: none, constant after warm-up) */
+	double wsd_decay;           /* WSD: fraction of the horizon spent decaying */
+	double beta1, beta2, eps, weight_decay;
+	double clip;                /* global gradient norm limit (0: none) */
+	int decay_all;              /* decay biases, norms and embeddings too */
+} optim_opts;
+
+/* Defaults: lr 6e-4, min 0.1, cosine, warm-up 0, betas 0.9/0.95, eps 1e-8,
+ * weight decay 0.1, clip 1.0 (GPT-2/3 practice, as nanoGPT and llm.c). */
+void optim_opts_default(optim_opts *o);
+/* Parse "cosine", "wsd" or "constant"; -1 if none.  And the other way. */
+int optim_schedule_parse(const char *s);
+const char *optim_schedule_name(int schedule);
+
+/* The learning rate of step `step` (0 for the first). */
+double optim_lr(const optim_opts *o, int64_t step);
+
+typedef struct optim optim;
+
+optim *optim_new(size_t nparams);
+void optim_free(optim *o);                       /* accepts NULL */
+size_t optim_size(const optim *o);
+float *optim_m(optim *o);
+float *optim_v(optim *o);
+int64_t optim_steps(const optim *o);             /* steps taken */
+void optim_set_steps(optim *o, int64_t steps);
+
+/* The L2 norm of g[0..n), summed in double in a fixed order. */
+double optim_grad_norm(const float *g, size_t n);
+
+/* One step: scale the model's gradients down to the clip norm if above
+ * it, then AdamW at rate lr.  Returns the gradient norm before clipping. */
+double optim_step(optim *o, model *m, const optim_opts *opts, double lr);
+
+#endif

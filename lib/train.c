@@ -1,0 +1,197 @@
+/* train.c: the training step and the evaluation loss. */
+#include "train.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+struct trainer {
+	model *m;
+	optim *o;
+	train_opts opts;
+	ckpt_info *info;
+	size_t len;                 /* tokens per sequence, T + 1 */
+	int n, cap;                 /* sequences gathered, room for a step */
+	uint32_t *tok;
+	uint8_t *mask;
+	uint32_t *inp, *tgt;        /* one micro-batch */
+	real *w;
+	train_stats last;
+	cli_progress prog;
+};
+
+trainer *train_new(model *m, optim *o, const train_opts *opts, ckpt_info *info)
+{
+	trainer *t = xcalloc(1, sizeof(*t));
+	t->m = m;
+	t->o = o;
+	t->opts = *opts;
+	t->info = info;
+	t->cap = opts->batch * opts->accum;
+	cli_progress_init(&t->prog, opts->progress);
+	return t;
+}
+
+void train_free(trainer *t)
+{
+	if (!t)
+		return;
+	cli_progress_done(&t->prog);
+	free(t->tok);
+	free(t->mask);
+	free(t->inp);
+	free(t->tgt);
+	free(t->w);
+	free(t);
+}
+
+int train_pending(const trainer *t) { return t->n; }
+const train_stats *train_last(const trainer *t) { return &t->last; }
+
+/* Inputs, targets and weights of sequences [first, first + b) into the
+ * micro-batch buffers; targets weighted by scale. */
+static void micro_batch(uint32_t *inp, uint32_t *tgt, real *w, const uint32_t *tok, const uint8_t *mask,
+			size_t len, int first, int b, double scale)
+{
+	size_t T = len - 1;
+	for (int i = 0; i < b; i++) {
+		const uint32_t *s = tok + (size_t)(first + i) * len;
+		const uint8_t *mk = mask + (size_t)(first + i) * len;
+		for (size_t j = 0; j < T; j++) {
+			inp[i * T + j] = s[j];
+			tgt[i * T + j] = s[j + 1];
+			w[i * T + j] = (real)(mk[j + 1] * scale);
+		}
+	}
+}
+
+static void ensure_batch(uint32_t **inp, uint32_t **tgt, real **w, size_t n)
+{
+	*inp = xrealloc(*inp, n * sizeof(**inp));
+	*tgt = xrealloc(*tgt, n * sizeof(**tgt));
+	*w = xrealloc(*w, n * sizeof(**w));
+}
+
+static int step(trainer *t)
+{
+	int n = t->n, B = t->opts.batch, T = (int)t->len - 1;
+	t->n = 0;
+	uint64_t targets = 0;
+	for (size_t i = 0; i < (size_t)n * t->len; i++)
+		targets += i % t->len ? t->mask[i] : 0;
+	if (!targets)
+		return 0; /* all padding: nothing to learn from */
+	double start = cli_now(), loss = 0;
+	model_zero_grad(t->m);
+	for (int first = 0; first < n; first += B) {
+		int b = n - first < B ? n - first : B;
+		micro_batch(t->inp, t->tgt, t->w, t->tok, t->mask, t->len, first, b, 1.0 / (double)targets);
+		loss += model_forward(t->m, t->inp, t->tgt, t->w, b, T);
+		model_backward(t->m);
+	}
+	double lr = optim_lr(&t->opts.opt, optim_steps(t->o));
+	double norm = optim_step(t->o, t->m, &t->opts.opt, lr);
+	double secs = cli_now() - start, flops = 3 * model_forward_flops(model_cfg(t->m), n, T);
+	ckpt_info *info = t->info;
+	info->step = optim_steps(t->o);
+	info->tokens += (uint64_t)n * (uint64_t)T;
+	info->flops += flops;
+	train_stats *s = &t->last;
+	s->loss = loss;
+	s->lr = lr;
+	s->grad_norm = norm;
+	s->seconds = secs;
+	s->tokens_per_s = (double)n * T / secs;
+	s->gflops = flops / secs / 1e9;
+	s->targets = targets;
+	if (t->opts.log) {
+		fprintf(t->opts.log,
+			"{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"sequences\":%d,\"targets\":%llu,"
+			"\"tokens\":%llu,\"ms\":%.1f,\"tokens_per_s\":%.1f,\"gflops\":%.2f}\n",
+			(long long)info->step, loss, lr, norm, n, (unsigned long long)targets,
+			(unsigned long long)info->tokens, secs * 1e3, s->tokens_per_s, s->gflops);
+		fflush(t->opts.log);
+	}
+	if (t->prog.on)
+		fprintf(stderr, "\r%s: step %lld, loss %.4f, %.0f tokens/s   ", cli_prog(), (long long)info->step, loss,
+			s->tokens_per_s);
+	t->prog.last = cli_now();
+	return 1;
+}
+
+int train_add(trainer *t, const uint32_t *tok, const uint8_t *mask, size_t len)
+{
+	if (!t->tok) {
+		t->len = len;
+		t->tok = xmalloc((size_t)t->cap * len * sizeof(*t->tok));
+		t->mask = xmalloc((size_t)t->cap * len);
+		ensure_batch(&t->inp, &t->tgt, &t->w, (size_t)t->opts.batch * (len - 1));
+	}
+	memcpy(t->tok + (size_t)t->n * len, tok, len * sizeof(*tok));
+	uint8_t *mk = t->mask + (size_t)t->n * len;
+	if (mask)
+		memcpy(mk, mask, len);
+	else
+		for (size_t i = 0; i < len; i++)
+			mk[i] = i > 0;
+	if (++t->n < t->cap)
+		return 0;
+	return step(t);
+}
+
+int train_flush(trainer *t)
+{
+	return t->n ? step(t) : 0;
+}
+
+int train_eval_loss(model *m, seqs *s, int batch, double *loss, uint64_t *targets)
+{
+	uint32_t *inp = NULL, *tgt = NULL, *tok = NULL;
+	uint8_t *mask = NULL;
+	real *w = NULL;
+	size_t len = 0;
+	int n = 0, got, rc = 0;
+	double sum = 0;
+	uint64_t count = 0;
+	const uint32_t *t;
+	const uint8_t *mk;
+	size_t l;
+	for (;;) {
+		got = seqs_next(s, &t, &mk, &l);
+		if (got < 0) {
+			rc = -1;
+			break;
+		}
+		if (got) {
+			if (!tok) {
+				len = l;
+				tok = xmalloc((size_t)batch * len * sizeof(*tok));
+				mask = xmalloc((size_t)batch * len);
+				ensure_batch(&inp, &tgt, &w, (size_t)batch * (len - 1));
+			}
+			memcpy(tok + (size_t)n * len, t, len * sizeof(*t));
+			for (size_t i = 0; i < len; i++)
+				mask[(size_t)n * len + i] = mk ? mk[i] : i > 0;
+			n++;
+		}
+		if (n && (n == batch || !got)) {
+			micro_batch(inp, tgt, w, tok, mask, len, 0, n, 1.0);
+			sum += model_forward(m, inp, tgt, w, n, (int)len - 1);
+			for (size_t i = 0; i < (size_t)n * len; i++)
+				count += i % len ? mask[i] : 0;
+			n = 0;
+		}
+		if (!got)
+			break;
+	}
+	free(inp);
+	free(tgt);
+	free(w);
+	free(tok);
+	free(mask);
+	*loss = count ? sum / (double)count : 0;
+	*targets = count;
+	return rc;
+}

@@ -1,0 +1,54 @@
+/* train.h: optimizer steps over a stream of sequences, and the loss over
+ * one.
+ *
+ * The trainer gathers batch x accum sequences, weights each target by
+ * 1 / (targets in the step) so that the step's loss is the mean over its
+ * targets whatever the masks, runs forward and backward micro-batch by
+ * micro-batch, clips, steps AdamW at the schedule's rate and writes one
+ * JSON line to the log.  The caller owns the trainer, the model, the
+ * optimizer and info (updated: step, tokens, flops). */
+#ifndef SLUICE_TRAIN_H
+#define SLUICE_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ckpt.h"
+#include "model.h"
+#include "optim.h"
+#include "seqs.h"
+
+typedef struct train_opts {
+	int batch, accum;
+	optim_opts opt;
+	FILE *log;                  /* JSON lines; NULL: none */
+	int progress;               /* a progress line on stderr */
+} train_opts;
+
+typedef struct train_stats {
+	double loss, lr, grad_norm, seconds, tokens_per_s, gflops;
+	uint64_t targets;
+} train_stats;
+
+typedef struct trainer trainer;
+
+trainer *train_new(model *m, optim *o, const train_opts *opts, ckpt_info *info);
+void train_free(trainer *t);                     /* accepts NULL */
+
+/* Add one sequence of len tokens (checked by seqs: ids in the vocabulary,
+ * len - 1 <= n_ctx, the same len every call).  Runs a step when the batch
+ * is full; returns 1 if it did, 0 if not.  mask may be NULL. */
+int train_add(trainer *t, const uint32_t *tok, const uint8_t *mask, size_t len);
+/* Run a step over the sequences gathered so far, if any.  Returns 1 if it
+ * did, 0 if not. */
+int train_flush(trainer *t);
+/* Sequences gathered but not yet stepped on. */
+int train_pending(const trainer *t);
+const train_stats *train_last(const trainer *t);
+
+/* Mean loss per target over every sequence of s, batch sequences at a
+ * time.  Returns 0 with *loss and *targets set, or -1 on a read error
+ * (seqs_error()). */
+int train_eval_loss(model *m, seqs *s, int batch, double *loss, uint64_t *targets);
+
+#endif

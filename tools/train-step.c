@@ -1,0 +1,511 @@
+/* sluice-train-step: advance a GPT-2 model by the sequences on its input
+ * and write the checkpoint (pretraining and SFT; the model, optimizer and
+ * loop are in lib/). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "cli.h"
+#include "model.h"
+#include "optim.h"
+#include "seqs.h"
+#include "train.h"
+#include "util.h"
+
+enum {
+	OPT_INIT = 256, OPT_CTX, OPT_SEED, OPT_FROM, OPT_EXPORT_LLMC, OPT_TOKENIZER, OPT_N_VOCAB, OPT_REWIND, OPT_ACCUM,
+	OPT_STEPS, OPT_LR, OPT_MIN_LR, OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WSD_DECAY, OPT_BETA1, OPT_BETA2,
+	OPT_EPS, OPT_WD, OPT_CLIP, OPT_DECAY_ALL, OPT_VAL, OPT_VAL_EVERY, OPT_LOG, OPT_SAVE_EVERY, OPT_PROGRESS,
+	OPT_QUIET,
+};
+
+struct args {
+	const char *ckpt, *init, *from, *export_llmc, *tokenizer, *val, *log;
+	int layers, channels, heads, ctx, batch, accum, threads, progress, quiet, rewind;
+	uint64_t seed, n_vocab;
+	int64_t steps, val_every, save_every;
+	optim_opts opt;
+	int opt_given[OPT_QUIET + 1];  /* optimizer flags given, to override a resumed state */
+	char **files;
+	int nfiles;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: sluice-train-step -m CKPT [OPTION]... [FILE]...\n"
+"Train a GPT-2 model on the sequences in FILEs (sluice-shard output; stdin if\n"
+"none) and write it to CKPT (safetensors), its optimizer state and data\n"
+"position to CKPT.optim.  Without --init or --from, continue from CKPT: a\n"
+"second run on the same shard resumes where the first stopped.\n"
+"\n"
+"Model:\n"
+"  -m, --model CKPT        the checkpoint to continue and write\n"
+"      --init CONFIG       start a new model: dN (d12 = GPT-2 small, d24, d36,\n"
+"                          d48; other N: N layers of 64 N channels, N heads)\n"
+"  -L, --layers N  -C, --channels N  -H, --heads N   override the preset\n"
+"      --ctx N             positions of a new model (default 1024)\n"
+"      --seed N            initialisation seed (default 1)\n"
+"      --from FILE         start from this checkpoint instead: ours, Hugging Face\n"
+"                          GPT-2 safetensors or llm.c gpt2_*.bin\n"
+"      --export-llmc FILE  also write the model in llm.c's format\n"
+"      --tokenizer NAME  --n-vocab N   for --init on input that does not name them\n"
+"Data and steps:\n"
+"  -B, --batch N           sequences per micro-batch (default 4)\n"
+"      --accum N           micro-batches per step (default 1)\n"
+"      --steps N           stop after N steps (default: when the input ends;\n"
+"                          0: no training, only --init/--from and the exports)\n"
+"      --rewind            read the input from its start even where the\n"
+"                          checkpoint stopped inside it\n"
+"Optimizer (AdamW; a resumed run keeps its settings unless given again):\n"
+"      --lr X              peak learning rate (default 6e-4)\n"
+"      --min-lr F          floor, as a fraction of the peak (default 0.1)\n"
+"      --schedule S        cosine, wsd or constant (default cosine)\n"
+"      --warmup N          linear warm-up steps (default 0)\n"
+"      --total-steps N     the schedule's length (default: --steps of the run\n"
+"                          that made the model; none: constant after warm-up)\n"
+"      --wsd-decay F       WSD: final fraction spent decaying (default 0.2)\n"
+"      --beta1 X --beta2 X --eps X   (defaults 0.9, 0.95, 1e-8)\n"
+"      --weight-decay X    on matrices (default 0.1)\n"
+"      --decay-all         on biases, norms and embeddings too\n"
+"      --clip X            global gradient norm limit (default 1; 0: none)\n"
+"Validation and output:\n"
+"      --val FILE          report the loss on these sequences at the end\n"
+"      --val-every N       and every N steps\n"
+"      --log FILE          the JSON line of each step (default stderr)\n"
+"      --save-every N      write the checkpoint every N steps too\n"
+"  -j, --threads N         threads (default: OMP_NUM_THREADS, else all cores)\n"
+"      --progress          show a progress line even when stderr is not a terminal\n"
+"      --quiet             no progress line and no summary\n"
+"  -h, --help              show this help\n"
+"  -V, --version           show the version\n"
+"\n"
+"Exit status: 0 ok, 1 data or I/O error (the checkpoint is then left as it\n"
+"was), 2 usage error.\n");
+}
+
+static int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= min && v <= max))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "init", required_argument, NULL, OPT_INIT },
+		{ "layers", required_argument, NULL, 'L' },
+		{ "channels", required_argument, NULL, 'C' },
+		{ "heads", required_argument, NULL, 'H' },
+		{ "ctx", required_argument, NULL, OPT_CTX },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "export-llmc", required_argument, NULL, OPT_EXPORT_LLMC },
+		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
+		{ "n-vocab", required_argument, NULL, OPT_N_VOCAB },
+		{ "batch", required_argument, NULL, 'B' },
+		{ "accum", required_argument, NULL, OPT_ACCUM },
+		{ "steps", required_argument, NULL, OPT_STEPS },
+		{ "rewind", no_argument, NULL, OPT_REWIND },
+		{ "lr", required_argument, NULL, OPT_LR },
+		{ "min-lr", required_argument, NULL, OPT_MIN_LR },
+		{ "schedule", required_argument, NULL, OPT_SCHEDULE },
+		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "total-steps", required_argument, NULL, OPT_TOTAL_STEPS },
+		{ "wsd-decay", required_argument, NULL, OPT_WSD_DECAY },
+		{ "beta1", required_argument, NULL, OPT_BETA1 },
+		{ "beta2", required_argument, NULL, OPT_BETA2 },
+		{ "eps", required_argument, NULL, OPT_EPS },
+		{ "weight-decay", required_argument, NULL, OPT_WD },
+		{ "decay-all", no_argument, NULL, OPT_DECAY_ALL },
+		{ "clip", required_argument, NULL, OPT_CLIP },
+		{ "val", required_argument, NULL, OPT_VAL },
+		{ "val-every", required_argument, NULL, OPT_VAL_EVERY },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "save-every", required_argument, NULL, OPT_SAVE_EVERY },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	a->batch = 4;
+	a->accum = 1;
+	a->ctx = 1024;
+	a->seed = 1;
+	a->steps = -1;
+	optim_opts_default(&a->opt);
+	int c;
+	uint64_t u;
+	double d;
+	while ((c = getopt_long(argc, argv, "m:L:C:H:B:j:hV", opts, NULL)) != -1) {
+		int bad = 0;
+		if (c >= OPT_LR && c <= OPT_DECAY_ALL)
+			a->opt_given[c] = 1;
+		switch (c) {
+		case 'm': a->ckpt = optarg; break;
+		case OPT_INIT: a->init = optarg; break;
+		case 'L': bad = cli_parse_int(optarg, 1, MODEL_LAYERS_MAX, &a->layers); break;
+		case 'C': bad = cli_parse_int(optarg, 1, MODEL_EMBD_MAX, &a->channels); break;
+		case 'H': bad = cli_parse_int(optarg, 1, MODEL_EMBD_MAX, &a->heads); break;
+		case OPT_CTX: bad = cli_parse_int(optarg, 1, MODEL_CTX_MAX, &a->ctx); break;
+		case OPT_SEED: bad = cli_parse_u64(optarg, 0, UINT64_MAX, 0, &a->seed); break;
+		case OPT_FROM: a->from = optarg; break;
+		case OPT_EXPORT_LLMC: a->export_llmc = optarg; break;
+		case OPT_TOKENIZER: a->tokenizer = optarg; break;
+		case OPT_N_VOCAB: bad = cli_parse_u64(optarg, 1, MODEL_VOCAB_MAX, 0, &a->n_vocab); break;
+		case 'B': bad = cli_parse_int(optarg, 1, 1 << 20, &a->batch); break;
+		case OPT_ACCUM: bad = cli_parse_int(optarg, 1, 1 << 20, &a->accum); break;
+		case OPT_STEPS: bad = cli_parse_u64(optarg, 0, INT64_MAX, 0, &u); a->steps = (int64_t)u; break;
+		case OPT_REWIND: a->rewind = 1; break;
+		case OPT_LR: bad = parse_double(optarg, 0, 10, &a->opt.lr); break;
+		case OPT_MIN_LR: bad = parse_double(optarg, 0, 1, &a->opt.min_lr_frac); break;
+		case OPT_SCHEDULE: bad = (a->opt.schedule = optim_schedule_parse(optarg)) < 0; break;
+		case OPT_WARMUP: bad = cli_parse_u64(optarg, 0, INT64_MAX, 0, &u); a->opt.warmup = (int64_t)u; break;
+		case OPT_TOTAL_STEPS: bad = cli_parse_u64(optarg, 0, INT64_MAX, 0, &u); a->opt.horizon = (int64_t)u; break;
+		case OPT_WSD_DECAY: bad = parse_double(optarg, 0, 1, &a->opt.wsd_decay); break;
+		case OPT_BETA1: bad = parse_double(optarg, 0, 0.999999, &a->opt.beta1); break;
+		case OPT_BETA2: bad = parse_double(optarg, 0, 0.999999, &a->opt.beta2); break;
+		case OPT_EPS: bad = parse_double(optarg, 0, 1, &a->opt.eps); break;
+		case OPT_WD: bad = parse_double(optarg, 0, 10, &a->opt.weight_decay); break;
+		case OPT_DECAY_ALL: a->opt.decay_all = 1; break;
+		case OPT_CLIP: bad = parse_double(optarg, 0, 1e30, &a->opt.clip); break;
+		case OPT_VAL: a->val = optarg; break;
+		case OPT_VAL_EVERY: bad = cli_parse_u64(optarg, 1, INT64_MAX, 0, &u); a->val_every = (int64_t)u; break;
+		case OPT_LOG: a->log = optarg; break;
+		case OPT_SAVE_EVERY: bad = cli_parse_u64(optarg, 1, INT64_MAX, 0, &u); a->save_every = (int64_t)u; break;
+		case 'j': bad = cli_parse_int(optarg, 1, 4096, &a->threads); break;
+		case OPT_PROGRESS: a->progress = 1; break;
+		case OPT_QUIET: a->quiet = 1; break;
+		case 'h': usage(stdout); exit(cli_close_stdout());
+		case 'V': cli_version(); exit(cli_close_stdout());
+		default: return EXIT_USAGE;
+		}
+		(void)d;
+		if (bad)
+			return cli_usage_error("invalid value for %s: '%s'", argv[optind - 1], optarg);
+	}
+	if (!a->ckpt)
+		return cli_usage_error("no checkpoint (-m CKPT)");
+	if (a->init && a->from)
+		return cli_usage_error("--init and --from both say where the model comes from; give one");
+	model_config pc;
+	if (a->init && strcmp(a->init, "custom") && model_config_preset(a->init, &pc) < 0)
+		return cli_usage_error("--init %s: not a preset (dN, or custom with -L -C -H)", a->init);
+	if (a->init && !strcmp(a->init, "custom") && !(a->layers && a->channels && a->heads))
+		return cli_usage_error("--init custom needs -L, -C and -H");
+	if ((a->layers || a->channels || a->heads) && !a->init)
+		return cli_usage_error("-L, -C and -H shape a new model: use them with --init");
+	a->files = cli_inputs(argc, argv, optind, &a->nfiles);
+	return 0;
+}
+
+/* "DATASET/SPLIT/SHARD": the stream a checkpoint's data position refers
+ * to, or "" for input that does not say. */
+static void stream_id(const seqs_header *h, char *out, size_t size)
+{
+	if (h->present && h->dataset[0])
+		snprintf(out, size, "%s/%s/%lld", h->dataset, h->split, (long long)h->shard);
+	else
+		out[0] = 0;
+}
+
+struct run {
+	struct args *a;
+	model *m;
+	optim *o;
+	ckpt_info info;
+	ckpt_state state;
+	trainer *t;
+	FILE *log;
+	uint64_t sequences;
+	int64_t steps_run;
+};
+
+static int save(struct run *r)
+{
+	char err[512];
+	char *sp = ckpt_state_path(r->a->ckpt);
+	int rc = ckpt_save_state(sp, r->m, r->o, &r->state, err, sizeof(err));
+	if (rc < 0)
+		cli_error(sp, "cannot write: %s", err);
+	else if ((rc = ckpt_save(r->a->ckpt, r->m, &r->info, err, sizeof(err))) < 0)
+		cli_error(r->a->ckpt, "cannot write: %s", err);
+	free(sp);
+	return rc;
+}
+
+static int validate(struct run *r)
+{
+	seqs *v = seqs_open(r->a->val);
+	if (!v)
+		return -1;
+	seqs_set_vocab(v, (uint64_t)model_cfg(r->m)->n_vocab);
+	double loss;
+	uint64_t targets;
+	int rc = train_eval_loss(r->m, v, r->a->batch, &loss, &targets);
+	if (rc < 0)
+		cli_error(r->a->val, "%s", seqs_error(v));
+	else if (r->log)
+		fprintf(r->log, "{\"step\":%lld,\"val_loss\":%.6f,\"val_targets\":%llu}\n", (long long)r->info.step, loss,
+			(unsigned long long)targets);
+	seqs_close(v);
+	return rc;
+}
+
+/* The model: new, imported or continued; and its optimizer state. */
+static int load_model(struct run *r, const seqs_header *h)
+{
+	struct args *a = r->a;
+	char err[512];
+	memset(&r->info, 0, sizeof(r->info));
+	if (a->init) {
+		model_config c = { 0 };
+		if (strcmp(a->init, "custom"))
+			model_config_preset(a->init, &c);
+		if (a->layers) c.n_layer = a->layers;
+		if (a->channels) c.n_embd = a->channels;
+		if (a->heads) c.n_head = a->heads;
+		c.n_ctx = a->ctx;
+		uint64_t nv = a->n_vocab ? a->n_vocab : h->n_vocab;
+		if (!nv) {
+			cli_error(NULL, "the input does not name its vocabulary: give --n-vocab (and --tokenizer)");
+			return EXIT_USAGE;
+		}
+		c.n_vocab = (int)nv;
+		if (h->seq_len > 1 && (uint64_t)c.n_ctx < h->seq_len - 1)
+			c.n_ctx = (int)(h->seq_len - 1);
+		if (model_config_check(&c, err, sizeof(err)) < 0) {
+			cli_error(NULL, "--init: %s", err);
+			return EXIT_USAGE;
+		}
+		r->info.config = c;
+		r->info.seed = a->seed;
+		snprintf(r->info.tokenizer, sizeof(r->info.tokenizer), "%s", a->tokenizer ? a->tokenizer : h->tokenizer);
+		r->m = model_new(&c, &kern_cpu);
+		model_init(r->m, a->seed);
+	} else {
+		const char *path = a->from ? a->from : a->ckpt;
+		FILE *f = fopen(path, "rb");
+		unsigned char magic[4] = { 0 };
+		if (f) {
+			size_t got = fread(magic, 1, 4, f);
+			(void)got;
+			fclose(f);
+		} else if (!a->from && errno == ENOENT) {
+			cli_error(path, "no such checkpoint; start one with --init");
+			return EXIT_DATA;
+		}
+		r->info.config.n_head = a->heads;
+		r->m = load_u32le(magic) == LLMC_CKPT_MAGIC ? ckpt_load_llmc(path, &kern_cpu, &r->info, err, sizeof(err))
+							    : ckpt_load(path, &kern_cpu, &r->info, err, sizeof(err));
+		if (!r->m) {
+			cli_error(path, "%s", err);
+			return EXIT_DATA;
+		}
+	}
+	optim_opts_default(&r->state.opts);
+	if (!a->init && !a->from) {
+		char *sp = ckpt_state_path(a->ckpt);
+		r->o = ckpt_load_state(sp, r->m, &r->state, err, sizeof(err));
+		if (!r->o && errno != ENOENT) {
+			cli_error(sp, "%s", err);
+			free(sp);
+			return EXIT_DATA;
+		}
+		if (!r->o && !a->quiet)
+			cli_error(sp, "no optimizer state: AdamW starts from zero moments");
+		free(sp);
+	}
+	if (!r->o) {
+		r->o = optim_new(model_nparams(r->m));
+		optim_set_steps(r->o, r->info.step);
+		r->state.opts = a->opt;
+		if (!a->opt_given[OPT_TOTAL_STEPS] && a->steps > 0)
+			r->state.opts.horizon = r->info.step + a->steps;
+	} else {
+		/* Flags given again override the resumed settings. */
+		optim_opts *s = &r->state.opts;
+		const optim_opts *g = &a->opt;
+		if (a->opt_given[OPT_LR]) s->lr = g->lr;
+		if (a->opt_given[OPT_MIN_LR]) s->min_lr_frac = g->min_lr_frac;
+		if (a->opt_given[OPT_SCHEDULE]) s->schedule = g->schedule;
+		if (a->opt_given[OPT_WARMUP]) s->warmup = g->warmup;
+		if (a->opt_given[OPT_TOTAL_STEPS]) s->horizon = g->horizon;
+		if (a->opt_given[OPT_WSD_DECAY]) s->wsd_decay = g->wsd_decay;
+		if (a->opt_given[OPT_BETA1]) s->beta1 = g->beta1;
+		if (a->opt_given[OPT_BETA2]) s->beta2 = g->beta2;
+		if (a->opt_given[OPT_EPS]) s->eps = g->eps;
+		if (a->opt_given[OPT_WD]) s->weight_decay = g->weight_decay;
+		if (a->opt_given[OPT_CLIP]) s->clip = g->clip;
+		if (a->opt_given[OPT_DECAY_ALL]) s->decay_all = g->decay_all;
+	}
+	return EXIT_OK;
+}
+
+/* The input must be of the model's vocabulary and fit its context. */
+static int check_input(struct run *r, seqs *s)
+{
+	const seqs_header *h = seqs_hdr(s);
+	const model_config *c = model_cfg(r->m);
+	const char *path = seqs_path(s);
+	if (h->present && h->tokenizer[0] && r->info.tokenizer[0] && strcmp(h->tokenizer, r->info.tokenizer)) {
+		cli_error(path, "tokenized with %s, but the model reads %s", h->tokenizer, r->info.tokenizer);
+		return -1;
+	}
+	if (h->n_vocab > (uint64_t)c->n_vocab) {
+		cli_error(path, "vocabulary of %llu tokens, but the model has %d", (unsigned long long)h->n_vocab,
+			  c->n_vocab);
+		return -1;
+	}
+	if (h->seq_len > (uint64_t)c->n_ctx + 1) {
+		cli_error(path, "sequences of %llu tokens (context %llu), longer than the model's context of %d",
+			  (unsigned long long)h->seq_len, (unsigned long long)h->seq_len - 1, c->n_ctx);
+		return -1;
+	}
+	if (h->present && strcmp(h->mode, "pretrain") && strcmp(h->mode, "sft") && h->mode[0]) {
+		cli_error(path, "mode %s: train-step reads pretrain and sft sequences", h->mode);
+		return -1;
+	}
+	if (!r->info.tokenizer[0])
+		snprintf(r->info.tokenizer, sizeof(r->info.tokenizer), "%s", h->tokenizer);
+	seqs_set_vocab(s, (uint64_t)c->n_vocab);
+	return 0;
+}
+
+static int done(const struct run *r)
+{
+	return r->a->steps >= 0 && r->steps_run >= r->a->steps;
+}
+
+static int after_step(struct run *r)
+{
+	r->steps_run++;
+	if (r->a->val && r->a->val_every && r->info.step % r->a->val_every == 0 && validate(r) < 0)
+		return -1;
+	if (r->a->save_every && r->info.step % r->a->save_every == 0 && save(r) < 0)
+		return -1;
+	return 0;
+}
+
+/* Train on one input, from where the checkpoint left it. */
+static int train_file(struct run *r, seqs *s)
+{
+	char id[96];
+	stream_id(seqs_hdr(s), id, sizeof(id));
+	if (id[0] && !r->a->rewind && !strcmp(id, r->state.data_stream) && r->state.data_records) {
+		if (seqs_skip(s, r->state.data_records) < 0) {
+			cli_error(seqs_path(s), "resuming after record %llu: %s",
+				  (unsigned long long)r->state.data_records, seqs_error(s));
+			return -1;
+		}
+	}
+	snprintf(r->state.data_stream, sizeof(r->state.data_stream), "%s", id);
+	const uint32_t *tok;
+	const uint8_t *mask;
+	size_t len;
+	int got;
+	uint64_t first = seqs_records(s);
+	while (!done(r) && (got = seqs_next(s, &tok, &mask, &len)) == 1) {
+		if (len - 1 > (size_t)model_cfg(r->m)->n_ctx) {
+			cli_error(seqs_path(s), "record %llu: %zu tokens, longer than the model's context of %d + 1",
+				  (unsigned long long)seqs_records(s) - 1, len, model_cfg(r->m)->n_ctx);
+			return -1;
+		}
+		r->sequences++;
+		r->state.data_records = seqs_records(s) - (uint64_t)train_pending(r->t) - 1;
+		if (train_add(r->t, tok, mask, len)) {
+			r->state.data_records = seqs_records(s);
+			if (after_step(r) < 0)
+				return -1;
+		}
+	}
+	if (!done(r) && got < 0) {
+		cli_error(seqs_path(s), "%s", seqs_error(s));
+		return -1;
+	}
+	/* A step never spans two inputs: the rest of this one makes a last,
+	 * smaller step. */
+	if (!done(r) && train_flush(r->t)) {
+		r->state.data_records = seqs_records(s);
+		if (after_step(r) < 0)
+			return -1;
+	}
+	if (seqs_records(s) == first && !done(r) && !r->a->quiet && first)
+		cli_error(seqs_path(s), "all %llu sequences were trained on already (--rewind to train on them again)",
+			  (unsigned long long)first);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	cli_init("sluice-train-step");
+	struct args a = { 0 };
+	int ret = parse_args(argc, argv, &a);
+	if (ret)
+		return ret;
+	if (a.threads)
+		kern_cpu_threads(a.threads);
+	struct run r = { .a = &a };
+	seqs *s = NULL;
+	seqs_header none = { .shard = -1 };
+	if (a.steps != 0 && !(s = seqs_open(a.files[0])))
+		return EXIT_DATA;
+	ret = load_model(&r, s ? seqs_hdr(s) : &none);
+	if (ret)
+		goto out;
+	ret = EXIT_DATA;
+	if (a.log && !(r.log = fopen(a.log, "w"))) {
+		cli_error(a.log, "cannot create: %s", strerror(errno));
+		goto out;
+	}
+	if (!a.log)
+		r.log = stderr;
+	train_opts to = { .batch = a.batch, .accum = a.accum, .opt = r.state.opts, .log = r.log,
+			  .progress = a.quiet ? -1 : a.progress ? 1 : 0 };
+	r.t = train_new(r.m, r.o, &to, &r.info);
+	for (int i = 0; s && !done(&r); i++) {
+		if (check_input(&r, s) < 0 || train_file(&r, s) < 0)
+			goto out;
+		seqs_close(s);
+		s = NULL;
+		if (i + 1 < a.nfiles && !done(&r) && !(s = seqs_open(a.files[i + 1])))
+			goto out;
+	}
+	train_free(r.t);
+	r.t = NULL;
+	if (a.val && (!a.val_every || r.info.step % a.val_every) && validate(&r) < 0)
+		goto out;
+	if (save(&r) < 0)
+		goto out;
+	char err[512];
+	if (a.export_llmc && ckpt_save_llmc(a.export_llmc, r.m, err, sizeof(err)) < 0) {
+		cli_error(a.export_llmc, "cannot write: %s", err);
+		goto out;
+	}
+	if (!a.quiet)
+		fprintf(stderr, "%s: %lld steps, %llu sequences; model at step %lld, %llu tokens, %.3g FLOPs\n",
+			cli_prog(), (long long)r.steps_run, (unsigned long long)r.sequences, (long long)r.info.step,
+			(unsigned long long)r.info.tokens, r.info.flops);
+	ret = EXIT_OK;
+out:
+	train_free(r.t);
+	seqs_close(s);
+	if (r.log && r.log != stderr && fclose(r.log) != 0 && ret == EXIT_OK) {
+		cli_error(a.log, "write error: %s", strerror(errno));
+		ret = EXIT_DATA;
+	}
+	optim_free(r.o);
+	model_free(r.m);
+	return ret;
+}
