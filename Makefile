@@ -9,6 +9,8 @@ LDFLAGS ?= -fsanitize=address,undefined
 else
 O ?= build
 CFLAGS ?= -O2 -g
+# The kernels' loops vectorize at -O3; sqrtf only without errno.
+KERNEL_CFLAGS ?= -O3 -fno-math-errno
 endif
 
 CC ?= cc
@@ -51,7 +53,7 @@ $(O)/lib/%.o: lib/%.c $(wildcard lib/*.h kernels/*.h) | $(O)/config.mk
 
 $(O)/kernels/%.o: kernels/%.c $(wildcard kernels/*.h) | $(O)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(KERNEL_CFLAGS) -c $< -o $@
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@

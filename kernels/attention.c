@@ -1,93 +1,89 @@
-/* attention: causal multi-head self-attention, softmax(q k^T / sqrt(hs)) v. */
+/* attention: causal multi-head self-attention, softmax(q k^T / sqrt(hs)) v.
+ *
+ * Head by head through the BLAS: the scores are one T x T product (the
+ * masked half is computed and then overwritten, which costs less than
+ * leaving the BLAS), the outputs another.  Each thread owns whole heads,
+ * and a BLAS call inside a parallel region runs on its caller's thread,
+ * so the results do not depend on the thread count. */
 #include <math.h>
 #include <string.h>
 
 #include "kernels.h"
+#include "blas.h"
+#include "mathfun.h"
+
+#ifdef SLUICE_REAL_DOUBLE
+#define EXP(x) exp(x)
+#else
+#define EXP(x) k_expf(x)
+#endif
+
+/* Softmax of row[0..n) in place (n >= 1), the rest of the T-wide row 0. */
+KERN_CLONES static void causal_softmax_row(real *row, int n, int T)
+{
+	real mx = row[0];
+	for (int i = 1; i < n; i++)
+		mx = row[i] > mx ? row[i] : mx;
+	real sum = 0;
+	for (int i = 0; i < n; i++) {
+		row[i] = EXP(row[i] - mx);
+		sum += row[i];
+	}
+	real inv = 1 / sum;
+	for (int i = 0; i < n; i++)
+		row[i] *= inv;
+	for (int i = n; i < T; i++)
+		row[i] = 0;
+}
+
+/* ds = p * (dp - sum(p * dp)) * scale over row[0..n); p is 0 beyond. */
+KERN_CLONES static void softmax_backward_row(real *dp, const real *p, int n, int T, real scale)
+{
+	real dot = 0;
+	for (int i = 0; i < n; i++)
+		dot += p[i] * dp[i];
+	for (int i = 0; i < n; i++)
+		dp[i] = p[i] * (dp[i] - dot) * scale;
+	for (int i = n; i < T; i++)
+		dp[i] = 0;
+}
 
 void attention_forward_cpu(real *out, real *att, const real *qkv, int B, int T, int C, int NH)
 {
-	int hs = C / NH;
-	size_t C3 = (size_t)3 * C;
-	real scale = (real)(1.0 / sqrt((double)hs));
-	/* Row t costs t+1 dot products: deal the rows out one by one so the
-	 * threads get even shares of the triangle. */
-#pragma omp parallel for collapse(3) schedule(static, 1)
-	for (int b = 0; b < B; b++)
-		for (int h = 0; h < NH; h++)
-			for (int t = 0; t < T; t++) {
-				const real *q = qkv + (size_t)(b * T + t) * C3 + (size_t)h * hs;
-				real *a = att + (((size_t)b * NH + h) * T + t) * T;
-				real mx = -INFINITY;
-				for (int t2 = 0; t2 <= t; t2++) {
-					const real *k = qkv + (size_t)(b * T + t2) * C3 + C + (size_t)h * hs;
-					real s = 0;
-					for (int i = 0; i < hs; i++)
-						s += q[i] * k[i];
-					s *= scale;
-					a[t2] = s;
-					if (s > mx)
-						mx = s;
-				}
-				real sum = 0;
-				for (int t2 = 0; t2 <= t; t2++) {
-					a[t2] = (real)exp(a[t2] - mx);
-					sum += a[t2];
-				}
-				real inv = 1 / sum;
-				for (int t2 = 0; t2 <= t; t2++)
-					a[t2] *= inv;
-				for (int t2 = t + 1; t2 < T; t2++)
-					a[t2] = 0;
-				real *o = out + (size_t)(b * T + t) * C + (size_t)h * hs;
-				memset(o, 0, sizeof(*o) * hs);
-				for (int t2 = 0; t2 <= t; t2++) {
-					const real *v = qkv + (size_t)(b * T + t2) * C3 + 2 * (size_t)C + (size_t)h * hs;
-					for (int i = 0; i < hs; i++)
-						o[i] += a[t2] * v[i];
-				}
-			}
-}
-
-/* By head: key and value gradients gather from every later position, so
- * one thread owns a head's whole sequence. */
-void attention_backward_cpu(real *dqkv, real *datt, const real *dout, const real *qkv, const real *att,
-			    int B, int T, int C, int NH)
-{
-	int hs = C / NH;
-	size_t C3 = (size_t)3 * C;
+	int hs = C / NH, C3 = 3 * C;
 	real scale = (real)(1.0 / sqrt((double)hs));
 #pragma omp parallel for collapse(2) schedule(static)
 	for (int b = 0; b < B; b++)
-		for (int h = 0; h < NH; h++)
-			for (int t = 0; t < T; t++) {
-				size_t row = (((size_t)b * NH + h) * T + t) * T;
-				const real *a = att + row;
-				real *da = datt + row;
-				const real *q = qkv + (size_t)(b * T + t) * C3 + (size_t)h * hs;
-				real *dq = dqkv + (size_t)(b * T + t) * C3 + (size_t)h * hs;
-				const real *dy = dout + (size_t)(b * T + t) * C + (size_t)h * hs;
-				real dot = 0;
-				for (int t2 = 0; t2 <= t; t2++) {
-					size_t off = (size_t)(b * T + t2) * C3 + 2 * (size_t)C + (size_t)h * hs;
-					const real *v = qkv + off;
-					real *dv = dqkv + off;
-					real s = 0;
-					for (int i = 0; i < hs; i++) {
-						s += dy[i] * v[i];
-						dv[i] += a[t2] * dy[i];
-					}
-					da[t2] = s;
-					dot += a[t2] * s;
-				}
-				for (int t2 = 0; t2 <= t; t2++) {
-					size_t off = (size_t)(b * T + t2) * C3 + C + (size_t)h * hs;
-					const real *k = qkv + off;
-					real *dk = dqkv + off;
-					real dpre = a[t2] * (da[t2] - dot) * scale;
-					for (int i = 0; i < hs; i++) {
-						dq[i] += dpre * k[i];
-						dk[i] += dpre * q[i];
-					}
-				}
-			}
+		for (int h = 0; h < NH; h++) {
+			const real *q = qkv + (size_t)b * T * C3 + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
+			real *s = att + ((size_t)b * NH + h) * T * T;
+			GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0, s, T);
+			for (int t = 0; t < T; t++)
+				causal_softmax_row(s + (size_t)t * T, t + 1, T);
+			real *o = out + (size_t)b * T * C + (size_t)h * hs;
+			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1, s, T, v, C3, 0, o, C);
+		}
+}
+
+void attention_backward_cpu(real *dqkv, real *datt, const real *dout, const real *qkv, const real *att,
+			    int B, int T, int C, int NH)
+{
+	int hs = C / NH, C3 = 3 * C;
+	real scale = (real)(1.0 / sqrt((double)hs));
+#pragma omp parallel for collapse(2) schedule(static)
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++) {
+			size_t qoff = (size_t)b * T * C3 + (size_t)h * hs;
+			const real *q = qkv + qoff, *k = q + C, *v = q + 2 * C;
+			real *dq = dqkv + qoff, *dk = dq + C, *dv = dq + 2 * C;
+			const real *p = att + ((size_t)b * NH + h) * T * T;
+			real *dp = datt + ((size_t)b * NH + h) * T * T;
+			const real *dy = dout + (size_t)b * T * C + (size_t)h * hs;
+			GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1, dy, C, v, C3, 0, dp, T);
+			GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1, p, T, dy, C, 1, dv, C3);
+			for (int t = 0; t < T; t++)
+				softmax_backward_row(dp + (size_t)t * T, p + (size_t)t * T, t + 1, T, scale);
+			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1, dp, T, k, C3, 1, dq, C3);
+			GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1, dp, T, q, C3, 1, dk, C3);
+		}
 }

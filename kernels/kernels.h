@@ -75,11 +75,12 @@ double crossentropy_forward_cpu(real *logits, real *losses, const uint32_t *targ
 /* probs (the softmaxed logits) become dlogits = weight[i] * (p - onehot). */
 void crossentropy_backward_cpu(real *probs, const uint32_t *target, const real *weight, int N, int V);
 
-/* AdamW over n parameters (decoupled weight decay as PyTorch's AdamW):
+/* AdamW over n parameters (decoupled weight decay as PyTorch's AdamW) on
+ * the gradient g * gscale (the clipping factor):
  * p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p).  step counts from 1.
  * Parameters, gradients and moments are float in every build. */
 void adamw_cpu(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
-	       float eps, float wd, int64_t step);
+	       float eps, float wd, float gscale, int64_t step);
 
 /* The table a backend fills in. */
 typedef struct kern_ops {

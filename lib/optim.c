@@ -109,21 +109,17 @@ double optim_grad_norm(const float *g, size_t n)
 
 double optim_step(optim *o, model *m, const optim_opts *opts, double lr)
 {
-	float *g = model_grads(m), *p = model_params(m);
+	const float *g = model_grads(m);
+	float *p = model_params(m);
 	size_t n = model_nparams(m);
 	double norm = optim_grad_norm(g, n);
-	if (opts->clip > 0 && norm > opts->clip) {
-		float scale = (float)(opts->clip / norm);
-#pragma omp parallel for schedule(static)
-		for (size_t i = 0; i < n; i++)
-			g[i] *= scale;
-	}
+	float scale = opts->clip > 0 && norm > opts->clip ? (float)(opts->clip / norm) : 1.0f;
 	o->steps++;
 	for (size_t i = 0; i < model_ntensors(m); i++) {
 		const model_tensor *t = model_tensor_at(m, i);
 		float wd = t->decay || opts->decay_all ? (float)opts->weight_decay : 0;
 		adamw_cpu(p + t->offset, g + t->offset, o->m + t->offset, o->v + t->offset, t->numel, (float)lr,
-			  (float)opts->beta1, (float)opts->beta2, (float)opts->eps, wd, o->steps);
+			  (float)opts->beta1, (float)opts->beta2, (float)opts->eps, wd, scale, o->steps);
 	}
 	return norm;
 }

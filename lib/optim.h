@@ -47,8 +47,9 @@ void optim_set_steps(optim *o, int64_t steps);
 /* The L2 norm of g[0..n), summed in double in a fixed order. */
 double optim_grad_norm(const float *g, size_t n);
 
-/* One step: scale the model's gradients down to the clip norm if above
- * it, then AdamW at rate lr.  Returns the gradient norm before clipping. */
+/* One step: AdamW at rate lr on the model's gradients, scaled down to the
+ * clip norm if above it (the gradients themselves are left as they are).
+ * Returns the gradient norm before clipping. */
 double optim_step(optim *o, model *m, const optim_opts *opts, double lr);
 
 #endif

@@ -1,0 +1,150 @@
+/* train_bench: training-step speed of the CPU backend, with the time spent
+ * in each kernel.
+ *
+ *   train_bench L C H V T B STEPS   tokens/s, GFLOP/s of the whole step
+ *                                   and of the matrix products alone
+ *   train_bench --peak              this CPU's FP32 FMA peak, all threads
+ *
+ * The model is GPT-2 shaped, randomly initialised, fed random tokens (the
+ * speed does not depend on their values); the first step is a warm-up and
+ * not counted.  Each kernel call goes through a timing table wrapped
+ * around kern_cpu. */
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "model.h"
+#include "optim.h"
+#include "util.h"
+
+enum { K_ENC, K_LN, K_MATMUL, K_ATT, K_GELU, K_RES, K_HEAD, K_CE, K_ADAMW, K_N };
+static const char *const kname[K_N] = { "encoder", "layernorm", "matmul", "attention", "gelu", "residual",
+					"head", "crossentropy", "adamw+clip" };
+static double ktime[K_N], kflops[K_N];
+
+#define TIMED(k, flops, call) do { double t0_ = cli_now(); call; ktime[k] += cli_now() - t0_; kflops[k] += (flops); } while (0)
+
+static void t_enc_f(real *o, const uint32_t *t, const real *a, const real *b, int B, int T, int C) { TIMED(K_ENC, 0, encoder_forward_cpu(o, t, a, b, B, T, C)); }
+static void t_enc_b(real *a, real *b, const real *d, const uint32_t *t, int B, int T, int C) { TIMED(K_ENC, 0, encoder_backward_cpu(a, b, d, t, B, T, C)); }
+static void t_ln_f(real *o, real *m, real *r, const real *i, const real *w, const real *b, int N, int C) { TIMED(K_LN, 0, layernorm_forward_cpu(o, m, r, i, w, b, N, C)); }
+static void t_ln_b(real *di, real *dw, real *db, const real *d, const real *i, const real *w, const real *m, const real *r, int N, int C) { TIMED(K_LN, 0, layernorm_backward_cpu(di, dw, db, d, i, w, m, r, N, C)); }
+static void t_mm_f(real *o, const real *i, const real *w, const real *b, int N, int I, int O) { TIMED(K_MATMUL, 2.0 * N * I * O, matmul_forward_cpu(o, i, w, b, N, I, O)); }
+static void t_mm_b(real *di, real *dw, real *db, const real *d, const real *i, const real *w, int N, int I, int O) { TIMED(K_MATMUL, 4.0 * N * I * O, matmul_backward_cpu(di, dw, db, d, i, w, N, I, O)); }
+static void t_att_f(real *o, real *a, const real *q, int B, int T, int C, int NH) { TIMED(K_ATT, 2.0 * B * C * T * (T + 1.0), attention_forward_cpu(o, a, q, B, T, C, NH)); }
+static void t_att_b(real *dq, real *da, const real *d, const real *q, const real *a, int B, int T, int C, int NH) { TIMED(K_ATT, 4.0 * B * C * T * (T + 1.0), attention_backward_cpu(dq, da, d, q, a, B, T, C, NH)); }
+static void t_gelu_f(real *o, const real *i, size_t n) { TIMED(K_GELU, 0, gelu_forward_cpu(o, i, n)); }
+static void t_gelu_b(real *d, const real *i, const real *o, size_t n) { TIMED(K_GELU, 0, gelu_backward_cpu(d, i, o, n)); }
+static void t_res(real *o, const real *a, const real *b, size_t n) { TIMED(K_RES, 0, residual_forward_cpu(o, a, b, n)); }
+static void t_head_f(real *l, const real *i, const real *w, int N, int C, int V) { TIMED(K_HEAD, 2.0 * N * C * V, head_forward_cpu(l, i, w, N, C, V)); }
+static void t_head_b(real *di, real *dw, const real *dl, const real *i, const real *w, int N, int C, int V) { TIMED(K_HEAD, 4.0 * N * C * V, head_backward_cpu(di, dw, dl, i, w, N, C, V)); }
+static double t_ce_f(real *l, real *ls, const uint32_t *t, const real *w, int N, int V) { double r; TIMED(K_CE, 0, r = crossentropy_forward_cpu(l, ls, t, w, N, V)); return r; }
+static void t_ce_b(real *p, const uint32_t *t, const real *w, int N, int V) { TIMED(K_CE, 0, crossentropy_backward_cpu(p, t, w, N, V)); }
+
+static const kern_ops timed = {
+	"cpu-timed", t_enc_f, t_enc_b, t_ln_f, t_ln_b, t_mm_f, t_mm_b, t_att_f, t_att_b,
+	t_gelu_f, t_gelu_b, t_res, t_head_f, t_head_b, t_ce_f, t_ce_b,
+};
+
+/* 8 independent chains of 16-wide FMAs per thread: enough in flight to
+ * fill both FMA ports. */
+__attribute__((target("avx512f"))) static double fma_loop(long iters)
+{
+	__m512 a[8], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+	for (int i = 0; i < 8; i++)
+		a[i] = _mm512_set1_ps((float)i);
+	for (long it = 0; it < iters; it++)
+		for (int i = 0; i < 8; i++)
+			a[i] = _mm512_fmadd_ps(a[i], b, c);
+	float s = 0, out[16];
+	for (int i = 0; i < 8; i++) {
+		_mm512_storeu_ps(out, a[i]);
+		s += out[0];
+	}
+	return s;
+}
+
+static int peak(void)
+{
+	if (!__builtin_cpu_supports("avx512f")) {
+		printf("peak: needs AVX-512F\n");
+		return 1;
+	}
+	long iters = 200000000;
+	double sink = 0, t0 = cli_now();
+	int threads = omp_get_max_threads();
+#pragma omp parallel reduction(+ : sink)
+	sink += fma_loop(iters);
+	double secs = cli_now() - t0;
+	double flops = (double)threads * iters * 8 * 16 * 2;
+	printf("peak: %d threads, %.1f GFLOP/s FP32 (AVX-512 FMA)%s\n", threads, flops / secs / 1e9,
+	       sink == 1.2345 ? " " : "");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--peak"))
+		return peak();
+	if (argc != 8) {
+		fprintf(stderr, "usage: train_bench L C H V T B STEPS | train_bench --peak\n");
+		return 2;
+	}
+	model_config c = { atoi(argv[1]), atoi(argv[2]), atoi(argv[3]), 1024, atoi(argv[4]) };
+	int T = atoi(argv[5]), B = atoi(argv[6]), steps = atoi(argv[7]);
+	if (T > c.n_ctx)
+		c.n_ctx = T;
+	model *m = model_new(&c, &timed);
+	model_init(m, 1);
+	optim *o = optim_new(model_nparams(m));
+	optim_opts opts;
+	optim_opts_default(&opts);
+	uint32_t *tok = xmalloc((size_t)B * (T + 1) * sizeof(*tok));
+	srand(1);
+	for (int i = 0; i < B * (T + 1); i++)
+		tok[i] = (uint32_t)rand() % (uint32_t)c.n_vocab;
+	real *w = xmalloc((size_t)B * T * sizeof(*w));
+	for (int i = 0; i < B * T; i++)
+		w[i] = (real)(1.0 / (B * T));
+	uint32_t *inp = xmalloc((size_t)B * T * sizeof(*inp)), *tgt = xmalloc((size_t)B * T * sizeof(*tgt));
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++) {
+			inp[b * T + t] = tok[b * (T + 1) + t];
+			tgt[b * T + t] = tok[b * (T + 1) + t + 1];
+		}
+	double total = 0, loss = 0;
+	for (int s = 0; s <= steps; s++) {
+		if (s == 1) {
+			memset(ktime, 0, sizeof(ktime));
+			memset(kflops, 0, sizeof(kflops));
+		}
+		double t0 = cli_now();
+		model_zero_grad(m);
+		loss = model_forward(m, inp, tgt, w, B, T);
+		model_backward(m);
+		double t1 = cli_now();
+		optim_step(o, m, &opts, 1e-4);
+		double t2 = cli_now();
+		ktime[K_ADAMW] += t2 - t1;
+		if (s)
+			total += t2 - t0;
+	}
+	double step_flops = 3 * model_forward_flops(&c, B, T);
+	double mm_time = ktime[K_MATMUL] + ktime[K_HEAD], mm_flops = kflops[K_MATMUL] + kflops[K_HEAD];
+	printf("shape L=%d C=%d H=%d V=%d params=%zu B=%d T=%d threads=%d steps=%d loss=%.4f\n", c.n_layer, c.n_embd,
+	       c.n_head, c.n_vocab, model_nparams(m), B, T, omp_get_max_threads(), steps, loss);
+	printf("step %.1f ms, %.1f tokens/s, %.1f GFLOP/s; matrix products %.1f GFLOP/s (%.0f%% of the time)\n",
+	       total / steps * 1e3, (double)B * T * steps / total, step_flops * steps / total / 1e9,
+	       mm_flops / mm_time / 1e9, 100 * mm_time / total);
+	for (int k = 0; k < K_N; k++)
+		printf("  %-13s %8.1f ms/step %5.1f%%\n", kname[k], ktime[k] / steps * 1e3, 100 * ktime[k] / total);
+	free(tok);
+	free(w);
+	free(inp);
+	free(tgt);
+	optim_free(o);
+	model_free(m);
+	return 0;
+}
