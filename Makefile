@@ -86,7 +86,13 @@ $(O)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
 
-test: all $(UNIT_BINS) $(FUZZ_REPLAY)
+# Programs the CLI tests call (not tests themselves).
+HELPER_BINS = $(patsubst tests/helpers/%.c,$(O)/tests/helpers/%,$(wildcard tests/helpers/*.c))
+$(O)/tests/helpers/%: tests/helpers/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+
+test: all $(UNIT_BINS) $(FUZZ_REPLAY) $(HELPER_BINS)
 	@O=$(O) tests/run.sh
 
 # Coverage-guided fuzzing with libFuzzer (clang): FUZZ_TIME seconds a target.
