@@ -103,7 +103,8 @@ fuzz: | $(O)/config.mk
 	@mkdir -p $(O)/fuzz
 	@set -e; for src in $(FUZZ_SRC); do \
 		t=$$(basename $$src .c); \
-		$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
+		$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Ilib -Ikernels -fopenmp \
+			$(PKG_CFLAGS) $(BLAS_CFLAGS) \
 			-fsanitize=fuzzer,address,undefined $$src $(LIB_SRC) $(ALL_LIBS) -o $(O)/fuzz/$$t; \
 		mkdir -p $(O)/fuzz/$$t.corpus; \
 		echo "fuzz: $$t for $(FUZZ_TIME)s"; \

@@ -150,11 +150,30 @@ static void copy_meta(char *dst, size_t size, const char *v)
 	snprintf(dst, size, "%s", v ? v : "");
 }
 
+static model *ckpt_from_st(const st_file *f, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
+
 model *ckpt_load(const char *path, const kern_ops *k, ckpt_info *info, char *err, size_t errlen)
 {
 	st_file *f = st_load(path, err, errlen);
 	if (!f)
 		return NULL;
+	model *m = ckpt_from_st(f, k, info, err, errlen);
+	st_free(f);
+	return m;
+}
+
+model *ckpt_parse(const uint8_t *p, size_t n, const kern_ops *k, ckpt_info *info, char *err, size_t errlen)
+{
+	st_file *f = st_parse(p, n, err, errlen);
+	if (!f)
+		return NULL;
+	model *m = ckpt_from_st(f, k, info, err, errlen);
+	st_free(f);
+	return m;
+}
+
+static model *ckpt_from_st(const st_file *f, const kern_ops *k, ckpt_info *info, char *err, size_t errlen)
+{
 	model *m = NULL;
 	int heads = info->config.n_head;
 	memset(info, 0, sizeof(*info));
@@ -214,11 +233,9 @@ model *ckpt_load(const char *path, const kern_ops *k, ckpt_info *info, char *err
 			goto fail;
 		}
 	}
-	st_free(f);
 	return m;
 fail:
 	model_free(m);
-	st_free(f);
 	return NULL;
 }
 

@@ -53,6 +53,8 @@ int ckpt_save(const char *path, model *m, const ckpt_info *info, char *err, size
  * size 64 unless *info->config.n_head is set beforehand).  Returns the
  * model, with info filled in, or NULL with err. */
 model *ckpt_load(const char *path, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
+/* The same from the file's bytes in memory (tests, fuzzing). */
+model *ckpt_parse(const uint8_t *p, size_t n, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
 
 /* The optimizer state file: CKPT.optim (the caller frees the name). */
 char *ckpt_state_path(const char *ckpt);

@@ -1,0 +1,313 @@
+/* test_train: the float model, optimizer, schedules, trainer and
+ * checkpoint files. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ckpt.h"
+#include "model.h"
+#include "optim.h"
+#include "safetensors.h"
+#include "train.h"
+#include "util.h"
+
+static model_config tiny = { .n_layer = 2, .n_embd = 32, .n_head = 4, .n_ctx = 16, .n_vocab = 64 };
+
+static char *tmp_path(const char *name)
+{
+	static char dir[64];
+	if (!dir[0]) {
+		snprintf(dir, sizeof(dir), "/tmp/sluice-test-train.XXXXXX");
+		if (!mkdtemp(dir))
+			abort();
+	}
+	char *p = xmalloc(128);
+	snprintf(p, 128, "%s/%s", dir, name);
+	return p;
+}
+
+/* Overfitting one batch: the loss must go below 0.1. */
+static void test_overfit_one_batch(void)
+{
+	model *m = model_new(&tiny, &kern_cpu);
+	model_init(m, 5);
+	optim *o = optim_new(model_nparams(m));
+	optim_opts opts;
+	optim_opts_default(&opts);
+	opts.lr = 1e-2;
+	opts.schedule = OPTIM_CONSTANT;
+	opts.weight_decay = 0;
+	train_opts to = { .batch = 4, .accum = 1, .opt = opts, .progress = -1 };
+	ckpt_info info = { .config = tiny };
+	trainer *t = train_new(m, o, &to, &info);
+	uint32_t seq[4][17];
+	srand(11);
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 17; j++)
+			seq[i][j] = (uint32_t)(rand() % tiny.n_vocab);
+	double first = 0, last = 0;
+	for (int step = 0; step < 300; step++) {
+		for (int i = 0; i < 4; i++)
+			train_add(t, seq[i], NULL, 17);
+		if (step == 0)
+			first = train_last(t)->loss;
+		last = train_last(t)->loss;
+	}
+	printf("# overfit: loss %.4f -> %.4f after 300 steps (want < 0.1)\n", first, last);
+	CHECK(first > 3.5 && first < 5); /* ln 64 = 4.16 */
+	CHECK(last < 0.1);
+	CHECK_EQ_INT(info.step, 300);
+	CHECK_EQ_INT(info.tokens, 300 * 4 * 16);
+	train_free(t);
+	optim_free(o);
+	model_free(m);
+}
+
+/* Masked positions contribute nothing: a step on sequences whose second
+ * half is masked equals a step on the first half alone. */
+static void test_mask_weights(void)
+{
+	uint32_t tok[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	uint8_t mask[9] = { 0, 1, 1, 1, 1, 0, 0, 0, 0 };
+	double loss[2];
+	for (int k = 0; k < 2; k++) {
+		model *m = model_new(&tiny, &kern_cpu);
+		model_init(m, 2);
+		optim *o = optim_new(model_nparams(m));
+		train_opts to = { .batch = 1, .accum = 1, .progress = -1 };
+		optim_opts_default(&to.opt);
+		ckpt_info info = { .config = tiny };
+		trainer *t = train_new(m, o, &to, &info);
+		train_add(t, tok, k ? mask : NULL, k ? 9 : 5);
+		loss[k] = train_last(t)->loss;
+		CHECK_EQ_INT(train_last(t)->targets, 4);
+		train_free(t);
+		optim_free(o);
+		model_free(m);
+	}
+	CHECK(fabs(loss[0] - loss[1]) < 1e-6);
+}
+
+static void test_schedules(void)
+{
+	optim_opts o;
+	optim_opts_default(&o);
+	o.lr = 1.0;
+	o.min_lr_frac = 0.1;
+	o.warmup = 10;
+	o.horizon = 110;
+	CHECK(fabs(optim_lr(&o, 0) - 0.1) < 1e-12);          /* (0 + 1) / 10 */
+	CHECK(fabs(optim_lr(&o, 9) - 1.0) < 1e-12);
+	CHECK(fabs(optim_lr(&o, 10) - 1.0) < 1e-12);         /* cosine starts at the peak */
+	CHECK(fabs(optim_lr(&o, 60) - 0.55) < 1e-12);        /* halfway: 0.1 + 0.9 / 2 */
+	CHECK(fabs(optim_lr(&o, 110) - 0.1) < 1e-12);
+	CHECK(fabs(optim_lr(&o, 500) - 0.1) < 1e-12);
+	o.schedule = OPTIM_WSD;
+	o.wsd_decay = 0.2;                                   /* decay from step 88 */
+	CHECK(fabs(optim_lr(&o, 50) - 1.0) < 1e-12);
+	CHECK(fabs(optim_lr(&o, 88) - 1.0) < 1e-12);
+	CHECK(fabs(optim_lr(&o, 99) - 0.55) < 1e-12);        /* halfway through 88..110 */
+	o.schedule = OPTIM_CONSTANT;
+	CHECK(fabs(optim_lr(&o, 100) - 1.0) < 1e-12);
+	o.schedule = OPTIM_COSINE;
+	o.horizon = 0;                                       /* no horizon: constant */
+	CHECK(fabs(optim_lr(&o, 100) - 1.0) < 1e-12);
+}
+
+/* One AdamW step by hand: m = 0.1 g, v = 0.05 g^2, bias-corrected update
+ * lr * g / (|g| + eps) = lr * sign(g), plus decay on matrices only. */
+static void test_adamw_step(void)
+{
+	model *m = model_new(&tiny, &kern_cpu);
+	model_init(m, 1);
+	size_t n = model_nparams(m);
+	float *before = xmalloc(n * sizeof(float));
+	memcpy(before, model_params(m), n * sizeof(float));
+	float *g = model_grads(m);
+	for (size_t i = 0; i < n; i++)
+		g[i] = (i % 2 ? 1e-3f : -2e-3f);
+	optim *o = optim_new(n);
+	optim_opts opts;
+	optim_opts_default(&opts);
+	opts.clip = 0;
+	double norm = optim_step(o, m, &opts, 0.01);
+	CHECK(fabs(norm - sqrt((double)(n / 2) * 1e-6 + (double)(n - n / 2) * 4e-6)) < 1e-6 * norm);
+	int bad = 0;
+	for (size_t k = 0; k < model_ntensors(m); k++) {
+		const model_tensor *t = model_tensor_at(m, k);
+		for (size_t j = 0; j < t->numel; j++) {
+			size_t i = t->offset + j;
+			double sign = g[i] > 0 ? 1 : -1;
+			double want = before[i] - 0.01 * (sign * (fabs(g[i]) / (fabs(g[i]) + 1e-8)) +
+							  (t->decay ? 0.1 * before[i] : 0));
+			if (fabs(model_params(m)[i] - want) > 1e-6)
+				bad = 1;
+		}
+	}
+	CHECK(!bad);
+	/* Clipping scales the gradient used, not the one kept. */
+	opts.clip = norm / 2;
+	CHECK(fabs(optim_step(o, m, &opts, 0.01) - norm) < 1e-6 * norm);
+	CHECK(g[0] == -2e-3f);
+	free(before);
+	optim_free(o);
+	model_free(m);
+}
+
+static void test_checkpoint_round_trip(void)
+{
+	char *path = tmp_path("m.safetensors"), err[512];
+	model *m = model_new(&tiny, &kern_cpu);
+	model_init(m, 9);
+	ckpt_info info = { .config = tiny, .seed = 9, .step = 12, .tokens = 3456, .flops = 1.25e12 };
+	snprintf(info.tokenizer, sizeof(info.tokenizer), "gpt2");
+	snprintf(info.dataset, sizeof(info.dataset), "0123456789abcdef");
+	CHECK(ckpt_save(path, m, &info, err, sizeof(err)) == 0);
+	ckpt_info back = { 0 };
+	model *r = ckpt_load(path, &kern_cpu, &back, err, sizeof(err));
+	CHECK(r != NULL);
+	if (r) {
+		CHECK(!memcmp(model_params(r), model_params(m), model_nparams(m) * sizeof(float)));
+		CHECK(!memcmp(&back.config, &tiny, sizeof(tiny)));
+		CHECK(!strcmp(back.tokenizer, "gpt2") && !strcmp(back.dataset, "0123456789abcdef"));
+		CHECK(back.step == 12 && back.tokens == 3456 && back.seed == 9 && back.flops == 1.25e12);
+	}
+	/* The optimizer state belongs to these parameters only. */
+	char *sp = ckpt_state_path(path);
+	optim *o = optim_new(model_nparams(m));
+	for (size_t i = 0; i < optim_size(o); i++)
+		optim_m(o)[i] = (float)i;
+	optim_set_steps(o, 12);
+	ckpt_state st = { .data_records = 77 };
+	snprintf(st.data_stream, sizeof(st.data_stream), "abc/train/0");
+	optim_opts_default(&st.opts);
+	st.opts.horizon = 1000;
+	CHECK(ckpt_save_state(sp, m, o, &st, err, sizeof(err)) == 0);
+	ckpt_state sb;
+	optim *ob = ckpt_load_state(sp, m, &sb, err, sizeof(err));
+	CHECK(ob && optim_steps(ob) == 12 && sb.data_records == 77 && !strcmp(sb.data_stream, "abc/train/0"));
+	CHECK(ob && sb.opts.horizon == 1000 && sb.opts.lr == st.opts.lr);
+	CHECK(ob && !memcmp(optim_m(ob), optim_m(o), optim_size(o) * sizeof(float)));
+	model_params(m)[5] += 1;
+	optim *oc = ckpt_load_state(sp, m, &sb, err, sizeof(err));
+	CHECK(!oc && strstr(err, "belongs to other parameters"));
+	optim_free(o);
+	optim_free(ob);
+	optim_free(oc);
+	model_free(r);
+	model_free(m);
+	unlink(sp);
+	unlink(path);
+	free(sp);
+	free(path);
+}
+
+/* An llm.c checkpoint built by hand from its documented layout: each
+ * parameter's value encodes its kind and index, and must land in the
+ * tensor and place (transposed for the linear weights) it belongs to. */
+static void test_llmc_layout(void)
+{
+	model_config c = { .n_layer = 2, .n_embd = 4, .n_head = 2, .n_ctx = 3, .n_vocab = 5 };
+	int C = 4, L = 2, Vp = 128, T = 3;
+	size_t count = (size_t)Vp * C + (size_t)T * C + (size_t)L * (12 * C * C + 13 * C) + 2 * C;
+	size_t n = 1024 + count * 4;
+	uint8_t *p = xcalloc(1, n);
+	int32_t h[8] = { LLMC_CKPT_MAGIC, 3, T, 5, L, 2, C, Vp };
+	for (int i = 0; i < 8; i++)
+		store_u32le(p + 4 * i, (uint32_t)h[i]);
+	float *f = xmalloc(count * sizeof(float));
+	for (size_t i = 0; i < count; i++)
+		f[i] = (float)i;
+	memcpy(p + 1024, f, count * 4);
+	ckpt_info info;
+	char err[512];
+	model *m = ckpt_parse_llmc(p, n, &kern_cpu, &info, err, sizeof(err));
+	CHECK(m != NULL);
+	if (m) {
+		const float *q = model_params(m);
+		/* wte row 1, column 2: file index 1 * C + 2. */
+		CHECK(q[model_tensor_find(m, "wte.weight")->offset + 1 * C + 2] == 6);
+		size_t base = (size_t)Vp * C + (size_t)T * C + 2 * (size_t)L * C; /* after wte, wpe, ln1w, ln1b */
+		/* qkvw of layer 1, file [OUT=3C][IN=C] at (o=5, i=3); model [IN][OUT]. */
+		const model_tensor *qkv = model_tensor_find(m, "h.1.attn.c_attn.weight");
+		CHECK(q[qkv->offset + 3 * (3 * C) + 5] == (float)(base + (size_t)3 * C * C + 5 * C + 3));
+		/* ln_f.bias: the last C values. */
+		CHECK(q[model_tensor_find(m, "ln_f.bias")->offset + 3] == (float)(count - 1));
+	}
+	/* Wrong size, version, magic. */
+	CHECK(!ckpt_parse_llmc(p, n - 4, &kern_cpu, &info, err, sizeof(err)) && strstr(err, "needs"));
+	store_u32le(p + 4, 4);
+	CHECK(!ckpt_parse_llmc(p, n, &kern_cpu, &info, err, sizeof(err)) && strstr(err, "version 4"));
+	store_u32le(p, 1);
+	CHECK(!ckpt_parse_llmc(p, n, &kern_cpu, &info, err, sizeof(err)) && strstr(err, "not an llm.c checkpoint"));
+	(void)c;
+	model_free(m);
+	free(f);
+	free(p);
+}
+
+/* Every way a safetensors header can lie is caught. */
+static void test_safetensors_rejects(void)
+{
+	static const struct {
+		const char *header, *why;
+		size_t data;
+	} cases[] = {
+		{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", NULL, 8 },
+		{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", "need 12", 8 },
+		{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", "cover 8 of the 12", 12 },
+		{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", "gap", 12 },
+		{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+		  "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", "overlap", 8 },
+		{ "{\"a\":{\"dtype\":\"F33\",\"shape\":[2],\"data_offsets\":[0,8]}}", "unknown dtype", 8 },
+		{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", "shape", 8 },
+		{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,80]}}", "within", 8 },
+		{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", "exactly", 8 },
+		{ "{\"__metadata__\":{\"k\":1}}", "not a string", 0 },
+		{ "[1]", "not a JSON object", 0 },
+		{ "{\"a\":", "header JSON", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t hl = strlen(cases[i].header), n = 8 + hl + cases[i].data;
+		uint8_t *p = xcalloc(1, n);
+		store_u64le(p, hl);
+		memcpy(p + 8, cases[i].header, hl);
+		char err[512] = "";
+		st_file *f = st_parse(p, n, err, sizeof(err));
+		if (cases[i].why) {
+			CHECK(f == NULL);
+			if (f || !strstr(err, cases[i].why))
+				fprintf(stderr, "case %zu: got '%s', want '%s'\n", i, err, cases[i].why);
+			CHECK(f == NULL && strstr(err, cases[i].why));
+		} else {
+			CHECK(f != NULL && st_count(f) == 1);
+		}
+		st_free(f);
+		/* Truncated anywhere: rejected, never read past the end. */
+		for (size_t cut = 0; cut < n; cut++) {
+			uint8_t *q = xmalloc(cut + 1);
+			memcpy(q, p, cut);
+			st_file *g = st_parse(q, cut, err, sizeof(err));
+			if (g && !cases[i].why && cut < n)
+				CHECK(0);
+			st_free(g);
+			free(q);
+		}
+		free(p);
+	}
+}
+
+int main(void)
+{
+	RUN(test_overfit_one_batch);
+	RUN(test_mask_weights);
+	RUN(test_schedules);
+	RUN(test_adamw_step);
+	RUN(test_checkpoint_round_trip);
+	RUN(test_llmc_layout);
+	RUN(test_safetensors_rejects);
+	CHECK_EXIT();
+}
