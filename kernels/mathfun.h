@@ -4,7 +4,7 @@
  * libm's expf and tanhf are calls the loops cannot vectorize.  k_expf is
  * the classic Cody-Waite reduction x = n ln2 + r with a degree-6 minimax
  * polynomial for e^r (the Cephes coefficients): relative error below 2e-7
- * over the float range, flushed to 0 below -87.3 and capped above 88.7. */
+ * over the float range, held at e^-87.3 below and e^88.3 above. */
 #ifndef SLUICE_KERNELS_MATHFUN_H
 #define SLUICE_KERNELS_MATHFUN_H
 
@@ -21,11 +21,15 @@
 
 static inline float k_expf(float x)
 {
+	/* The exponent from a value that is never NaN (a NaN fails both
+	 * comparisons), the rest from x itself, so that NaN comes out NaN. */
+	float xn = x > -87.3f ? x : -87.3f;
+	xn = xn < 88.3f ? xn : 88.3f; /* 2^127 at most: finite */
 	x = x < -87.3f ? -87.3f : x;
-	x = x > 88.7f ? 88.7f : x;
+	x = x > 88.3f ? 88.3f : x;
 	/* n = round(x / ln2) by the 1.5 * 2^23 trick (exact in ISO C:
 	 * neither -ffast-math nor FMA contraction is in use). */
-	float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	float n = (xn * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
 	float r = x - n * 0.693359375f;
 	r = r - n * -2.12194440e-4f;
 	float p = 1.9875691500e-4f;
@@ -35,7 +39,7 @@ static inline float k_expf(float x)
 	p = p * r + 1.6666665459e-1f;
 	p = p * r + 5.0000001201e-1f;
 	p = p * r * r + r + 1.0f;
-	int32_t bits = ((int32_t)n + 127) << 23;
+	uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
 	float scale;
 	memcpy(&scale, &bits, sizeof(scale));
 	return p * scale;

@@ -3,6 +3,7 @@
  * loop are in lib/). */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +393,12 @@ static int done(const struct run *r)
 static int after_step(struct run *r)
 {
 	r->steps_run++;
+	const train_stats *st = train_last(r->t);
+	if (!isfinite(st->loss) || !isfinite(st->grad_norm)) {
+		cli_error(NULL, "step %lld: loss %g, gradient norm %g: training diverged; the checkpoint is left as it was",
+			  (long long)r->info.step, st->loss, st->grad_norm);
+		return -1;
+	}
 	if (r->a->val && r->a->val_every && r->info.step % r->a->val_every == 0 && validate(r) < 0)
 		return -1;
 	if (r->a->save_every && r->info.step % r->a->save_every == 0 && save(r) < 0)

@@ -9,8 +9,7 @@ D=data
 export OMP_NUM_THREADS=2
 
 # Paragraphs of tiny Shakespeare as documents, tokenized and sharded at T=32.
-awk 'BEGIN { RS = "" } { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\n/, "\\n"); printf "{\"text\": \"%s\\n\"}\n", $0 }' \
-	"$D/tinyshakespeare.txt" >"$TMP/shk.jsonl"
+awk -f scripts/paragraphs.awk "$D/tinyshakespeare.txt" >"$TMP/shk.jsonl"
 sluice-tokenize -e gpt2 --drop-text -o "$TMP/shk.tok" "$TMP/shk.jsonl" 2>/dev/null
 sluice-shard --quiet -T 32 --val 0.05 -o "$TMP/sh" "$TMP/shk.tok"
 TRAIN=$TMP/sh/train-00000.slc VAL=$TMP/sh/val-00000.slc
@@ -168,6 +167,13 @@ sluice-train-step -m "$TMP/o.st" --quiet --steps 1 "$TRAIN" 2>/dev/null
 cp "$TMP/keep.st.optim" "$TMP/o.st.optim"
 expect_err "optimizer state of other parameters" 1 "belongs to other parameters" \
 	sluice-train-step -m "$TMP/o.st" "$TRAIN"
+# A NaN among the weights (brought in through llm.c's format, which has no
+# hash): the first step's loss is NaN, and nothing is written.
+cp "$TMP/x.bin" "$TMP/nan.bin"
+printf '\x00\x00\xc0\x7f' | dd of="$TMP/nan.bin" bs=1 seek=2000 conv=notrunc 2>/dev/null
+expect_err "NaN loss: training stops" 1 "step 1: loss nan.*diverged" \
+	sluice-train-step -m "$TMP/nan.st" --from "$TMP/nan.bin" "$TRAIN"
+[ ! -e "$TMP/nan.st" ] && ok "NaN loss: no checkpoint written" || not_ok "NaN loss wrote a checkpoint"
 expect_err "no checkpoint and no --init" 1 "no such checkpoint; start one with --init" \
 	sluice-train-step -m "$TMP/none.st" "$TRAIN"
 

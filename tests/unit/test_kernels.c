@@ -1,0 +1,183 @@
+/* test_kernels: the float CPU kernels against plain double-precision
+ * references written out here (the double build of the same kernels is
+ * checked against finite differences in test_gradcheck). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels.h"
+#include "mathfun.h"
+#include "util.h"
+
+static double uniform(double lo, double hi) { return lo + (hi - lo) * (rand() / (RAND_MAX + 1.0)); }
+
+static float *random_floats(size_t n, double lo, double hi)
+{
+	float *p = xmalloc(n * sizeof(float));
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)uniform(lo, hi);
+	return p;
+}
+
+static void test_expf_tanhf(void)
+{
+	double worst = 0, worst_tanh = 0;
+	for (int i = 0; i <= 200000; i++) {
+		float x = (float)(-87.0 + 175.0 * i / 200000);
+		double rel = fabs(k_expf(x) - exp((double)x)) / exp((double)x);
+		worst = rel > worst ? rel : worst;
+		float y = (float)(-10.0 + 20.0 * i / 200000);
+		double d = fabs(k_tanhf(y) - tanh((double)y));
+		worst_tanh = d > worst_tanh ? d : worst_tanh;
+	}
+	printf("# k_expf max relative error %.2e; k_tanhf max absolute error %.2e\n", worst, worst_tanh);
+	CHECK(worst < 2e-7);
+	CHECK(worst_tanh < 3e-7);
+	CHECK(k_expf(-200) < 1e-37f && k_expf(-200) >= 0);
+	CHECK(k_expf(88.3f) > 1e38f);
+	CHECK(isnan(k_expf(NAN)) && isnan(k_tanhf(NAN)));
+	CHECK(isfinite(k_expf(200)));
+}
+
+static double gelu_ref(double x) { return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
+
+static void test_gelu(void)
+{
+	enum { N = 100003 };
+	float *x = random_floats(N, -8, 8), *y = xmalloc(N * sizeof(float)), *d = xcalloc(N, sizeof(float));
+	float *g = random_floats(N, -1, 1);
+	gelu_forward_cpu(y, x, N);
+	gelu_backward_cpu(d, x, g, N);
+	double wf = 0, wb = 0;
+	for (int i = 0; i < N; i++) {
+		double h = 1e-4, deriv = (gelu_ref(x[i] + h) - gelu_ref(x[i] - h)) / (2 * h);
+		wf = fmax(wf, fabs(y[i] - gelu_ref(x[i])));
+		wb = fmax(wb, fabs(d[i] - deriv * g[i]));
+	}
+	printf("# gelu forward max abs error %.2e, backward %.2e\n", wf, wb);
+	CHECK(wf < 2e-6);
+	CHECK(wb < 5e-6); /* the central difference itself is off by ~1e-6 */
+	free(x), free(y), free(d), free(g);
+}
+
+static void test_crossentropy(void)
+{
+	enum { N = 7, V = 50257 };
+	float *z = random_floats((size_t)N * V, -12, 12);
+	double *zd = xmalloc((size_t)N * V * sizeof(double));
+	for (size_t i = 0; i < (size_t)N * V; i++)
+		zd[i] = z[i];
+	uint32_t tgt[N];
+	float w[N], loss[N];
+	for (int i = 0; i < N; i++) {
+		tgt[i] = (uint32_t)(rand() % V);
+		w[i] = (float)(i + 1) / 10;
+	}
+	z[3 * V + tgt[3]] = -80; /* a target of probability ~e^-92 */
+	zd[3 * V + tgt[3]] = -80;
+	double total = crossentropy_forward_cpu(z, loss, tgt, w, N, V), want_total = 0, worst = 0, psum_err = 0;
+	for (int i = 0; i < N; i++) {
+		const double *r = zd + (size_t)i * V;
+		double mx = r[0], s = 0;
+		for (int j = 1; j < V; j++)
+			mx = fmax(mx, r[j]);
+		for (int j = 0; j < V; j++)
+			s += exp(r[j] - mx);
+		double want = log(s) + mx - r[tgt[i]];
+		worst = fmax(worst, fabs(loss[i] - want) / want);
+		want_total += w[i] * want;
+		double ps = 0;
+		for (int j = 0; j < V; j++)
+			ps += z[(size_t)i * V + j];
+		psum_err = fmax(psum_err, fabs(ps - 1));
+	}
+	printf("# crossentropy max relative loss error %.2e, probabilities sum to 1 within %.1e\n", worst, psum_err);
+	CHECK(worst < 1e-6);
+	CHECK(fabs(total - want_total) < 1e-5 * want_total);
+	CHECK(psum_err < 1e-4);
+	CHECK(isfinite(loss[3]) && loss[3] > 80);
+	free(z), free(zd);
+}
+
+static void test_attention(void)
+{
+	enum { B = 2, T = 9, C = 12, NH = 3, HS = C / NH };
+	float *qkv = random_floats((size_t)B * T * 3 * C, -1.5, 1.5);
+	float *out = xmalloc((size_t)B * T * C * sizeof(float)), *att = xmalloc((size_t)B * NH * T * T * sizeof(float));
+	attention_forward_cpu(out, att, qkv, B, T, C, NH);
+	double worst = 0, masked = 0;
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++)
+			for (int t = 0; t < T; t++) {
+				double s[T], mx = -1e300, sum = 0;
+				const float *q = qkv + (size_t)(b * T + t) * 3 * C + h * HS;
+				for (int u = 0; u <= t; u++) {
+					const float *k = qkv + (size_t)(b * T + u) * 3 * C + C + h * HS;
+					s[u] = 0;
+					for (int i = 0; i < HS; i++)
+						s[u] += (double)q[i] * k[i];
+					s[u] /= sqrt((double)HS);
+					mx = fmax(mx, s[u]);
+				}
+				for (int u = 0; u <= t; u++)
+					sum += (s[u] = exp(s[u] - mx));
+				for (int i = 0; i < HS; i++) {
+					double o = 0;
+					for (int u = 0; u <= t; u++)
+						o += s[u] / sum * qkv[(size_t)(b * T + u) * 3 * C + 2 * C + h * HS + i];
+					worst = fmax(worst, fabs(out[(size_t)(b * T + t) * C + h * HS + i] - o));
+				}
+				for (int u = t + 1; u < T; u++)
+					masked = fmax(masked, fabs(att[(((size_t)b * NH + h) * T + t) * T + u]));
+			}
+	printf("# attention max abs error %.2e; future positions weigh %g\n", worst, masked);
+	CHECK(worst < 1e-6);
+	CHECK(masked == 0);
+	free(qkv), free(out), free(att);
+}
+
+static void test_layernorm_matmul(void)
+{
+	enum { N = 5, C = 70, OUT = 33 };
+	float *x = random_floats(N * C, -3, 5), *w = random_floats(C, 0.5, 1.5), *b = random_floats(C, -1, 1);
+	float y[N * C], mean[N], rstd[N];
+	layernorm_forward_cpu(y, mean, rstd, x, w, b, N, C);
+	double worst = 0;
+	for (int i = 0; i < N; i++) {
+		double mu = 0, var = 0;
+		for (int c = 0; c < C; c++)
+			mu += x[i * C + c] / (double)C;
+		for (int c = 0; c < C; c++)
+			var += (x[i * C + c] - mu) * (x[i * C + c] - mu) / C;
+		for (int c = 0; c < C; c++)
+			worst = fmax(worst, fabs(y[i * C + c] - ((x[i * C + c] - mu) / sqrt(var + 1e-5) * w[c] + b[c])));
+	}
+	printf("# layernorm max abs error %.2e\n", worst);
+	CHECK(worst < 1e-5);
+	float *wm = random_floats(C * OUT, -1, 1), *bias = random_floats(OUT, -1, 1), out[N * OUT];
+	matmul_forward_cpu(out, x, wm, bias, N, C, OUT);
+	worst = 0;
+	for (int i = 0; i < N; i++)
+		for (int o = 0; o < OUT; o++) {
+			double s = bias[o];
+			for (int c = 0; c < C; c++)
+				s += (double)x[i * C + c] * wm[c * OUT + o];
+			worst = fmax(worst, fabs(out[i * OUT + o] - s));
+		}
+	printf("# matmul max abs error %.2e\n", worst);
+	CHECK(worst < 1e-4);
+	free(x), free(w), free(b), free(wm), free(bias);
+}
+
+int main(void)
+{
+	srand(3);
+	RUN(test_expf_tanhf);
+	RUN(test_gelu);
+	RUN(test_crossentropy);
+	RUN(test_attention);
+	RUN(test_layernorm_matmul);
+	CHECK_EXIT();
+}
