@@ -52,17 +52,18 @@ echo
 # Tokens for llm.c, and the same tokens as our sequences for the check.
 "$BIN/sluice-shard" --quiet --llmc --no-shuffle -T 64 --val 0.1 -o "$TMP/llmc" "$TMP/shk.tok"
 mkdir -p "$TMP/run/dev/data/tinyshakespeare"
-cp "$TMP/llmc/train-00000.bin" "$TMP/run/dev/data/tinyshakespeare/tiny_shakespeare_train.bin"
-cp "$TMP/llmc/val-00000.bin" "$TMP/run/dev/data/tinyshakespeare/tiny_shakespeare_val.bin"
-"$BIN/sluice-shard" --quiet --no-shuffle -T 64 -o "$TMP/valseq" "$TMP/llmc/val-00000.bin"
+cp "$TMP/llmc/train_000000.bin" "$TMP/run/dev/data/tinyshakespeare/tiny_shakespeare_train.bin"
+cp "$TMP/llmc/val_000000.bin" "$TMP/run/dev/data/tinyshakespeare/tiny_shakespeare_val.bin"
+"$BIN/sluice-shard" --quiet --no-shuffle -T 64 -o "$TMP/valseq" "$TMP/llmc/val_000000.bin"
 "$BIN/sluice-cat" -n 20 -o "$TMP/val20.slc" "$TMP/valseq/train-00000.slc"
 for s in d12 d6; do
-	"$BIN/sluice-train-step" -m "$TMP/$s.st" --init "$s" --quiet --steps 0 --export-llmc "$TMP/run/gpt2_124M.bin"
+	"$BIN/sluice-train-step" -m "$TMP/$s.st" --init "$s" --n-vocab 50257 --tokenizer gpt2 --quiet --steps 0 \
+		--export-llmc "$TMP/run/gpt2_124M.bin"
 	ours=$("$BIN/sluice-train-step" -m "$TMP/$s.st" --steps 0 --quiet --val "$TMP/val20.slc" 2>&1 |
 		grep -o '"val_loss":[0-9.]*' | cut -d: -f2)
 	# train_gpt2 runs 40 steps with generation at step 20: stop it after
 	# STEPS + 1 steps.
-	(cd "$TMP/run" && exec "$LLMC_DIR/train_gpt2") >"$TMP/llmc.log" 2>&1 &
+	(cd "$TMP/run" && exec stdbuf -oL "$LLMC_DIR/train_gpt2") >"$TMP/llmc.log" 2>&1 &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null && ! grep -q "^step $STEPS:" "$TMP/llmc.log"; do sleep 1; done
 	kill "$pid" 2>/dev/null || true
