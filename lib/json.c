@@ -757,6 +757,45 @@ int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errl
 	return ret;
 }
 
+int json_parse_strings(const char *text, size_t len, buf *out, size_t *count, char *err, size_t errlen)
+{
+	struct parser *ps = &tls_parser;
+	const uint8_t *p = (const uint8_t *)text;
+	ps->start = p;
+	ps->end = p + len;
+	ps->err = err;
+	ps->errlen = errlen;
+	*count = 0;
+	p = skip_ws(p, ps->end);
+	if (p == ps->end || *p != '[')
+		return fail(ps, p, "expected an array of strings");
+	p = skip_ws(p + 1, ps->end);
+	if (p < ps->end && *p == ']') {
+		p++;
+	} else {
+		for (;;) {
+			if (p == ps->end || *p != '"')
+				return fail(ps, p, "expected a string");
+			if (!(p = scan_string(ps, p, out)))
+				return -1;
+			buf_addc(out, 0);
+			++*count;
+			p = skip_ws(p, ps->end);
+			if (p < ps->end && *p == ',') {
+				p = skip_ws(p + 1, ps->end);
+				continue;
+			}
+			if (p < ps->end && *p == ']') {
+				p++;
+				break;
+			}
+			return fail(ps, p, "expected ',' or ']'");
+		}
+	}
+	p = skip_ws(p, ps->end);
+	return p == ps->end ? 0 : fail(ps, p, "unexpected text after the array");
+}
+
 /* ================================ writing ================================ */
 
 static const char hex_digits[] = "0123456789abcdef";

@@ -30,6 +30,11 @@
  * nothing but blanks. */
 int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errlen);
 
+/* Parse text[0..len), a JSON array of strings (a 'j' field's value, say),
+ * appending each decoded string and a NUL to out.  Returns 0 with *count
+ * set, or -1 with "column N: problem" in err. */
+int json_parse_strings(const char *text, size_t len, buf *out, size_t *count, char *err, size_t errlen);
+
 /* Append r as one JSON line, '\n' included, to out, in the style of r's
  * flags.  Floats are written as the shortest decimal that reads back
  * exactly, in Python's repr() layout; NaN and infinities as null, since

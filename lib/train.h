@@ -1,5 +1,4 @@
-/* train.h: optimizer steps over a stream of sequences, and the loss over
- * one.
+/* train.h: optimizer steps over a stream of sequences.
  *
  * The trainer gathers batch x accum sequences, weights each target by
  * 1 / (targets in the step) so that the step's loss is the mean over its
@@ -45,10 +44,5 @@ int train_flush(trainer *t);
 /* Sequences gathered but not yet stepped on. */
 int train_pending(const trainer *t);
 const train_stats *train_last(const trainer *t);
-
-/* Mean loss per target over every sequence of s, batch sequences at a
- * time.  Returns 0 with *loss and *targets set, or -1 on a read error
- * (seqs_error()). */
-int train_eval_loss(model *m, seqs *s, int batch, double *loss, uint64_t *targets);
 
 #endif

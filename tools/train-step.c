@@ -10,6 +10,7 @@
 
 #include "ckpt.h"
 #include "cli.h"
+#include "eval.h"
 #include "model.h"
 #include "optim.h"
 #include "seqs.h"
@@ -253,14 +254,13 @@ static int validate(struct run *r)
 	if (!v)
 		return -1;
 	seqs_set_vocab(v, (uint64_t)model_cfg(r->m)->n_vocab);
-	double loss;
-	uint64_t targets;
-	int rc = train_eval_loss(r->m, v, r->a->batch, &loss, &targets);
+	eval_loss_result e;
+	int rc = eval_loss(r->m, v, r->a->batch, NULL, &e);
 	if (rc < 0)
 		cli_error(r->a->val, "%s", seqs_error(v));
 	else if (r->log)
-		fprintf(r->log, "{\"step\":%lld,\"val_loss\":%.6f,\"val_targets\":%llu}\n", (long long)r->info.step, loss,
-			(unsigned long long)targets);
+		fprintf(r->log, "{\"step\":%lld,\"val_loss\":%.6f,\"val_targets\":%llu}\n", (long long)r->info.step, e.loss,
+			(unsigned long long)e.targets);
 	seqs_close(v);
 	return rc;
 }

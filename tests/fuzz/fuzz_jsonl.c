@@ -1,10 +1,12 @@
-/* fuzz_jsonl: any bytes as one JSONL line.  A line that parses must write
- * back as JSON that parses to the same record. */
+/* fuzz_jsonl: any bytes as one JSONL line, and as a JSON array of strings.
+ * A line that parses must write back as JSON that parses to the same
+ * record. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "json.h"
+#include "utf8.h"
 #include "record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,6 +28,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (err[0] == '\0') {
 		__builtin_trap();
 	}
+	/* The same bytes as an array of strings: parsed or refused with a
+	 * message; every string parsed is valid UTF-8 and no longer than its
+	 * escaped form. */
+	buf strs = { 0 };
+	size_t n;
+	err[0] = '\0';
+	if (json_parse_strings((const char *)data, size, &strs, &n, err, sizeof(err)) == 0) {
+		if (strs.len > size || (n && !strs.len) || utf8_valid_prefix(strs.data, strs.len) != strs.len)
+			__builtin_trap();
+	} else if (err[0] == '\0') {
+		__builtin_trap();
+	}
+	buf_release(&strs);
 	buf_release(&out);
 	rec_free(r);
 	rec_free(again);

@@ -1,0 +1,107 @@
+#!/bin/bash
+# eval.sh: sluice-eval on models trained here: --loss equals the loss
+# train-step logs, bits per byte from the token bytes, --kl is 0 against
+# itself, --mc scores a forced answer, --score adds per-document fields
+# consistent with --loss, and malformed input fails with line numbers.
+. "$(dirname "$0")/../lib.sh"
+D=data
+export OMP_NUM_THREADS=2
+E=sluice-eval
+
+awk -f scripts/paragraphs.awk "$D/tinyshakespeare.txt" >"$TMP/shk.jsonl"
+sluice-tokenize -e gpt2 --drop-text -o "$TMP/shk.tok" "$TMP/shk.jsonl" 2>/dev/null
+sluice-shard --quiet -T 32 --val 0.05 -o "$TMP/sh" "$TMP/shk.tok"
+TRAIN=$TMP/sh/train-00000.slc VAL=$TMP/sh/val-00000.slc
+TINY=(--init custom -L 2 -C 32 -H 2 --ctx 64 --lr 3e-3 --warmup 2)
+sluice-train-step -m "$TMP/a.st" "${TINY[@]}" --steps 10 --val "$VAL" --log "$TMP/a.log" --quiet "$TRAIN"
+cp "$TMP/a.st" "$TMP/a0.st"
+sluice-train-step -m "$TMP/a.st" --steps 10 --val "$VAL" --log "$TMP/a2.log" --quiet "$TRAIN"
+
+# field NAME FILE: a number from a JSON object.
+field() { grep -o "\"$1\": [0-9.e+-]*" "$2" | head -1 | sed 's/.*: //'; }
+
+# --- loss ---
+expect "--loss" 0 $E -m "$TMP/a.st" --loss "$VAL"
+cp "$TMP/out" "$TMP/loss.json"
+logged=$(grep -o '"val_loss":[0-9.]*' "$TMP/a2.log" | cut -d: -f2)
+[ "$(field loss "$TMP/loss.json")" = "$logged" ] && ok "--loss equals the validation loss train-step logged ($logged)" ||
+	not_ok "--loss vs train-step" "$(field loss "$TMP/loss.json") vs $logged"
+awk -v l="$(field loss "$TMP/loss.json")" -v t="$(field targets "$TMP/loss.json")" -v b="$(field bytes "$TMP/loss.json")" \
+	-v bpb="$(field bits_per_byte "$TMP/loss.json")" -v p="$(field perplexity "$TMP/loss.json")" \
+	'BEGIN { want = l * t / log(2) / b; d = bpb - want; if (d < 0) d = -d; e = p - exp(l); if (e < 0) e = -e
+		exit !(d < 1e-5 && e < 1e-3 * p && b > 3 * t) }' &&
+	ok "bits per byte = loss x targets / ln 2 / bytes; perplexity = e^loss" || not_ok "bpb" "$(cat "$TMP/loss.json")"
+# The UTF-8 bytes behind the targets: the validation text, less the first
+# token of each sequence window (the targets start at position 1).
+grep -q '"step": 20, "train_tokens": 2560, "train_flops": ' "$TMP/loss.json" &&
+	ok "the report carries step, training tokens and FLOPs" || not_ok "report fields" "$(cat "$TMP/loss.json")"
+expect "--loss --baseline" 0 $E -m "$TMP/a.st" --loss --baseline "$TMP/a0.st" "$VAL"
+grep -q '"baseline": {"model": ".*a0.st", "step": 10' "$TMP/out" && grep -q '"loss_drop_per_pflop": [0-9]' "$TMP/out" &&
+	ok "--baseline: the earlier model's figures and the loss drop per PFLOP" || not_ok "--baseline" "$(cat "$TMP/out")"
+
+# --- kl ---
+expect "--kl against itself" 0 $E -m "$TMP/a.st" --kl "$TMP/a.st" "$VAL"
+[ "$(field kl_mean "$TMP/out")" = 0 ] && [ "$(field kl_max "$TMP/out")" = 0 ] && ok "KL(model || model) = 0" ||
+	not_ok "KL self" "$(cat "$TMP/out")"
+expect "--kl against an earlier model" 0 $E -m "$TMP/a.st" --kl "$TMP/a0.st" "$VAL"
+awk -v k="$(field kl_mean "$TMP/out")" 'BEGIN { exit !(k > 0) }' && ok "KL to an earlier model is positive" ||
+	not_ok "KL positive" "$(cat "$TMP/out")"
+
+# --- score: per-document fields, consistent with --loss on the same tokens ---
+sluice-cat -n 1 "$VAL" >"$TMP/one.slc"
+expect "--score" 0 $E -m "$TMP/a.st" --score -J "$TMP/one.slc"
+lp=$(grep -o '"logprob": [0-9.e+-]*' "$TMP/out" | sed 's/.*: //')
+$E -m "$TMP/a.st" --loss "$TMP/one.slc" >"$TMP/one.json"
+awk -v lp="$lp" -v l="$(field loss "$TMP/one.json")" -v t="$(field targets "$TMP/one.json")" \
+	'BEGIN { d = -lp - l * t; if (d < 0) d = -d; exit !(t == 32 && d < 1e-4) }' &&
+	ok "--score logprob = -loss x targets of --loss on the same sequence" || not_ok "--score vs --loss" "$lp $(cat "$TMP/one.json")"
+grep -q '"tokens": \[' "$TMP/out" && grep -q '"scored_tokens": 32, "ppl": ' "$TMP/out" &&
+	ok "--score passes the record on with scored_tokens and ppl" || not_ok "--score fields" "$(head -c 300 "$TMP/out")"
+printf '{"id": 1, "text": "To be, or not to be."}\n{"id": 2, "text": "x"}\n' >"$TMP/docs.jsonl"
+expect "--score tokenizes text with the model's tokenizer" 0 $E -m "$TMP/a.st" --score -J "$TMP/docs.jsonl"
+grep -q '^{"id": 2, "text": "x", "logprob": 0.0, "scored_tokens": 0}$' "$TMP/out" &&
+	ok "--score: a one-token document scores nothing, and says so" || not_ok "one token" "$(cat "$TMP/out")"
+expect_err "--score to a terminal" 2 "terminal" bash -c "script -qec '$BIN/sluice-eval -m $TMP/a.st --score $TMP/docs.jsonl' /dev/null </dev/null | tr -d '\r' >&2; exit \${PIPESTATUS[0]}" 
+
+# --- mc: a model taught one answer picks it, wherever the label puts it ---
+for i in $(seq 400); do
+	echo '{"text": "The capital of France is Paris. The colour of grass is green."}'
+done >"$TMP/facts.jsonl"
+sluice-tokenize -e gpt2 --drop-text -o "$TMP/facts.tok" "$TMP/facts.jsonl" 2>/dev/null
+sluice-shard --quiet -T 32 -o "$TMP/fs" "$TMP/facts.tok"
+sluice-train-step -m "$TMP/f.st" "${TINY[@]}" --lr 1e-2 --steps 40 --quiet --log /dev/null "$TMP/fs/train-00000.slc"
+cat >"$TMP/mc.jsonl" <<'MC'
+{"ctx": "The capital of France is", "endings": ["Paris.", "London.", "Rome.", "Berlin."], "label": 0}
+{"ctx": "The capital of France is", "endings": ["Rome.", "Berlin.", "Paris.", "London."], "label": 2}
+{"ctx": "The capital of France is Paris. The colour of grass is", "endings": ["blue.", "green.", "red."], "label": "1"}
+MC
+expect "--mc" 0 $E -m "$TMP/f.st" --mc "$TMP/mc.jsonl"
+grep -q '"items": 3, "correct": 3, "acc": 1.000000, "correct_norm": 3, "acc_norm": 1.000000' "$TMP/out" &&
+	ok "--mc: the taught answers win, by total and by per-byte log-probability" || not_ok "--mc forced" "$(cat "$TMP/out")"
+sed 's/"label": 0/"label": 1/' "$TMP/mc.jsonl" | head -1 >"$TMP/mc-wrong.jsonl"
+$E -m "$TMP/f.st" --mc "$TMP/mc-wrong.jsonl" | grep -q '"correct": 0, "acc": 0.000000' &&
+	ok "--mc: a label on a wrong ending scores 0" || not_ok "--mc wrong label"
+expect "--mc --limit 1" 0 $E -m "$TMP/f.st" --mc "$TMP/mc.jsonl" --limit 1
+grep -q '"items": 1,' "$TMP/out" && ok "--limit" || not_ok "--limit" "$(cat "$TMP/out")"
+printf '{"ctx": "a", "endings": ["b", "c"], "label": 0}\n{"ctx": "a", "endings": "b", "label": 0}\n' >"$TMP/bad1.jsonl"
+expect_err "--mc: endings not an array" 1 "bad1.jsonl: line 2: no \"endings\" array" $E -m "$TMP/f.st" --mc "$TMP/bad1.jsonl"
+printf '{"ctx": "a", "endings": ["b", 2], "label": 0}\n' >"$TMP/bad5.jsonl"
+expect_err "--mc: an ending that is not a string" 1 "line 1: \"endings\": column 7: expected a string" \
+	$E -m "$TMP/f.st" --mc "$TMP/bad5.jsonl"
+printf '{"ctx": "a", "endings": ["b", "c"], "label": 0}\n\n{"ctx": "a", "endings": ["b", "c"], "label": 2}\n' >"$TMP/bad2.jsonl"
+expect_err "--mc: label out of range (after a blank line)" 1 "bad2.jsonl: line 3: 2 endings and label 2" \
+	$E -m "$TMP/f.st" --mc "$TMP/bad2.jsonl"
+printf '{"endings": ["b", "c"], "label": 0}\n' >"$TMP/bad3.jsonl"
+expect_err "--mc: no ctx" 1 "line 1: no \"ctx\" string" $E -m "$TMP/f.st" --mc "$TMP/bad3.jsonl"
+printf '{"ctx": "a", "endings": ["b", "c"], "label": 0}\n{"ctx": "a",\n' >"$TMP/bad4.jsonl"
+expect_err "--mc: malformed JSON" 1 "bad4.jsonl: line 2, column" $E -m "$TMP/f.st" --mc "$TMP/bad4.jsonl"
+
+# --- errors and usage ---
+expect_err "sequences longer than the context" 1 "longer than the model's context" \
+	bash -c "sluice-shard --quiet -T 128 -o $TMP/long $TMP/shk.tok && $E -m $TMP/a.st --loss $TMP/long/train-00000.slc"
+expect_err "not a checkpoint" 1 "not a safetensors file" $E -m "$TMP/shk.jsonl" --loss "$VAL"
+expect_err "no mode" 2 "give one mode" $E -m "$TMP/a.st" "$VAL"
+expect_err "two modes" 2 "give one mode" $E -m "$TMP/a.st" --loss --score "$VAL"
+expect_err "--baseline needs files" 2 "name it as files" $E -m "$TMP/a.st" --loss --baseline "$TMP/a0.st"
+expect "--help" 0 $E --help
+expect "--help to a full disk" 1 bash -c "$E --help >/dev/full"

@@ -1,0 +1,607 @@
+/* sluice-eval: measure a checkpoint -- loss and bits per byte, KL to a
+ * reference, multiple-choice accuracy, per-document log-likelihood -- and
+ * report it with the training compute behind it. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "cli.h"
+#include "eval.h"
+#include "input.h"
+#include "json.h"
+#include "model.h"
+#include "output.h"
+#include "seqs.h"
+#include "tokenizer.h"
+#include "util.h"
+
+enum { MODE_NONE, MODE_LOSS, MODE_KL, MODE_MC, MODE_SCORE };
+enum { OPT_LOSS = 256, OPT_KL, OPT_MC, OPT_SCORE, OPT_BASELINE, OPT_TOKENIZER, OPT_LIMIT, OPT_QUIET };
+
+struct args {
+	const char *ckpt, *ref, *mc, *baseline, *tokenizer, *out;
+	int mode, batch, threads, jsonl, force, quiet;
+	uint64_t limit;
+	char **files;
+	int nfiles;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: sluice-eval -m CKPT MODE [OPTION]... [FILE]...\n"
+"Measure a checkpoint and print one JSON object with the figures, their\n"
+"counts and the checkpoint's training tokens and FLOPs.\n"
+"\n"
+"Modes:\n"
+"      --loss            mean loss per target, perplexity and bits per byte over\n"
+"                        the sequences in FILEs (sluice-shard output)\n"
+"      --kl REF          KL(model || REF) per target over the sequences: mean,\n"
+"                        standard deviation, maximum\n"
+"      --mc FILE         multiple-choice accuracy on HellaSwag-style JSON lines\n"
+"                        (ctx, endings, label): acc by total log-probability of\n"
+"                        each ending, acc_norm by log-probability per byte\n"
+"      --score           add logprob, scored_tokens and ppl to each document of\n"
+"                        FILEs (records with tokens, or text to tokenize) and\n"
+"                        write them on, as records (-J: JSON lines)\n"
+"Options:\n"
+"  -m, --model CKPT      the checkpoint (safetensors, or llm.c's gpt2_*.bin)\n"
+"      --baseline CKPT   also measure this earlier checkpoint on the same data,\n"
+"                        and report the gain per PFLOP of training between them\n"
+"  -B, --batch N         sequences per forward pass (default 8)\n"
+"      --tokenizer NAME  for a checkpoint that does not name its own\n"
+"      --limit N         --mc: the first N items only\n"
+"  -o, --output FILE     write there instead of stdout\n"
+"  -J, --jsonl           --score: JSON lines out\n"
+"  -f, --force           --score: binary to a terminal all the same\n"
+"  -j, --threads N       threads (default: OMP_NUM_THREADS, else all cores)\n"
+"      --quiet           no warnings\n"
+"  -h, --help            show this help\n"
+"  -V, --version         show the version\n"
+"\n"
+"Exit status: 0 ok, 1 data or I/O error, 2 usage error.\n");
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "loss", no_argument, NULL, OPT_LOSS },
+		{ "kl", required_argument, NULL, OPT_KL },
+		{ "mc", required_argument, NULL, OPT_MC },
+		{ "score", no_argument, NULL, OPT_SCORE },
+		{ "baseline", required_argument, NULL, OPT_BASELINE },
+		{ "batch", required_argument, NULL, 'B' },
+		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "output", required_argument, NULL, 'o' },
+		{ "jsonl", no_argument, NULL, 'J' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	a->batch = 8;
+	int c, li = -1, modes = 0;
+	while ((c = getopt_long(argc, argv, "m:B:o:Jfj:hV", opts, &li)) != -1) {
+		int bad = 0;
+		char shortname[3] = { '-', (char)c, 0 };
+		const char *name = li >= 0 ? opts[li].name : shortname;
+		li = -1;
+		switch (c) {
+		case 'm': a->ckpt = optarg; break;
+		case OPT_LOSS: a->mode = MODE_LOSS; modes++; break;
+		case OPT_KL: a->mode = MODE_KL; a->ref = optarg; modes++; break;
+		case OPT_MC: a->mode = MODE_MC; a->mc = optarg; modes++; break;
+		case OPT_SCORE: a->mode = MODE_SCORE; modes++; break;
+		case OPT_BASELINE: a->baseline = optarg; break;
+		case 'B': bad = cli_parse_int(optarg, 1, 1 << 16, &a->batch); break;
+		case OPT_TOKENIZER: a->tokenizer = optarg; break;
+		case OPT_LIMIT: bad = cli_parse_u64(optarg, 1, UINT64_MAX, 0, &a->limit); break;
+		case 'o': a->out = optarg; break;
+		case 'J': a->jsonl = 1; break;
+		case 'f': a->force = 1; break;
+		case 'j': bad = cli_parse_int(optarg, 1, 4096, &a->threads); break;
+		case OPT_QUIET: a->quiet = 1; break;
+		case 'h': usage(stdout); exit(cli_close_stdout());
+		case 'V': cli_version(); exit(cli_close_stdout());
+		default: return EXIT_USAGE;
+		}
+		if (bad)
+			return cli_usage_error("invalid value for %s%s: '%s'", name[0] == '-' ? "" : "--", name, optarg);
+	}
+	if (!a->ckpt)
+		return cli_usage_error("no checkpoint (-m CKPT)");
+	if (modes != 1)
+		return cli_usage_error("give one mode: --loss, --kl REF, --mc FILE or --score");
+	if (a->baseline && (a->mode == MODE_KL || a->mode == MODE_SCORE))
+		return cli_usage_error("--baseline goes with --loss and --mc");
+	a->files = cli_inputs(argc, argv, optind, &a->nfiles);
+	if (a->baseline && a->mode == MODE_LOSS)
+		for (int i = 0; i < a->nfiles; i++)
+			if (!strcmp(a->files[i], "-"))
+				return cli_usage_error("--baseline reads the data twice: name it as files, not stdin");
+	return 0;
+}
+
+/* A checkpoint of either format, told apart by its first bytes. */
+static model *load(const char *path, ckpt_info *info)
+{
+	char err[512];
+	FILE *f = fopen(path, "rb");
+	unsigned char magic[4] = { 0 };
+	if (!f) {
+		cli_error(path, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	size_t got = fread(magic, 1, 4, f);
+	fclose(f);
+	memset(info, 0, sizeof(*info));
+	model *m = got == 4 && load_u32le(magic) == LLMC_CKPT_MAGIC ? ckpt_load_llmc(path, &kern_cpu, info, err, sizeof(err))
+								     : ckpt_load(path, &kern_cpu, info, err, sizeof(err));
+	if (!m)
+		cli_error(path, "%s", err);
+	return m;
+}
+
+static tok_vocab *vocab_of(const struct args *a, const ckpt_info *info, int required)
+{
+	const char *name = a->tokenizer ? a->tokenizer : info->tokenizer;
+	if (!name[0]) {
+		if (required)
+			cli_error(a->ckpt, "the checkpoint names no tokenizer: give --tokenizer");
+		return NULL;
+	}
+	char err[512];
+	tok_vocab *v = tok_load(name, NULL, err, sizeof(err));
+	if (!v && (required || !a->quiet))
+		cli_error(NULL, "tokenizer %s: %s", name, err);
+	return v;
+}
+
+static void put_info(buf *o, const char *key, const char *path, const ckpt_info *info)
+{
+	char tmp[512];
+	buf_adds(o, key);
+	(void)json_put_string(o, path, strlen(path));
+	snprintf(tmp, sizeof(tmp), ", \"step\": %lld, \"train_tokens\": %llu, \"train_flops\": %.6g", (long long)info->step,
+		 (unsigned long long)info->tokens, info->flops);
+	buf_adds(o, tmp);
+}
+
+static int emit(const struct args *a, buf *o)
+{
+	buf_adds(o, "}\n");
+	FILE *f = a->out ? fopen(a->out, "w") : stdout;
+	if (!f) {
+		cli_error(a->out, "cannot create: %s", strerror(errno));
+		return EXIT_DATA;
+	}
+	int bad = fwrite(o->data, 1, o->len, f) != o->len;
+	if (a->out)
+		bad |= fclose(f) != 0;
+	if (bad) {
+		cli_error(a->out ? a->out : "-", "write error: %s", strerror(errno));
+		return EXIT_DATA;
+	}
+	return EXIT_OK;
+}
+
+/* Loss over every input; fills r. */
+static int loss_over(const struct args *a, model *m, const tok_vocab *v, eval_loss_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	double sum = 0;
+	for (int i = 0; i < a->nfiles; i++) {
+		seqs *s = seqs_open(a->files[i]);
+		if (!s)
+			return EXIT_DATA;
+		seqs_set_vocab(s, (uint64_t)model_cfg(m)->n_vocab);
+		const seqs_header *h = seqs_hdr(s);
+		if (h->seq_len > (uint64_t)model_cfg(m)->n_ctx + 1) {
+			cli_error(seqs_path(s), "sequences of %llu tokens are longer than the model's context of %d + 1",
+				  (unsigned long long)h->seq_len, model_cfg(m)->n_ctx);
+			seqs_close(s);
+			return EXIT_DATA;
+		}
+		eval_loss_result e;
+		int rc = eval_loss(m, s, a->batch, v, &e);
+		if (rc < 0)
+			cli_error(seqs_path(s), "%s", seqs_error(s));
+		seqs_close(s);
+		if (rc < 0)
+			return EXIT_DATA;
+		sum += e.loss * (double)e.targets;
+		r->targets += e.targets;
+		r->sequences += e.sequences;
+		r->bytes += e.bytes;
+	}
+	r->loss = r->targets ? sum / (double)r->targets : 0;
+	return EXIT_OK;
+}
+
+static void put_loss(buf *o, const eval_loss_result *r, int bytes)
+{
+	char tmp[512];
+	snprintf(tmp, sizeof(tmp), ", \"sequences\": %llu, \"targets\": %llu, \"loss\": %.6f, \"perplexity\": %.6g",
+		 (unsigned long long)r->sequences, (unsigned long long)r->targets, r->loss, exp(r->loss));
+	buf_adds(o, tmp);
+	if (bytes && r->bytes) {
+		snprintf(tmp, sizeof(tmp), ", \"bytes\": %llu, \"bits_per_byte\": %.6f", (unsigned long long)r->bytes,
+			 r->loss * (double)r->targets / M_LN2 / (double)r->bytes);
+		buf_adds(o, tmp);
+	}
+}
+
+/* Score gained (lower loss, higher accuracy) per PFLOP between them. */
+static void put_gain(buf *o, const char *key, double gain, const ckpt_info *now, const ckpt_info *base)
+{
+	char tmp[256];
+	double pflops = (now->flops - base->flops) / 1e15;
+	if (pflops > 0)
+		snprintf(tmp, sizeof(tmp), ", \"%s\": %.6g, \"pflops_between\": %.6g", key, gain / pflops, pflops);
+	else
+		snprintf(tmp, sizeof(tmp), ", \"%s\": null, \"pflops_between\": %.6g", key, pflops);
+	buf_adds(o, tmp);
+}
+
+static int run_loss(const struct args *a, model *m, const ckpt_info *info)
+{
+	tok_vocab *v = vocab_of(a, info, 0);
+	eval_loss_result r;
+	int ret = loss_over(a, m, v, &r);
+	buf o = { 0 };
+	if (ret)
+		goto out;
+	put_info(&o, "{\"mode\": \"loss\", \"model\": ", a->ckpt, info);
+	put_loss(&o, &r, v != NULL);
+	if (a->baseline) {
+		ckpt_info bi;
+		model *b = load(a->baseline, &bi);
+		eval_loss_result br;
+		ret = b ? loss_over(a, b, v, &br) : EXIT_DATA;
+		if (!ret) {
+			put_info(&o, ", \"baseline\": {\"model\": ", a->baseline, &bi);
+			put_loss(&o, &br, v != NULL);
+			buf_addc(&o, '}');
+			put_gain(&o, "loss_drop_per_pflop", br.loss - r.loss, info, &bi);
+		}
+		model_free(b);
+		if (ret)
+			goto out;
+	}
+	ret = emit(a, &o);
+out:
+	buf_release(&o);
+	tok_free(v);
+	return ret;
+}
+
+static int run_kl(const struct args *a, model *m, const ckpt_info *info)
+{
+	ckpt_info ri;
+	model *ref = load(a->ref, &ri);
+	if (!ref)
+		return EXIT_DATA;
+	int ret = EXIT_DATA;
+	if (model_cfg(ref)->n_vocab != model_cfg(m)->n_vocab) {
+		cli_error(a->ref, "vocabulary of %d tokens; the model has %d", model_cfg(ref)->n_vocab, model_cfg(m)->n_vocab);
+		goto out;
+	}
+	eval_kl_result r = { 0 }, e;
+	double sum = 0, sum2 = 0;
+	for (int i = 0; i < a->nfiles; i++) {
+		seqs *s = seqs_open(a->files[i]);
+		if (!s)
+			goto out;
+		seqs_set_vocab(s, (uint64_t)model_cfg(m)->n_vocab);
+		int bad = seqs_hdr(s)->seq_len > (uint64_t)(model_cfg(m)->n_ctx < model_cfg(ref)->n_ctx ? model_cfg(m)->n_ctx
+													 : model_cfg(ref)->n_ctx) + 1;
+		if (bad)
+			cli_error(seqs_path(s), "sequences longer than a model's context");
+		else if (eval_kl(m, ref, s, a->batch, &e) < 0)
+			cli_error(seqs_path(s), "%s", seqs_error(s)), bad = 1;
+		seqs_close(s);
+		if (bad)
+			goto out;
+		double k = (double)e.targets;
+		sum += e.mean * k;
+		sum2 += e.std * e.std * (k > 1 ? k - 1 : 0) + e.mean * e.mean * k;
+		r.targets += e.targets;
+		r.max = e.max > r.max ? e.max : r.max;
+	}
+	double k = (double)r.targets;
+	r.mean = k ? sum / k : 0;
+	r.std = k > 1 ? sqrt(fmax(0, (sum2 - sum * sum / k) / (k - 1))) : 0;
+	buf o = { 0 };
+	char tmp[256];
+	put_info(&o, "{\"mode\": \"kl\", \"model\": ", a->ckpt, info);
+	put_info(&o, ", \"reference\": {\"model\": ", a->ref, &ri);
+	snprintf(tmp, sizeof(tmp), "}, \"targets\": %llu, \"kl_mean\": %.6g, \"kl_std\": %.6g, \"kl_max\": %.6g",
+		 (unsigned long long)r.targets, r.mean, r.std, r.max);
+	buf_adds(&o, tmp);
+	ret = emit(a, &o);
+	buf_release(&o);
+out:
+	model_free(ref);
+	return ret;
+}
+
+struct mc_result {
+	uint64_t items, correct, correct_norm;
+};
+
+/* One HellaSwag-style item: the endings scored after the context. */
+static int mc_item(model *m, tok_state *ts, const rec *r, struct mc_result *res, char *err, size_t errlen)
+{
+	const rec_field *ctx = rec_get(r, "ctx"), *end = rec_get(r, "endings"), *lab = rec_get(r, "label");
+	int64_t label;
+	if (!ctx || ctx->type != REC_STR || !ctx->len) {
+		snprintf(err, errlen, "no \"ctx\" string");
+		return -1;
+	}
+	if (!end || end->type != REC_JSON) {
+		snprintf(err, errlen, "no \"endings\" array");
+		return -1;
+	}
+	if (!lab || (rec_get_int(r, "label", &label) < 0 &&
+		     !(lab->type == REC_STR && lab->len == 1 && lab->val[0] >= '0' && lab->val[0] <= '9'))) {
+		snprintf(err, errlen, "\"label\" is not an index");
+		return -1;
+	}
+	if (lab->type == REC_STR)
+		label = lab->val[0] - '0';
+	buf e = { 0 }, text = { 0 };
+	size_t n;
+	char perr[256];
+	int rc = -1;
+	if (json_parse_strings((const char *)end->val, end->len, &e, &n, perr, sizeof(perr)) < 0) {
+		snprintf(err, errlen, "\"endings\": %s", perr);
+		goto out;
+	}
+	if (n < 2 || label < 0 || (uint64_t)label >= n) {
+		snprintf(err, errlen, "%zu endings and label %lld: need 2 or more and a label among them", n, (long long)label);
+		goto out;
+	}
+	size_t nctx, replaced;
+	if (tok_encode(ts, ctx->val, ctx->len, &replaced, perr, sizeof(perr)) < 0) {
+		snprintf(err, errlen, "ctx: %s", perr);
+		goto out;
+	}
+	const uint32_t *ids = tok_ids(ts, &nctx);
+	uint32_t *cids = xmalloc((nctx + 1) * sizeof(*cids));
+	memcpy(cids, ids, nctx * sizeof(*cids));
+	double best = -INFINITY, best_norm = -INFINITY;
+	size_t arg = 0, arg_norm = 0;
+	const char *s = (const char *)e.data;
+	for (size_t i = 0; i < n; s += strlen(s) + 1, i++) {
+		/* The continuation is " " + ending, as the standard harnesses
+		 * score it; acc_norm divides by its bytes. */
+		buf_reset(&text);
+		buf_addc(&text, ' ');
+		buf_adds(&text, s);
+		size_t ncont;
+		if (tok_encode(ts, text.data, text.len, &replaced, perr, sizeof(perr)) < 0) {
+			snprintf(err, errlen, "ending %zu: %s", i, perr);
+			free(cids);
+			goto out;
+		}
+		const uint32_t *cont = tok_ids(ts, &ncont);
+		double lp = eval_continuation_logprob(m, cids, nctx, cont, ncont);
+		if (isnan(lp)) {
+			snprintf(err, errlen, "ending %zu: %zu tokens, more than the model's context", i, ncont);
+			free(cids);
+			goto out;
+		}
+		if (lp > best)
+			best = lp, arg = i;
+		if (lp / (double)text.len > best_norm)
+			best_norm = lp / (double)text.len, arg_norm = i;
+	}
+	free(cids);
+	res->items++;
+	res->correct += arg == (size_t)label;
+	res->correct_norm += arg_norm == (size_t)label;
+	rc = 0;
+out:
+	buf_release(&e);
+	buf_release(&text);
+	return rc;
+}
+
+static int mc_over(const struct args *a, model *m, const tok_vocab *v, struct mc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	input *in = input_open(a->mc, INPUT_JSONL);
+	if (!in)
+		return EXIT_DATA;
+	tok_state *ts = tok_state_new(v);
+	rec *r = rec_new();
+	char err[512];
+	int got, ret = EXIT_OK;
+	while ((!a->limit || res->items < a->limit) && (got = input_read(in, r)) == 1) {
+		if (mc_item(m, ts, r, res, err, sizeof(err)) < 0) {
+			cli_error(a->mc, "line %llu: %s", (unsigned long long)(input_records(in) + input_blank_lines(in)), err);
+			ret = EXIT_DATA;
+			break;
+		}
+	}
+	if (ret == EXIT_OK && got < 0) {
+		cli_error(a->mc, "%s", input_error(in));
+		ret = EXIT_DATA;
+	}
+	if (ret == EXIT_OK && !res->items) {
+		cli_error(a->mc, "no items");
+		ret = EXIT_DATA;
+	}
+	rec_free(r);
+	tok_state_free(ts);
+	input_close(in);
+	return ret;
+}
+
+static void put_mc(buf *o, const struct mc_result *r)
+{
+	char tmp[256];
+	snprintf(tmp, sizeof(tmp), ", \"items\": %llu, \"correct\": %llu, \"acc\": %.6f, \"correct_norm\": %llu, \"acc_norm\": %.6f",
+		 (unsigned long long)r->items, (unsigned long long)r->correct, (double)r->correct / (double)r->items,
+		 (unsigned long long)r->correct_norm, (double)r->correct_norm / (double)r->items);
+	buf_adds(o, tmp);
+}
+
+static int run_mc(const struct args *a, model *m, const ckpt_info *info)
+{
+	tok_vocab *v = vocab_of(a, info, 1);
+	if (!v)
+		return EXIT_DATA;
+	struct mc_result r;
+	buf o = { 0 };
+	int ret = mc_over(a, m, v, &r);
+	if (ret)
+		goto out;
+	put_info(&o, "{\"mode\": \"mc\", \"model\": ", a->ckpt, info);
+	buf_adds(&o, ", \"file\": ");
+	(void)json_put_string(&o, a->mc, strlen(a->mc));
+	put_mc(&o, &r);
+	if (a->baseline) {
+		ckpt_info bi;
+		model *b = load(a->baseline, &bi);
+		struct mc_result br;
+		ret = b ? mc_over(a, b, v, &br) : EXIT_DATA;
+		if (!ret) {
+			put_info(&o, ", \"baseline\": {\"model\": ", a->baseline, &bi);
+			put_mc(&o, &br);
+			buf_addc(&o, '}');
+			put_gain(&o, "acc_gain_per_pflop", ((double)r.correct - (double)br.correct) / (double)r.items, info, &bi);
+		}
+		model_free(b);
+		if (ret)
+			goto out;
+	}
+	ret = emit(a, &o);
+out:
+	buf_release(&o);
+	tok_free(v);
+	return ret;
+}
+
+static int run_score(const struct args *a, model *m, const ckpt_info *info)
+{
+	tok_vocab *v = NULL;
+	tok_state *ts = NULL;
+	int status = EXIT_OK, ret = EXIT_OK;
+	output *o = output_open(a->out, a->jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a->force, &status);
+	if (!o)
+		return status;
+	rec *r = rec_new(), *w = rec_new();
+	uint32_t *ids = NULL;
+	size_t cap = 0;
+	uint64_t docs = 0;
+	int V = model_cfg(m)->n_vocab;
+	for (int i = 0; i < a->nfiles && ret == EXIT_OK; i++) {
+		input *in = input_open(a->files[i], INPUT_AUTO);
+		if (!in) {
+			ret = EXIT_DATA;
+			break;
+		}
+		int got;
+		char err[512], where[64];
+		while (ret == EXIT_OK && (got = input_read(in, r)) == 1) {
+			const rec_field *t = rec_get(r, "tokens"), *tx = rec_get(r, "text");
+			const uint32_t *tok;
+			size_t n, replaced;
+			uint64_t rno = input_records(in);
+			if (t && t->type == REC_U32S) {
+				n = t->len / 4;
+				if (cap < n)
+					ids = xrealloc(ids, (cap = n) * sizeof(*ids));
+				memcpy(ids, t->val, t->len);
+				tok = ids;
+			} else if (tx && tx->type == REC_STR) {
+				if (!ts && !(v = vocab_of(a, info, 1), ts = v ? tok_state_new(v) : NULL)) {
+					ret = EXIT_DATA;
+					break;
+				}
+				if (tok_encode(ts, tx->val, tx->len, &replaced, err, sizeof(err)) < 0) {
+					cli_error(input_path(in), "record %llu: %s", (unsigned long long)rno, err);
+					ret = EXIT_DATA;
+					break;
+				}
+				tok = tok_ids(ts, &n);
+			} else {
+				cli_error(input_path(in), "record %llu: neither a tokens nor a text field", (unsigned long long)rno);
+				ret = EXIT_DATA;
+				break;
+			}
+			for (size_t k = 0; k < n; k++)
+				if (tok[k] >= (uint32_t)V) {
+					cli_error(input_path(in), "record %llu: token %u is outside the vocabulary of %d",
+						  (unsigned long long)rno, tok[k], V);
+					ret = EXIT_DATA;
+					break;
+				}
+			if (ret)
+				break;
+			uint64_t scored;
+			double lp = eval_doc_logprob(m, tok, n, &scored);
+			rec_copy(w, r);
+			int bad = rec_set_float(w, "logprob", lp) < 0 || rec_set_int(w, "scored_tokens", (int64_t)scored) < 0;
+			if (scored)
+				bad |= rec_set_float(w, "ppl", exp(-lp / (double)scored)) < 0;
+			snprintf(where, sizeof(where), "record %llu", (unsigned long long)rno);
+			if (bad) {
+				cli_error(input_path(in), "%s: too large to add the scores", where);
+				ret = EXIT_DATA;
+			} else if (output_write(o, w, where) < 0) {
+				ret = EXIT_DATA;
+			}
+			docs++;
+		}
+		if (ret == EXIT_OK && got < 0) {
+			cli_error(input_path(in), "%s", input_error(in));
+			ret = EXIT_DATA;
+		}
+		input_close(in);
+	}
+	if (output_close(o) < 0 && ret == EXIT_OK)
+		ret = EXIT_DATA;
+	if (ret == EXIT_OK && !a->quiet)
+		fprintf(stderr, "%s: scored %llu documents\n", cli_prog(), (unsigned long long)docs);
+	free(ids);
+	rec_free(r);
+	rec_free(w);
+	tok_state_free(ts);
+	tok_free(v);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	cli_init("sluice-eval");
+	struct args a = { 0 };
+	int ret = parse_args(argc, argv, &a);
+	if (ret)
+		return ret;
+	if (a.threads)
+		kern_cpu_threads(a.threads);
+	ckpt_info info;
+	model *m = load(a.ckpt, &info);
+	if (!m)
+		return EXIT_DATA;
+	switch (a.mode) {
+	case MODE_LOSS: ret = run_loss(&a, m, &info); break;
+	case MODE_KL: ret = run_kl(&a, m, &info); break;
+	case MODE_MC: ret = run_mc(&a, m, &info); break;
+	default: ret = run_score(&a, m, &info); break;
+	}
+	model_free(m);
+	if (ret == EXIT_OK && !a.out)
+		ret = cli_close_stdout();
+	return ret;
+}
