@@ -6,11 +6,13 @@
  * and a BLAS call inside a parallel region runs on its caller's thread,
  * so the results do not depend on the thread count. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
 #include "blas.h"
 #include "mathfun.h"
+#include "util.h"
 
 #ifdef SLUICE_REAL_DOUBLE
 #define EXP(x) exp(x)
@@ -85,5 +87,33 @@ void attention_backward_cpu(real *dqkv, real *datt, const real *dout, const real
 				softmax_backward_row(dp + (size_t)t * T, p + (size_t)t * T, t + 1, T, scale);
 			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1, dp, T, k, C3, 1, dq, C3);
 			GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1, dp, T, q, C3, 1, dk, C3);
+		}
+}
+
+void attention_decode_cpu(real *out, real *kc, real *vc, const real *qkv, const int *slot, const int *pos, int n,
+			  int C, int NH, int maxlen)
+{
+	int hs = C / NH;
+	real scale = (real)(1.0 / sqrt((double)hs));
+	for (int i = 0; i < n; i++) {
+		size_t at = ((size_t)slot[i] * maxlen + pos[i]) * C;
+		memcpy(kc + at, qkv + (size_t)i * 3 * C + C, (size_t)C * sizeof(real));
+		memcpy(vc + at, qkv + (size_t)i * 3 * C + 2 * C, (size_t)C * sizeof(real));
+	}
+#pragma omp parallel for collapse(2) schedule(static)
+	for (int i = 0; i < n; i++)
+		for (int h = 0; h < NH; h++) {
+			const real *q = qkv + (size_t)i * 3 * C + (size_t)h * hs;
+			const real *k = kc + (size_t)slot[i] * maxlen * C + (size_t)h * hs;
+			const real *v = vc + (size_t)slot[i] * maxlen * C + (size_t)h * hs;
+			int len = pos[i] + 1;
+			real *s = xmalloc((size_t)len * sizeof(real));
+			/* The same arithmetic as the full pass: dot products, then
+			 * the row's softmax, then the weighted sum. */
+			GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, 1, len, hs, scale, q, 3 * C, k, C, 0, s, len);
+			causal_softmax_row(s, len, len);
+			real *o = out + (size_t)i * C + (size_t)h * hs;
+			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, hs, len, 1, s, len, v, C, 0, o, C);
+			free(s);
 		}
 }

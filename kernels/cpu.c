@@ -18,6 +18,8 @@ const kern_ops kern_cpu = {
 	.head_backward = head_backward_cpu,
 	.crossentropy_forward = crossentropy_forward_cpu,
 	.crossentropy_backward = crossentropy_backward_cpu,
+	.embed_at = embed_at_cpu,
+	.attention_decode = attention_decode_cpu,
 };
 
 #include <cblas.h>

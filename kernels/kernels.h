@@ -47,6 +47,10 @@ void matmul_forward_cpu(real *out, const real *inp, const real *w, const real *b
 void matmul_backward_cpu(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
 			 int N, int IN, int OUT);
 
+/* out[n,C] = wte[tok[i]] + wpe[pos[i]]: embeddings at given positions
+ * (incremental decoding). */
+void embed_at_cpu(real *out, const uint32_t *tok, const int *pos, int n, const real *wte, const real *wpe, int C);
+
 /* Causal multi-head self-attention.  qkv[BT, 3C] holds q, k, v side by
  * side; out[BT, C] the heads' outputs; att[B, NH, T, T] the softmax
  * probabilities (row t holds t+1 of them, the rest 0). */
@@ -54,6 +58,13 @@ void attention_forward_cpu(real *out, real *att, const real *qkv, int B, int T, 
 /* datt is scratch of the size of att. */
 void attention_backward_cpu(real *dqkv, real *datt, const real *dout, const real *qkv, const real *att,
 			    int B, int T, int C, int NH);
+
+/* One new position per row against a key/value cache: row i's query
+ * (qkv[i, 0:C]) attends over cache slot slot[i], positions 0..pos[i];
+ * its key and value (qkv[i, C:3C]) are first stored at pos[i].  The cache
+ * is kc, vc [slots, maxlen, C]. */
+void attention_decode_cpu(real *out, real *kc, real *vc, const real *qkv, const int *slot, const int *pos, int n,
+			  int C, int NH, int maxlen);
 
 /* GELU, tanh approximation (GPT-2's gelu_new). */
 void gelu_forward_cpu(real *out, const real *inp, size_t n);
@@ -101,6 +112,8 @@ typedef struct kern_ops {
 	void (*head_backward)(real *, real *, const real *, const real *, const real *, int, int, int);
 	double (*crossentropy_forward)(real *, real *, const uint32_t *, const real *, int, int);
 	void (*crossentropy_backward)(real *, const uint32_t *, const real *, int, int);
+	void (*embed_at)(real *, const uint32_t *, const int *, int, const real *, const real *, int);
+	void (*attention_decode)(real *, real *, real *, const real *, const int *, const int *, int, int, int, int);
 } kern_ops;
 
 extern const kern_ops kern_cpu;

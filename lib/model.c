@@ -408,3 +408,80 @@ void model_backward(model *m)
 	}
 	k->encoder_backward(dwte, dwpe, m->dres, m->inp, B, T, C);
 }
+
+struct model_cache {
+	int slots, maxlen, cap;     /* cap: rows the buffers below hold */
+	real *k, *v;                /* [n_layer][slots][maxlen][C] */
+	real *x, *ln, *mean, *rstd, *qkv, *atty, *tmp, *fch, *fch_gelu, *logits;
+};
+
+model_cache *model_cache_new(const model *m, int slots, int maxlen)
+{
+	model_cache *c = xcalloc(1, sizeof(*c));
+	size_t per = (size_t)slots * maxlen * m->c.n_embd * m->c.n_layer;
+	c->slots = slots;
+	c->maxlen = maxlen;
+	c->k = xmalloc(per * sizeof(real));
+	c->v = xmalloc(per * sizeof(real));
+	return c;
+}
+
+void model_cache_free(model_cache *c)
+{
+	if (!c)
+		return;
+	free(c->k);
+	free(c->v);
+	free(c->x);
+	free(c);
+}
+
+static void cache_rows(model_cache *c, int n, int C, int V)
+{
+	if (c->cap >= n)
+		return;
+	free(c->x);
+	size_t N = (size_t)n;
+	c->x = xmalloc(N * ((size_t)C * 15 + 2 + (size_t)V) * sizeof(real));
+	real *p = c->x;
+	c->ln = (p += N * C);
+	c->mean = (p += N * C);
+	c->rstd = (p += N);
+	c->qkv = (p += N);
+	c->atty = (p += N * 3 * C);
+	c->tmp = (p += N * C);
+	c->fch = (p += N * C);
+	c->fch_gelu = (p += N * 4 * C);
+	c->logits = p + N * 4 * C;
+	c->cap = n;
+}
+
+const real *model_decode(model *m, model_cache *c, const int *slot, const uint32_t *tok, const int *pos, int n)
+{
+	const kern_ops *k = m->k;
+	int C = m->c.n_embd, V = m->c.n_vocab;
+	cache_rows(c, n, C, V);
+	const model_tensor *t = m->tensors;
+	real *wte = m->params + t[0].offset, *wpe = m->params + t[1].offset;
+	size_t layer = (size_t)c->slots * c->maxlen * C;
+	k->embed_at(c->x, tok, pos, n, wte, wpe, C);
+	for (int l = 0; l < m->c.n_layer; l++) {
+		real *w[N_BLOCK_TENSORS];
+		block_tensors(m, m->params, l, w);
+		k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, w[LN1_W], w[LN1_B], n, C);
+		k->matmul_forward(c->qkv, c->ln, w[QKV_W], w[QKV_B], n, C, 3 * C);
+		k->attention_decode(c->atty, c->k + l * layer, c->v + l * layer, c->qkv, slot, pos, n, C, m->c.n_head,
+				    c->maxlen);
+		k->matmul_forward(c->tmp, c->atty, w[PROJ_W], w[PROJ_B], n, C, C);
+		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
+		k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, w[LN2_W], w[LN2_B], n, C);
+		k->matmul_forward(c->fch, c->ln, w[FC_W], w[FC_B], n, C, 4 * C);
+		k->gelu_forward(c->fch_gelu, c->fch, (size_t)n * 4 * C);
+		k->matmul_forward(c->tmp, c->fch_gelu, w[FCPROJ_W], w[FCPROJ_B], n, 4 * C, C);
+		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
+	}
+	const model_tensor *lnf = &m->tensors[m->ntensors - 2];
+	k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, m->params + lnf[0].offset, m->params + lnf[1].offset, n, C);
+	k->head_forward(c->logits, c->ln, wte, n, C, V);
+	return c->logits;
+}

@@ -80,6 +80,19 @@ const real *model_logits(const model *m);
 /* After a forward pass with targets: -log p(target) at each position. */
 const real *model_losses(const model *m);
 
+/* Incremental decoding.  A cache holds the keys and values of `slots`
+ * sequences of up to maxlen positions (maxlen <= n_ctx).  model_decode()
+ * runs one token for each of n rows: row i is token tok[i] at position
+ * pos[i] of sequence slot[i], whose positions before pos[i] must have been
+ * decoded already (a prompt is fed one token per call, like the tokens
+ * generated after it; rows at different positions mix freely).  It
+ * returns the n rows of logits [n, n_vocab], valid until the next call.
+ * The result equals a full forward pass over the sequence up to rounding. */
+typedef struct model_cache model_cache;
+model_cache *model_cache_new(const model *m, int slots, int maxlen);
+void model_cache_free(model_cache *c);              /* accepts NULL */
+const real *model_decode(model *m, model_cache *c, const int *slot, const uint32_t *tok, const int *pos, int n);
+
 /* Floating-point operations of one forward pass over B x T tokens, as this
  * code performs them (matrix products, attention's causal half).  A
  * training step (forward and backward) is three times as many. */
