@@ -1,0 +1,264 @@
+/* sample.c: batched generation with temperature, top-k, top-p and stops. */
+#include "sample.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* xoshiro256** from splitmix64, one stream per job. */
+struct rng {
+	uint64_t s[4];
+};
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static double rng_uniform(struct rng *r)
+{
+	uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return (double)(out >> 11) / 9007199254740992.0; /* [0, 1) */
+}
+
+static void rng_seed(struct rng *r, uint64_t seed, uint64_t group, uint64_t index)
+{
+	uint64_t x = seed;
+	x = splitmix64(&x) ^ group;
+	x = splitmix64(&x) ^ index;
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&x);
+}
+
+struct cand {
+	double p;
+	uint32_t id;
+};
+
+static int by_p_desc(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->p != y->p)
+		return x->p > y->p ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Pick the next token from a row of logits; *logprob gets the model's own
+ * log-probability of it.  c is scratch of V entries. */
+static uint32_t pick(const real *z, int V, const sample_opts *o, struct rng *r, struct cand *c, double *logprob)
+{
+	double mx = z[0];
+	uint32_t arg = 0;
+	for (int j = 1; j < V; j++)
+		if (z[j] > mx)
+			mx = z[j], arg = (uint32_t)j;
+	double lse = 0;
+	for (int j = 0; j < V; j++)
+		lse += exp(z[j] - mx);
+	lse = mx + log(lse);
+	uint32_t tok = arg;
+	if (o->temperature > 0) {
+		double sum = 0;
+		for (int j = 0; j < V; j++) {
+			c[j].p = exp((z[j] - mx) / o->temperature);
+			c[j].id = (uint32_t)j;
+			sum += c[j].p;
+		}
+		int n = V;
+		if ((o->top_k > 0 && o->top_k < V) || o->top_p < 1) {
+			qsort(c, (size_t)V, sizeof(*c), by_p_desc);
+			if (o->top_k > 0 && o->top_k < n)
+				n = o->top_k;
+			double keep = 0, mass = 0;
+			for (int j = 0; j < n; j++)
+				keep += c[j].p;
+			if (o->top_p < 1) {
+				int m = 0;
+				while (m < n && mass < o->top_p * keep)
+					mass += c[m++].p;
+				n = m ? m : 1;
+			}
+			sum = 0;
+			for (int j = 0; j < n; j++)
+				sum += c[j].p;
+		}
+		double u = rng_uniform(r) * sum, acc = 0;
+		tok = c[n - 1].id;
+		for (int j = 0; j < n; j++) {
+			acc += c[j].p;
+			if (u < acc) {
+				tok = c[j].id;
+				break;
+			}
+		}
+	}
+	*logprob = z[tok] - lse;
+	return tok;
+}
+
+/* Per-job decoding state. */
+struct run {
+	struct rng rng;
+	buf text;                   /* the completion's bytes so far */
+	size_t cap;
+};
+
+static int is_stop_token(const sample_opts *o, uint32_t t)
+{
+	for (size_t i = 0; i < o->n_stop_tokens; i++)
+		if (o->stop_tokens[i] == t)
+			return 1;
+	return 0;
+}
+
+/* After appending token t: does the text now hold a stop string?  Only
+ * the tail the new bytes could complete is searched. */
+static int stop_string_at(const sample_opts *o, struct run *s, size_t before, size_t *at)
+{
+	for (size_t i = 0; i < o->n_stop_strings; i++) {
+		size_t n = strlen(o->stop_strings[i]);
+		if (!n || s->text.len < n)
+			continue;
+		size_t from = before + 1 > n ? before + 1 - n : 0;
+		for (size_t p = from; p + n <= s->text.len; p++)
+			if (!memcmp(s->text.data + p, o->stop_strings[i], n)) {
+				*at = p;
+				return 1;
+			}
+	}
+	return 0;
+}
+
+/* Append a generated token; returns 1 when the job is done. */
+static int append(const sample_opts *o, sample_job *j, struct run *s, uint32_t t, double lp, int n_ctx)
+{
+	if (j->nout == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		j->out = xrealloc(j->out, s->cap * sizeof(*j->out));
+		j->logprobs = xrealloc(j->logprobs, s->cap * sizeof(*j->logprobs));
+	}
+	j->out[j->nout] = t;
+	j->logprobs[j->nout++] = (float)lp;
+	if (is_stop_token(o, t)) {
+		j->finish = SAMPLE_STOP_TOKEN;
+		j->text_len = s->text.len;
+		return 1;
+	}
+	size_t before = s->text.len, len, at;
+	const uint8_t *b = o->vocab ? tok_bytes(o->vocab, t, &len) : NULL;
+	if (b)
+		buf_add(&s->text, b, len);
+	if (stop_string_at(o, s, before, &at)) {
+		j->finish = SAMPLE_STOP_STRING;
+		j->text_len = at;
+		return 1;
+	}
+	j->text_len = s->text.len;
+	/* The next token would need a position past the context. */
+	if ((int)j->nout >= o->max_new || j->nprompt + j->nout >= (size_t)n_ctx) {
+		j->finish = SAMPLE_LENGTH;
+		return 1;
+	}
+	return 0;
+}
+
+int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char *err, size_t errlen)
+{
+	int n_ctx = model_cfg(m)->n_ctx, V = model_cfg(m)->n_vocab, S = o->slots > 0 ? o->slots : 1;
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].out = NULL;
+		jobs[i].logprobs = NULL;
+		jobs[i].nout = jobs[i].text_len = 0;
+		jobs[i].finish = SAMPLE_LENGTH;
+		if (!jobs[i].nprompt || jobs[i].nprompt >= (size_t)n_ctx) {
+			snprintf(err, errlen, "prompt of %zu tokens: the model takes 1 to %d", jobs[i].nprompt, n_ctx - 1);
+			return -1;
+		}
+	}
+	model_cache *cache = model_cache_new(m, S, n_ctx);
+	struct run *runs = xcalloc(n ? n : 1, sizeof(*runs));
+	long *slot_job = xmalloc((size_t)S * sizeof(*slot_job));
+	size_t *cursor = xcalloc((size_t)S, sizeof(*cursor));
+	int *rslot = xmalloc((size_t)S * sizeof(int)), *rpos = xmalloc((size_t)S * sizeof(int));
+	uint32_t *rtok = xmalloc((size_t)S * sizeof(uint32_t));
+	struct cand *cands = xmalloc((size_t)S * V * sizeof(*cands));
+	int *finished = xmalloc((size_t)S * sizeof(int));
+	for (int s = 0; s < S; s++)
+		slot_job[s] = -1;
+	size_t next = 0;
+	for (;;) {
+		int rows = 0;
+		for (int s = 0; s < S; s++) {
+			if (slot_job[s] < 0 && next < n && o->max_new > 0) {
+				slot_job[s] = (long)next;
+				cursor[s] = 0;
+				rng_seed(&runs[next].rng, o->seed, jobs[next].group, jobs[next].index);
+				next++;
+			}
+			if (slot_job[s] < 0)
+				continue;
+			sample_job *j = &jobs[slot_job[s]];
+			rslot[rows] = s;
+			rpos[rows] = (int)cursor[s];
+			rtok[rows] = cursor[s] < j->nprompt ? j->prompt[cursor[s]] : j->out[cursor[s] - j->nprompt];
+			rows++;
+		}
+		if (!rows)
+			break;
+		const real *z = model_decode(m, cache, rslot, rtok, rpos, rows);
+#pragma omp parallel for schedule(static)
+		for (int i = 0; i < rows; i++) {
+			int s = rslot[i];
+			sample_job *j = &jobs[slot_job[s]];
+			finished[i] = 0;
+			if (cursor[s] + 1 < j->nprompt)
+				continue; /* still reading the prompt */
+			double lp;
+			uint32_t t = pick(z + (size_t)i * V, V, o, &runs[slot_job[s]].rng, cands + (size_t)s * V, &lp);
+			finished[i] = append(o, j, &runs[slot_job[s]], t, lp, n_ctx);
+		}
+		for (int i = 0; i < rows; i++) {
+			int s = rslot[i];
+			cursor[s]++;
+			if (finished[i]) {
+				buf_release(&runs[slot_job[s]].text);
+				slot_job[s] = -1;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		buf_release(&runs[i].text);
+	free(runs);
+	free(slot_job);
+	free(cursor);
+	free(rslot);
+	free(rpos);
+	free(rtok);
+	free(cands);
+	free(finished);
+	model_cache_free(cache);
+	return 0;
+}
+
+void sample_job_release(sample_job *j)
+{
+	free(j->out);
+	free(j->logprobs);
+	j->out = NULL;
+	j->logprobs = NULL;
+	j->nout = 0;
+}

@@ -1,0 +1,52 @@
+/* sample.h: generating completions from a model, batched over a key/value
+ * cache.
+ *
+ * A job is one completion of one prompt.  Each job draws from its own
+ * random stream, seeded by (seed, group, index) alone, so a job's output
+ * does not depend on which other jobs share the batch or on the thread
+ * count: the same seed gives the same completions.  The log-probability
+ * kept with each generated token is the model's own (temperature 1, no
+ * truncation), the one a full forward pass gives, as RL needs it. */
+#ifndef SLUICE_SAMPLE_H
+#define SLUICE_SAMPLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "tokenizer.h"
+
+enum { SAMPLE_LENGTH, SAMPLE_STOP_TOKEN, SAMPLE_STOP_STRING };
+
+typedef struct sample_opts {
+	double temperature;         /* 0: greedy (the lowest id among equals) */
+	int top_k;                  /* keep the k likeliest tokens (0: all) */
+	double top_p;               /* keep the smallest set of this mass (1: all) */
+	int max_new;                /* tokens to generate at most */
+	uint64_t seed;
+	const uint32_t *stop_tokens;
+	size_t n_stop_tokens;
+	const char *const *stop_strings;  /* need vocab */
+	size_t n_stop_strings;
+	const tok_vocab *vocab;
+	int slots;                  /* sequences decoded together */
+} sample_opts;
+
+typedef struct sample_job {
+	const uint32_t *prompt;     /* at least one token, fewer than n_ctx */
+	size_t nprompt;
+	uint64_t group, index;      /* the random stream's key */
+	/* Results, owned by the job (sample_job_release frees them). */
+	uint32_t *out;
+	float *logprobs;
+	size_t nout;
+	int finish;                 /* SAMPLE_* */
+	size_t text_len;            /* bytes of the completion's text before a stop string */
+} sample_job;
+
+/* Run every job to its end.  Returns 0, or -1 with err for a job the
+ * model cannot take (an empty prompt or one that fills the context). */
+int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char *err, size_t errlen);
+void sample_job_release(sample_job *j);
+
+#endif

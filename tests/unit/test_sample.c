@@ -1,0 +1,179 @@
+/* test_sample: generation with the key/value cache against full
+ * recomputation, log-probabilities against the full pass, seeds, top-k,
+ * stops. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "model.h"
+#include "sample.h"
+#include "util.h"
+
+static model_config cfg = { .n_layer = 2, .n_embd = 32, .n_head = 4, .n_ctx = 48, .n_vocab = 97 };
+static const uint32_t prompts[3][5] = { { 1, 2, 3, 4, 5 }, { 9, 8 }, { 50, 60, 70, 80 } };
+static const size_t plen[3] = { 5, 2, 4 };
+
+static model *new_model(void)
+{
+	model *m = model_new(&cfg, &kern_cpu);
+	model_init(m, 77);
+	/* Larger weights: peaked distributions, so greedy choices are not
+	 * near-ties that rounding could flip. */
+	real *p = model_params(m);
+	for (size_t i = 0; i < model_nparams(m); i++)
+		p[i] *= 4;
+	return m;
+}
+
+static void jobs_for(sample_job *j, int samples)
+{
+	memset(j, 0, sizeof(*j) * 3 * (size_t)samples);
+	for (int i = 0; i < 3; i++)
+		for (int k = 0; k < samples; k++) {
+			j[i * samples + k].prompt = prompts[i];
+			j[i * samples + k].nprompt = plen[i];
+			j[i * samples + k].group = (uint64_t)i;
+			j[i * samples + k].index = (uint64_t)k;
+		}
+}
+
+/* log p of each token of seq[from..n) by one full forward pass. */
+static void full_logprobs(model *m, const uint32_t *seq, size_t n, size_t from, double *out)
+{
+	model_forward(m, seq, NULL, NULL, 1, (int)n - 1);
+	const real *z = model_logits(m);
+	int V = cfg.n_vocab;
+	for (size_t t = from; t < n; t++) {
+		const real *row = z + (t - 1) * (size_t)V;
+		double mx = row[0], s = 0;
+		for (int v = 1; v < V; v++)
+			mx = row[v] > mx ? row[v] : mx;
+		for (int v = 0; v < V; v++)
+			s += exp(row[v] - mx);
+		out[t - from] = row[seq[t]] - mx - log(s);
+	}
+}
+
+static void test_greedy_equals_recomputation(void)
+{
+	model *m = new_model();
+	sample_opts o = { .temperature = 0, .top_p = 1, .max_new = 30, .slots = 2 };
+	sample_job j[3];
+	jobs_for(j, 1);
+	char err[256];
+	CHECK(sample_run(m, &o, j, 3, err, sizeof(err)) == 0);
+	double worst = 0;
+	int same = 1;
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(j[i].nout, 30);
+		uint32_t seq[64];
+		memcpy(seq, prompts[i], plen[i] * sizeof(*seq));
+		size_t n = plen[i];
+		/* Recompute from scratch for every new token. */
+		for (size_t g = 0; g < j[i].nout; g++) {
+			model_forward(m, seq, NULL, NULL, 1, (int)n);
+			const real *row = model_logits(m) + (n - 1) * (size_t)cfg.n_vocab;
+			uint32_t arg = 0;
+			for (int v = 1; v < cfg.n_vocab; v++)
+				if (row[v] > row[arg])
+					arg = (uint32_t)v;
+			same &= arg == j[i].out[g];
+			seq[n++] = j[i].out[g];
+		}
+		double lp[64];
+		full_logprobs(m, seq, n, plen[i], lp);
+		for (size_t g = 0; g < j[i].nout; g++)
+			worst = fmax(worst, fabs(lp[g] - j[i].logprobs[g]));
+		sample_job_release(&j[i]);
+	}
+	printf("# greedy with the cache = recomputation token for token: %s; log-probs vs full pass: max abs "
+	       "difference %.2e (tolerance 1e-4)\n", same ? "yes" : "NO", worst);
+	CHECK(same);
+	CHECK(worst < 1e-4);
+	model_free(m);
+}
+
+/* Each completion depends on (seed, group, index) only. */
+static void test_seed_independent_of_batching(void)
+{
+	model *m = new_model();
+	sample_opts o = { .temperature = 1, .top_p = 0.9, .top_k = 20, .max_new = 20, .seed = 5, .slots = 1 };
+	sample_job a[6], b[6];
+	jobs_for(a, 2);
+	jobs_for(b, 2);
+	char err[256];
+	CHECK(sample_run(m, &o, a, 6, err, sizeof(err)) == 0);
+	o.slots = 4;
+	CHECK(sample_run(m, &o, b, 6, err, sizeof(err)) == 0);
+	int same = 1, differ = 0;
+	for (int i = 0; i < 6; i++) {
+		same &= a[i].nout == b[i].nout && !memcmp(a[i].out, b[i].out, a[i].nout * sizeof(uint32_t)) &&
+			!memcmp(a[i].logprobs, b[i].logprobs, a[i].nout * sizeof(float));
+		if (i % 2)
+			differ |= memcmp(a[i].out, a[i - 1].out, a[i].nout * sizeof(uint32_t)) != 0;
+	}
+	CHECK(same);   /* 1 slot and 4 slots: the same completions */
+	CHECK(differ); /* two samples of a prompt differ */
+	o.seed = 6;
+	sample_job c[6];
+	jobs_for(c, 2);
+	CHECK(sample_run(m, &o, c, 6, err, sizeof(err)) == 0);
+	CHECK(memcmp(c[0].out, a[0].out, 20 * sizeof(uint32_t)) != 0);
+	for (int i = 0; i < 6; i++) {
+		sample_job_release(&a[i]);
+		sample_job_release(&b[i]);
+		sample_job_release(&c[i]);
+	}
+	/* top-k 1 is greedy whatever the temperature. */
+	sample_job g[3], k1[3];
+	jobs_for(g, 1);
+	jobs_for(k1, 1);
+	sample_opts og = { .temperature = 0, .top_p = 1, .max_new = 15, .slots = 3 };
+	sample_opts ok1 = { .temperature = 2, .top_k = 1, .top_p = 1, .max_new = 15, .slots = 3, .seed = 9 };
+	CHECK(sample_run(m, &og, g, 3, err, sizeof(err)) == 0);
+	CHECK(sample_run(m, &ok1, k1, 3, err, sizeof(err)) == 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK(!memcmp(g[i].out, k1[i].out, 15 * sizeof(uint32_t)));
+		sample_job_release(&g[i]);
+		sample_job_release(&k1[i]);
+	}
+	model_free(m);
+}
+
+static void test_stops_and_limits(void)
+{
+	model *m = new_model();
+	sample_job j[3];
+	jobs_for(j, 1);
+	char err[256];
+	/* Stop at the first token greedy decoding of prompt 0 produces. */
+	sample_opts o = { .temperature = 0, .top_p = 1, .max_new = 10, .slots = 2 };
+	CHECK(sample_run(m, &o, j, 1, err, sizeof(err)) == 0);
+	uint32_t second = j[0].out[1];
+	sample_job_release(&j[0]);
+	o.stop_tokens = &second;
+	o.n_stop_tokens = 1;
+	CHECK(sample_run(m, &o, j, 1, err, sizeof(err)) == 0);
+	CHECK_EQ_INT(j[0].nout, 2);
+	CHECK_EQ_INT(j[0].finish, SAMPLE_STOP_TOKEN);
+	sample_job_release(&j[0]);
+	/* The context bounds the completion: 48 positions, prompt of 5. */
+	sample_opts l = { .temperature = 0, .top_p = 1, .max_new = 1000, .slots = 2 };
+	CHECK(sample_run(m, &l, j, 1, err, sizeof(err)) == 0);
+	CHECK_EQ_INT(j[0].nout, 43);
+	CHECK_EQ_INT(j[0].finish, SAMPLE_LENGTH);
+	sample_job_release(&j[0]);
+	sample_job bad = { .prompt = prompts[0], .nprompt = 0 };
+	CHECK(sample_run(m, &l, &bad, 1, err, sizeof(err)) < 0 && strstr(err, "prompt of 0 tokens"));
+	model_free(m);
+}
+
+int main(void)
+{
+	RUN(test_greedy_equals_recomputation);
+	RUN(test_seed_independent_of_batching);
+	RUN(test_stops_and_limits);
+	CHECK_EXIT();
+}

@@ -1,0 +1,374 @@
+/* sluice-sample: completions of prompts from a checkpoint, with the
+ * model's log-probability of every generated token: synthetic data and RL
+ * rollouts. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "cli.h"
+#include "input.h"
+#include "model.h"
+#include "output.h"
+#include "record.h"
+#include "sample.h"
+#include "tokenizer.h"
+#include "utf8.h"
+#include "util.h"
+
+enum { OPT_STOP = 256, OPT_STOP_TOKEN, OPT_NO_STOP_EOT, OPT_FIELD, OPT_TOKENIZER, OPT_QUIET };
+
+#define CHUNK_PROMPTS 64 /* prompts read before a batch is run */
+
+struct args {
+	const char *ckpt, *field, *tokenizer, *out;
+	sample_opts so;
+	int samples, threads, jsonl, force, quiet, no_stop_eot;
+	const char **stops;
+	uint32_t *stop_tokens;
+	size_t nstops, nstop_tokens;
+	char **files;
+	int nfiles;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: sluice-sample -m CKPT [OPTION]... [FILE]...\n"
+"Generate completions of the prompts in FILEs (records or JSON lines: a\n"
+"tokens field is the prompt as it is, else the text field is tokenized) and\n"
+"write each prompt's record once per completion with prompt_tokens,\n"
+"completion, completion_tokens, logprobs (the model's own, per token),\n"
+"group (the prompt's number), sample and finish added.\n"
+"\n"
+"  -m, --model CKPT        the checkpoint\n"
+"  -n, --samples N         completions per prompt (default 1)\n"
+"  -t, --temperature X     0 for greedy (default 1)\n"
+"  -k, --top-k N           sample among the N likeliest tokens (default: all)\n"
+"  -p, --top-p X           ...among the smallest set of mass X (default 1)\n"
+"  -N, --max-new N         tokens to generate at most (default 256)\n"
+"      --stop STRING       stop when the completion contains STRING, which is\n"
+"                          cut from its text (repeatable)\n"
+"      --stop-token ID     stop at this token (repeatable)\n"
+"      --no-stop-eot       do not stop at the end-of-text token\n"
+"  -s, --seed N            random seed (default 1): the same seed gives the same\n"
+"                          completions, whatever the batch or thread count\n"
+"      --field NAME        the prompt's text field (default text)\n"
+"      --tokenizer NAME    for a checkpoint that does not name its own\n"
+"  -B, --batch N           sequences decoded together (default 16)\n"
+"  -o, --output FILE       write there instead of stdout\n"
+"  -J, --jsonl             JSON lines out (default: records)\n"
+"  -f, --force             write records to a terminal all the same\n"
+"  -j, --threads N         threads (default: OMP_NUM_THREADS, else all cores)\n"
+"      --quiet             no summary\n"
+"  -h, --help              show this help\n"
+"  -V, --version           show the version\n"
+"\n"
+"Exit status: 0 ok, 1 data or I/O error, 2 usage error.\n");
+}
+
+static int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= min && v <= max))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "samples", required_argument, NULL, 'n' },
+		{ "temperature", required_argument, NULL, 't' },
+		{ "top-k", required_argument, NULL, 'k' },
+		{ "top-p", required_argument, NULL, 'p' },
+		{ "max-new", required_argument, NULL, 'N' },
+		{ "stop", required_argument, NULL, OPT_STOP },
+		{ "stop-token", required_argument, NULL, OPT_STOP_TOKEN },
+		{ "no-stop-eot", no_argument, NULL, OPT_NO_STOP_EOT },
+		{ "seed", required_argument, NULL, 's' },
+		{ "field", required_argument, NULL, OPT_FIELD },
+		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
+		{ "batch", required_argument, NULL, 'B' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "jsonl", no_argument, NULL, 'J' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	a->samples = 1;
+	a->field = "text";
+	a->so.temperature = 1;
+	a->so.top_p = 1;
+	a->so.max_new = 256;
+	a->so.seed = 1;
+	a->so.slots = 16;
+	int c, li = -1;
+	uint64_t u;
+	while ((c = getopt_long(argc, argv, "m:n:t:k:p:N:s:B:o:Jfj:hV", opts, &li)) != -1) {
+		int bad = 0;
+		char shortname[3] = { '-', (char)c, 0 };
+		const char *name = li >= 0 ? opts[li].name : shortname;
+		li = -1;
+		switch (c) {
+		case 'm': a->ckpt = optarg; break;
+		case 'n': bad = cli_parse_int(optarg, 1, 1 << 20, &a->samples); break;
+		case 't': bad = parse_double(optarg, 0, 100, &a->so.temperature); break;
+		case 'k': bad = cli_parse_int(optarg, 0, MODEL_VOCAB_MAX, &a->so.top_k); break;
+		case 'p': bad = parse_double(optarg, 1e-9, 1, &a->so.top_p); break;
+		case 'N': bad = cli_parse_int(optarg, 0, MODEL_CTX_MAX, &a->so.max_new); break;
+		case OPT_STOP:
+			if (!*optarg)
+				return cli_usage_error("--stop: an empty string");
+			a->stops = xrealloc(a->stops, (a->nstops + 1) * sizeof(*a->stops));
+			a->stops[a->nstops++] = optarg;
+			break;
+		case OPT_STOP_TOKEN:
+			bad = cli_parse_u64(optarg, 0, UINT32_MAX - 1, 0, &u);
+			a->stop_tokens = xrealloc(a->stop_tokens, (a->nstop_tokens + 2) * sizeof(*a->stop_tokens));
+			a->stop_tokens[a->nstop_tokens++] = (uint32_t)u;
+			break;
+		case OPT_NO_STOP_EOT: a->no_stop_eot = 1; break;
+		case 's': bad = cli_parse_u64(optarg, 0, UINT64_MAX, 0, &a->so.seed); break;
+		case OPT_FIELD: a->field = optarg; break;
+		case OPT_TOKENIZER: a->tokenizer = optarg; break;
+		case 'B': bad = cli_parse_int(optarg, 1, 4096, &a->so.slots); break;
+		case 'o': a->out = optarg; break;
+		case 'J': a->jsonl = 1; break;
+		case 'f': a->force = 1; break;
+		case 'j': bad = cli_parse_int(optarg, 1, 4096, &a->threads); break;
+		case OPT_QUIET: a->quiet = 1; break;
+		case 'h': usage(stdout); exit(cli_close_stdout());
+		case 'V': cli_version(); exit(cli_close_stdout());
+		default: return EXIT_USAGE;
+		}
+		if (bad)
+			return cli_usage_error("invalid value for %s%s: '%s'", name[0] == '-' ? "" : "--", name, optarg);
+	}
+	if (!a->ckpt)
+		return cli_usage_error("no checkpoint (-m CKPT)");
+	a->files = cli_inputs(argc, argv, optind, &a->nfiles);
+	return 0;
+}
+
+/* Prompts of one chunk, owned. */
+struct prompt {
+	rec *r;
+	uint32_t *tok;
+	size_t n;
+	char where[96];
+};
+
+static const char *const finish_names[] = { "length", "stop_token", "stop_string" };
+
+static int write_job(output *o, const struct prompt *p, const sample_job *j, const tok_vocab *v, buf *text, rec *w)
+{
+	buf raw = { 0 };
+	for (size_t i = 0; i < j->nout; i++) {
+		size_t len;
+		const uint8_t *b = tok_bytes(v, j->out[i], &len);
+		if (b && !(i + 1 == j->nout && j->finish == SAMPLE_STOP_TOKEN))
+			buf_add(&raw, b, len);
+	}
+	buf_reset(text);
+	/* A completion can end inside a character: the text is repaired. */
+	utf8_repair(text, raw.data, j->text_len < raw.len ? j->text_len : raw.len);
+	buf_release(&raw);
+	rec_copy(w, p->r);
+	int bad = rec_set_u32s(w, "prompt_tokens", p->tok, p->n) < 0 ||
+		  rec_set_str(w, "completion", (const char *)text->data, text->len) < 0 ||
+		  rec_set_u32s(w, "completion_tokens", j->out, j->nout) < 0 ||
+		  rec_set(w, "logprobs", 8, REC_F32S, j->logprobs, j->nout * sizeof(float)) < 0 ||
+		  rec_set_int(w, "group", (int64_t)j->group) < 0 || rec_set_int(w, "sample", (int64_t)j->index) < 0 ||
+		  rec_set_str(w, "finish", finish_names[j->finish], strlen(finish_names[j->finish])) < 0;
+	if (bad) {
+		cli_error(NULL, "%s: too large with its completion", p->where);
+		return -1;
+	}
+	return output_write(o, w, p->where);
+}
+
+static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t np, uint64_t first_group, output *o,
+		     const tok_vocab *v, uint64_t *written)
+{
+	size_t n = np * (size_t)a->samples;
+	sample_job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
+	for (size_t i = 0; i < np; i++)
+		for (int k = 0; k < a->samples; k++) {
+			sample_job *j = &jobs[i * (size_t)a->samples + (size_t)k];
+			j->prompt = ps[i].tok;
+			j->nprompt = ps[i].n;
+			j->group = first_group + i;
+			j->index = (uint64_t)k;
+		}
+	char err[256];
+	int ret = EXIT_OK;
+	if (sample_run(m, &a->so, jobs, n, err, sizeof(err)) < 0) {
+		cli_error(NULL, "%s", err);
+		ret = EXIT_DATA;
+	}
+	buf text = { 0 };
+	rec *w = rec_new();
+	for (size_t i = 0; i < n && ret == EXIT_OK; i++) {
+		if (write_job(o, &ps[i / (size_t)a->samples], &jobs[i], v, &text, w) < 0)
+			ret = EXIT_DATA;
+		else
+			++*written;
+	}
+	for (size_t i = 0; i < n; i++)
+		sample_job_release(&jobs[i]);
+	buf_release(&text);
+	rec_free(w);
+	free(jobs);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	cli_init("sluice-sample");
+	struct args a = { 0 };
+	int ret = parse_args(argc, argv, &a);
+	if (ret)
+		return ret;
+	if (a.threads)
+		kern_cpu_threads(a.threads);
+	char err[512];
+	ckpt_info info = { 0 };
+	FILE *f = fopen(a.ckpt, "rb");
+	unsigned char magic[4] = { 0 };
+	if (!f) {
+		cli_error(a.ckpt, "cannot open: %s", strerror(errno));
+		return EXIT_DATA;
+	}
+	size_t got4 = fread(magic, 1, 4, f);
+	fclose(f);
+	model *m = got4 == 4 && load_u32le(magic) == LLMC_CKPT_MAGIC ? ckpt_load_llmc(a.ckpt, &kern_cpu, &info, err, sizeof(err))
+								      : ckpt_load(a.ckpt, &kern_cpu, &info, err, sizeof(err));
+	if (!m) {
+		cli_error(a.ckpt, "%s", err);
+		return EXIT_DATA;
+	}
+	const char *tname = a.tokenizer ? a.tokenizer : info.tokenizer;
+	tok_vocab *v = tname[0] ? tok_load(tname, NULL, err, sizeof(err)) : NULL;
+	if (!v) {
+		cli_error(a.ckpt, tname[0] ? "tokenizer %s: %s" : "the checkpoint names no tokenizer: give --tokenizer%s%s",
+			  tname, tname[0] ? err : "");
+		model_free(m);
+		return EXIT_DATA;
+	}
+	uint32_t eot = tok_special(v, "<|endoftext|>");
+	if (!a.no_stop_eot && eot != TOK_NONE) {
+		a.stop_tokens = xrealloc(a.stop_tokens, (a.nstop_tokens + 1) * sizeof(*a.stop_tokens));
+		a.stop_tokens[a.nstop_tokens++] = eot;
+	}
+	a.so.stop_tokens = a.stop_tokens;
+	a.so.n_stop_tokens = a.nstop_tokens;
+	a.so.stop_strings = a.stops;
+	a.so.n_stop_strings = a.nstops;
+	a.so.vocab = v;
+	int status = EXIT_OK;
+	output *o = output_open(a.out, a.jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a.force, &status);
+	if (!o) {
+		tok_free(v);
+		model_free(m);
+		return status;
+	}
+	tok_state *ts = tok_state_new(v);
+	struct prompt ps[CHUNK_PROMPTS];
+	size_t np = 0;
+	uint64_t group = 0, written = 0;
+	ret = EXIT_OK;
+	for (int i = 0; i < a.nfiles && ret == EXIT_OK; i++) {
+		input *in = input_open(a.files[i], INPUT_AUTO);
+		if (!in) {
+			ret = EXIT_DATA;
+			break;
+		}
+		rec *r = rec_new();
+		int got;
+		while (ret == EXIT_OK && (got = input_read(in, r)) == 1) {
+			struct prompt *p = &ps[np];
+			snprintf(p->where, sizeof(p->where), "%s: record %llu", input_path(in),
+				 (unsigned long long)input_records(in));
+			const rec_field *t = rec_get(r, "tokens"), *tx = rec_get(r, a.field);
+			size_t n, replaced;
+			if (t && t->type == REC_U32S) {
+				n = t->len / 4;
+				p->tok = xmalloc((n + 1) * sizeof(*p->tok));
+				memcpy(p->tok, t->val, t->len);
+			} else if (tx && tx->type == REC_STR) {
+				if (tok_encode(ts, tx->val, tx->len, &replaced, err, sizeof(err)) < 0) {
+					cli_error(NULL, "%s: %s", p->where, err);
+					ret = EXIT_DATA;
+					break;
+				}
+				const uint32_t *ids = tok_ids(ts, &n);
+				p->tok = xmalloc((n + 1) * sizeof(*p->tok));
+				memcpy(p->tok, ids, n * sizeof(*ids));
+			} else {
+				cli_error(NULL, "%s: no tokens field and no %s text", p->where, a.field);
+				ret = EXIT_DATA;
+				break;
+			}
+			/* An empty prompt starts from the end-of-text token, as
+			 * GPT-2 generates from nothing. */
+			if (!n && eot != TOK_NONE)
+				p->tok[n++] = eot;
+			for (size_t k = 0; k < n; k++)
+				if (p->tok[k] >= (uint32_t)model_cfg(m)->n_vocab) {
+					cli_error(NULL, "%s: token %u is outside the model's vocabulary of %d", p->where, p->tok[k],
+						  model_cfg(m)->n_vocab);
+					ret = EXIT_DATA;
+				}
+			if (!n || n >= (size_t)model_cfg(m)->n_ctx) {
+				cli_error(NULL, "%s: prompt of %zu tokens: the model takes 1 to %d", p->where, n,
+					  model_cfg(m)->n_ctx - 1);
+				ret = EXIT_DATA;
+			}
+			if (ret) {
+				free(p->tok);
+				break;
+			}
+			p->n = n;
+			p->r = rec_new();
+			rec_copy(p->r, r);
+			if (++np == CHUNK_PROMPTS) {
+				ret = run_chunk(m, &a, ps, np, group, o, v, &written);
+				group += np;
+				for (size_t k = 0; k < np; k++)
+					rec_free(ps[k].r), free(ps[k].tok);
+				np = 0;
+			}
+		}
+		if (ret == EXIT_OK && got < 0) {
+			cli_error(input_path(in), "%s", input_error(in));
+			ret = EXIT_DATA;
+		}
+		rec_free(r);
+		input_close(in);
+	}
+	if (ret == EXIT_OK && np)
+		ret = run_chunk(m, &a, ps, np, group, o, v, &written);
+	for (size_t k = 0; k < np; k++)
+		rec_free(ps[k].r), free(ps[k].tok);
+	if (output_close(o) < 0 && ret == EXIT_OK)
+		ret = EXIT_DATA;
+	if (ret == EXIT_OK && !a.quiet)
+		fprintf(stderr, "%s: %llu completions of %llu prompts\n", cli_prog(), (unsigned long long)written,
+			(unsigned long long)(group + np));
+	tok_state_free(ts);
+	tok_free(v);
+	model_free(m);
+	free(a.stops);
+	free(a.stop_tokens);
+	return ret;
+}
