@@ -1,0 +1,69 @@
+#!/bin/bash
+# sample.sh: sluice-sample end to end: fields of each completion, n per
+# prompt in order, seeds, greedy, stops, the log-probs against sluice-eval's
+# full forward pass, and errors.
+. "$(dirname "$0")/../lib.sh"
+D=data
+export OMP_NUM_THREADS=2
+S=sluice-sample
+
+awk -f scripts/paragraphs.awk "$D/tinyshakespeare.txt" >"$TMP/shk.jsonl"
+sluice-tokenize -e gpt2 --drop-text -o "$TMP/shk.tok" "$TMP/shk.jsonl" 2>/dev/null
+sluice-shard --quiet -T 32 -o "$TMP/sh" "$TMP/shk.tok"
+sluice-train-step -m "$TMP/a.st" --init custom -L 2 -C 32 -H 2 --ctx 64 --lr 3e-3 --steps 20 --quiet --log /dev/null \
+	"$TMP/sh/train-00000.slc"
+printf '{"id": "p1", "text": "ROMEO:\\nWhat"}\n{"id": "p2", "text": "First Citizen:\\n"}\n{"id": "p3", "text": ""}\n' >"$TMP/p.jsonl"
+
+expect "-n 3 -J" 0 $S -m "$TMP/a.st" -n 3 -N 12 -J "$TMP/p.jsonl"
+cp "$TMP/out" "$TMP/s1.jsonl"
+[ "$(wc -l <"$TMP/s1.jsonl")" = 9 ] && ok "3 completions of each of 3 prompts" || not_ok "count" "$(wc -l <"$TMP/s1.jsonl")"
+cut -d, -f1 "$TMP/s1.jsonl" | uniq -c | awk '{ print $1 }' | tr '\n' ' ' | grep -q '^3 3 3 $' &&
+	ok "in input order, a prompt's completions together" || not_ok "order"
+for k in prompt_tokens completion completion_tokens logprobs group sample finish; do
+	grep -q "\"$k\": " "$TMP/s1.jsonl" || not_ok "field $k"
+done && ok "fields: prompt_tokens, completion, completion_tokens, logprobs, group, sample, finish"
+grep -q '"id": "p3", "text": "", "prompt_tokens": \[50256\]' "$TMP/s1.jsonl" &&
+	ok "an empty prompt starts from end-of-text" || not_ok "empty prompt" "$(grep p3 "$TMP/s1.jsonl" | head -1)"
+$S -m "$TMP/a.st" -n 3 -N 12 -J -B 1 "$TMP/p.jsonl" 2>/dev/null >"$TMP/s2.jsonl"
+same "same seed, another batch size: the same completions" "$TMP/s1.jsonl" "$TMP/s2.jsonl"
+$S -m "$TMP/a.st" -n 3 -N 12 -J -s 2 "$TMP/p.jsonl" 2>/dev/null >"$TMP/s3.jsonl"
+cmp -s "$TMP/s1.jsonl" "$TMP/s3.jsonl" && not_ok "another seed, other completions" || ok "another seed, other completions"
+$S -m "$TMP/a.st" -n 2 -t 0 -N 12 -J "$TMP/p.jsonl" 2>/dev/null | grep -o '"completion_tokens": [^]]*' |
+	awk 'NR % 2 == 1 { prev = $0 } NR % 2 == 0 && $0 != prev { bad = 1 } END { exit bad || NR != 6 }' &&
+	ok "greedy: a prompt's samples are identical" || not_ok "greedy"
+
+# The log-probs are the model's: the full pass of sluice-eval --score over
+# prompt + completion, less its score of the prompt alone, is their sum.
+head -1 "$TMP/s1.jsonl" >"$TMP/one.jsonl"
+python3 - "$TMP/one.jsonl" "$TMP" <<'PY' || not_ok "write the check files"
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+with open(sys.argv[2] + "/both.jsonl", "w") as f:
+    f.write(json.dumps({"tokens": d["prompt_tokens"] + d["completion_tokens"]}) + "\n")
+    f.write(json.dumps({"tokens": d["prompt_tokens"]}) + "\n")
+print(sum(d["logprobs"]), file=open(sys.argv[2] + "/sum", "w"))
+PY
+sluice-eval -m "$TMP/a.st" --score -J --quiet "$TMP/both.jsonl" | grep -o '"logprob": [0-9.e+-]*' | sed 's/.*: //' >"$TMP/lp"
+awk -v s="$(cat "$TMP/sum")" 'NR == 1 { a = $1 } NR == 2 { b = $1 } END { d = (a - b) - s; if (d < 0) d = -d; print d > "/dev/stderr"; exit !(d < 1e-3) }' \
+	"$TMP/lp" 2>"$TMP/diff" && ok "log-probs sum to the full pass's score of the completion (difference $(cat "$TMP/diff"))" ||
+	not_ok "log-probs vs eval" "$(cat "$TMP/diff") $(cat "$TMP/sum") $(cat "$TMP/lp")"
+
+# This small model ends lines soon: stop at the first newline.
+expect "--stop" 0 $S -m "$TMP/a.st" -t 0 -N 30 --stop $'\n' --no-stop-eot -J "$TMP/p.jsonl"
+grep -o '"completion": "[^"]*"' "$TMP/out" | grep -q '\\n' && not_ok "--stop: the string is cut" "$(cat "$TMP/out")" ||
+	ok "--stop: the completion text ends before the stop string"
+[ "$(grep -c '"finish": "stop_string"' "$TMP/out")" = 3 ] && ok "--stop: finish says stop_string" ||
+	not_ok "finish stop_string" "$(grep -o '"finish": "[a-z_]*"' "$TMP/out")"
+expect "-N 5" 0 $S -m "$TMP/a.st" -N 5 --no-stop-eot -J "$TMP/p.jsonl"
+grep -c '"finish": "length"' "$TMP/out" | grep -q '^3$' && ok "-N 5 --no-stop-eot: every completion ends by length" ||
+	not_ok "length" "$(cat "$TMP/out")"
+
+printf '{"id": 1}\n' >"$TMP/noprompt.jsonl"
+expect_err "no prompt field" 1 "record 1: no tokens field and no text text" $S -m "$TMP/a.st" -J "$TMP/noprompt.jsonl"
+python3 -c 'print("{\"text\": \"" + "x " * 200 + "\"}")' >"$TMP/long.jsonl"
+expect_err "prompt longer than the context" 1 "prompt of [0-9]+ tokens: the model takes 1 to 63" $S -m "$TMP/a.st" -J "$TMP/long.jsonl"
+printf '{"tokens": [70000]}\n' >"$TMP/badtok.jsonl"
+expect_err "token outside the vocabulary" 1 "token 70000 is outside" $S -m "$TMP/a.st" -J "$TMP/badtok.jsonl"
+expect_err "no -m" 2 "no checkpoint" $S "$TMP/p.jsonl"
+expect_err "bad top-p" 2 "invalid value for --top-p" $S -m "$TMP/a.st" --top-p 2 "$TMP/p.jsonl"
+expect "--help" 0 $S --help
