@@ -12,6 +12,8 @@
 #include "cli.h"
 #include "eval.h"
 #include "input.h"
+#include "sample.h"
+#include "verify.h"
 #include "json.h"
 #include "model.h"
 #include "output.h"
@@ -19,12 +21,14 @@
 #include "tokenizer.h"
 #include "util.h"
 
-enum { MODE_NONE, MODE_LOSS, MODE_KL, MODE_MC, MODE_SCORE };
-enum { OPT_LOSS = 256, OPT_KL, OPT_MC, OPT_SCORE, OPT_BASELINE, OPT_TOKENIZER, OPT_LIMIT, OPT_QUIET };
+enum { MODE_NONE, MODE_LOSS, MODE_KL, MODE_MC, MODE_SCORE, MODE_GSM8K };
+enum { OPT_LOSS = 256, OPT_KL, OPT_MC, OPT_SCORE, OPT_GSM8K, OPT_SAMPLES, OPT_TEMPERATURE, OPT_MAX_NEW, OPT_BASELINE,
+	OPT_TOKENIZER, OPT_LIMIT, OPT_QUIET };
 
 struct args {
-	const char *ckpt, *ref, *mc, *baseline, *tokenizer, *out;
-	int mode, batch, threads, jsonl, force, quiet;
+	const char *ckpt, *ref, *mc, *gsm8k, *baseline, *tokenizer, *out;
+	int mode, batch, threads, jsonl, force, quiet, samples, max_new;
+	double temperature;
 	uint64_t limit;
 	char **files;
 	int nfiles;
@@ -45,6 +49,9 @@ static void usage(FILE *f)
 "      --mc FILE         multiple-choice accuracy on HellaSwag-style JSON lines\n"
 "                        (ctx, endings, label): acc by total log-probability of\n"
 "                        each ending, acc_norm by log-probability per byte\n"
+"      --gsm8k FILE      GSM8K exact match: generate an answer to each question\n"
+"                        of FILE (JSON lines with question and answer) and compare\n"
+"                        its final number with the one after the answer's ####\n"
 "      --score           add logprob, scored_tokens and ppl to each document of\n"
 "                        FILEs (records with tokens, or text to tokenize) and\n"
 "                        write them on, as records (-J: JSON lines)\n"
@@ -54,7 +61,10 @@ static void usage(FILE *f)
 "                        and report the gain per PFLOP of training between them\n"
 "  -B, --batch N         sequences per forward pass (default 8)\n"
 "      --tokenizer NAME  for a checkpoint that does not name its own\n"
-"      --limit N         --mc: the first N items only\n"
+"      --limit N         --mc, --gsm8k: the first N items only\n"
+"      --samples K       --gsm8k: K answers a question, for pass@K (default 1)\n"
+"      --temperature X   --gsm8k: 0 is greedy (default 0; 1 with --samples)\n"
+"      --max-new N       --gsm8k: tokens an answer may take (default 256)\n"
 "  -o, --output FILE     write there instead of stdout\n"
 "  -J, --jsonl           --score: JSON lines out\n"
 "  -f, --force           --score: binary to a terminal all the same\n"
@@ -74,6 +84,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "kl", required_argument, NULL, OPT_KL },
 		{ "mc", required_argument, NULL, OPT_MC },
 		{ "score", no_argument, NULL, OPT_SCORE },
+		{ "gsm8k", required_argument, NULL, OPT_GSM8K },
+		{ "samples", required_argument, NULL, OPT_SAMPLES },
+		{ "temperature", required_argument, NULL, OPT_TEMPERATURE },
+		{ "max-new", required_argument, NULL, OPT_MAX_NEW },
 		{ "baseline", required_argument, NULL, OPT_BASELINE },
 		{ "batch", required_argument, NULL, 'B' },
 		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
@@ -88,6 +102,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ NULL, 0, NULL, 0 },
 	};
 	a->batch = 8;
+	a->samples = 1;
+	a->max_new = 256;
+	a->temperature = -1;
 	int c, li = -1, modes = 0;
 	while ((c = getopt_long(argc, argv, "m:B:o:Jfj:hV", opts, &li)) != -1) {
 		int bad = 0;
@@ -100,6 +117,16 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_KL: a->mode = MODE_KL; a->ref = optarg; modes++; break;
 		case OPT_MC: a->mode = MODE_MC; a->mc = optarg; modes++; break;
 		case OPT_SCORE: a->mode = MODE_SCORE; modes++; break;
+		case OPT_GSM8K: a->mode = MODE_GSM8K; a->gsm8k = optarg; modes++; break;
+		case OPT_SAMPLES: bad = cli_parse_int(optarg, 1, 1 << 16, &a->samples); break;
+		case OPT_TEMPERATURE: {
+			char *end;
+			errno = 0;
+			a->temperature = strtod(optarg, &end);
+			bad = errno || end == optarg || *end || !(a->temperature >= 0 && a->temperature <= 100);
+			break;
+		}
+		case OPT_MAX_NEW: bad = cli_parse_int(optarg, 1, MODEL_CTX_MAX, &a->max_new); break;
 		case OPT_BASELINE: a->baseline = optarg; break;
 		case 'B': bad = cli_parse_int(optarg, 1, 1 << 16, &a->batch); break;
 		case OPT_TOKENIZER: a->tokenizer = optarg; break;
@@ -119,8 +146,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");
 	if (modes != 1)
-		return cli_usage_error("give one mode: --loss, --kl REF, --mc FILE or --score");
-	if (a->baseline && (a->mode == MODE_KL || a->mode == MODE_SCORE))
+		return cli_usage_error("give one mode: --loss, --kl REF, --mc FILE, --gsm8k FILE or --score");
+	if (a->temperature < 0)
+		a->temperature = a->samples > 1 ? 1 : 0;
+	if (a->baseline && a->mode != MODE_LOSS && a->mode != MODE_MC)
 		return cli_usage_error("--baseline goes with --loss and --mc");
 	a->files = cli_inputs(argc, argv, optind, &a->nfiles);
 	if (a->baseline && a->mode == MODE_LOSS)
@@ -581,6 +610,157 @@ static int run_score(const struct args *a, model *m, const ckpt_info *info)
 	return ret;
 }
 
+/* The prompt a question is asked with (zero-shot), and where an answer
+ * stops: at the end-of-text token or where the model starts a new
+ * question. */
+#define GSM8K_PROMPT_HEAD "Question: "
+#define GSM8K_PROMPT_TAIL "\nAnswer:"
+static const char *const gsm8k_stops[] = { "\n\nQuestion:", "\nQuestion:" };
+
+struct gsm8k_result {
+	uint64_t items, correct, any_correct, extracted, answers;
+};
+
+/* One chunk of questions: generate, check, count. */
+static int gsm8k_chunk(model *m, const struct args *a, const tok_vocab *v, uint32_t **prompts, size_t *plen,
+		       char **refs, size_t n, uint64_t first, struct gsm8k_result *res)
+{
+	uint32_t eot = tok_special(v, "<|endoftext|>");
+	sample_opts so = { .temperature = a->temperature, .top_p = 1, .max_new = a->max_new, .seed = 1,
+			   .stop_tokens = eot != TOK_NONE ? &eot : NULL, .n_stop_tokens = eot != TOK_NONE,
+			   .stop_strings = gsm8k_stops, .n_stop_strings = 2, .vocab = v, .slots = a->batch };
+	size_t nj = n * (size_t)a->samples;
+	sample_job *jobs = xcalloc(nj, sizeof(*jobs));
+	for (size_t i = 0; i < nj; i++) {
+		jobs[i].prompt = prompts[i / (size_t)a->samples];
+		jobs[i].nprompt = plen[i / (size_t)a->samples];
+		jobs[i].group = first + i / (size_t)a->samples;
+		jobs[i].index = i % (size_t)a->samples;
+	}
+	char err[256];
+	int rc = sample_run(m, &so, jobs, nj, err, sizeof(err));
+	if (rc < 0)
+		cli_error(a->gsm8k, "%s", err);
+	buf text = { 0 };
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		int any = 0;
+		for (int k = 0; k < a->samples; k++) {
+			sample_job *j = &jobs[i * (size_t)a->samples + (size_t)k];
+			buf_reset(&text);
+			for (size_t t = 0; t < j->nout; t++) {
+				size_t len;
+				const uint8_t *b = tok_bytes(v, j->out[t], &len);
+				if (b)
+					buf_add(&text, b, len);
+			}
+			size_t tl = j->text_len < text.len ? j->text_len : text.len;
+			double x;
+			res->extracted += verify_final_answer(text.data, tl, &x);
+			int ok = verify_answer_matches(text.data, tl, (const uint8_t *)refs[i], strlen(refs[i]));
+			res->answers++;
+			if (k == 0)
+				res->correct += ok;
+			any |= ok;
+		}
+		res->any_correct += any;
+		res->items++;
+	}
+	for (size_t i = 0; i < nj; i++)
+		sample_job_release(&jobs[i]);
+	buf_release(&text);
+	free(jobs);
+	return rc;
+}
+
+static int run_gsm8k(const struct args *a, model *m, const ckpt_info *info)
+{
+	tok_vocab *v = vocab_of(a, info, 1);
+	if (!v)
+		return EXIT_DATA;
+	enum { CHUNK = 32 };
+	uint32_t *prompts[CHUNK];
+	size_t plen[CHUNK], n = 0;
+	char *refs[CHUNK];
+	struct gsm8k_result res = { 0 };
+	input *in = input_open(a->gsm8k, INPUT_JSONL);
+	int ret = in ? EXIT_OK : EXIT_DATA, got = 0;
+	tok_state *ts = tok_state_new(v);
+	rec *r = rec_new();
+	buf q = { 0 };
+	char err[512];
+	while (ret == EXIT_OK && (!a->limit || res.items + n < a->limit) && (got = input_read(in, r)) == 1) {
+		const rec_field *qf = rec_get(r, "question"), *af = rec_get(r, "answer");
+		unsigned long long line = input_records(in) + input_blank_lines(in);
+		double ref;
+		if (!qf || qf->type != REC_STR || !af || af->type != REC_STR) {
+			cli_error(a->gsm8k, "line %llu: needs \"question\" and \"answer\" strings", line);
+			ret = EXIT_DATA;
+			break;
+		}
+		if (!verify_final_answer(af->val, af->len, &ref)) {
+			cli_error(a->gsm8k, "line %llu: the answer holds no final number", line);
+			ret = EXIT_DATA;
+			break;
+		}
+		buf_reset(&q);
+		buf_adds(&q, GSM8K_PROMPT_HEAD);
+		buf_add(&q, qf->val, qf->len);
+		buf_adds(&q, GSM8K_PROMPT_TAIL);
+		size_t nt, replaced;
+		if (tok_encode(ts, q.data, q.len, &replaced, err, sizeof(err)) < 0) {
+			cli_error(a->gsm8k, "line %llu: %s", line, err);
+			ret = EXIT_DATA;
+			break;
+		}
+		const uint32_t *ids = tok_ids(ts, &nt);
+		prompts[n] = xmalloc(nt * sizeof(uint32_t));
+		memcpy(prompts[n], ids, nt * sizeof(uint32_t));
+		plen[n] = nt;
+		refs[n] = xstrndup((const char *)af->val, af->len);
+		if (++n == CHUNK) {
+			if (gsm8k_chunk(m, a, v, prompts, plen, refs, n, res.items, &res) < 0)
+				ret = EXIT_DATA;
+			for (size_t i = 0; i < n; i++)
+				free(prompts[i]), free(refs[i]);
+			n = 0;
+		}
+	}
+	if (ret == EXIT_OK && got < 0) {
+		cli_error(a->gsm8k, "%s", input_error(in));
+		ret = EXIT_DATA;
+	}
+	if (ret == EXIT_OK && n && gsm8k_chunk(m, a, v, prompts, plen, refs, n, res.items, &res) < 0)
+		ret = EXIT_DATA;
+	for (size_t i = 0; i < n; i++)
+		free(prompts[i]), free(refs[i]);
+	if (ret == EXIT_OK && !res.items) {
+		cli_error(a->gsm8k, "no items");
+		ret = EXIT_DATA;
+	}
+	if (ret == EXIT_OK) {
+		buf o = { 0 };
+		char tmp[512];
+		put_info(&o, "{\"mode\": \"gsm8k\", \"model\": ", a->ckpt, info);
+		buf_adds(&o, ", \"file\": ");
+		(void)json_put_string(&o, a->gsm8k, strlen(a->gsm8k));
+		snprintf(tmp, sizeof(tmp),
+			 ", \"items\": %llu, \"samples\": %d, \"temperature\": %g, \"correct\": %llu, \"exact_match\": %.6f, "
+			 "\"pass_at_k\": %.6f, \"answers\": %llu, \"extracted\": %llu",
+			 (unsigned long long)res.items, a->samples, a->temperature, (unsigned long long)res.correct,
+			 (double)res.correct / (double)res.items, (double)res.any_correct / (double)res.items,
+			 (unsigned long long)res.answers, (unsigned long long)res.extracted);
+		buf_adds(&o, tmp);
+		ret = emit(a, &o);
+		buf_release(&o);
+	}
+	buf_release(&q);
+	rec_free(r);
+	tok_state_free(ts);
+	input_close(in);
+	tok_free(v);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	cli_init("sluice-eval");
@@ -598,6 +778,7 @@ int main(int argc, char **argv)
 	case MODE_LOSS: ret = run_loss(&a, m, &info); break;
 	case MODE_KL: ret = run_kl(&a, m, &info); break;
 	case MODE_MC: ret = run_mc(&a, m, &info); break;
+	case MODE_GSM8K: ret = run_gsm8k(&a, m, &info); break;
 	default: ret = run_score(&a, m, &info); break;
 	}
 	model_free(m);
