@@ -96,16 +96,19 @@ expect_err "--mc: no ctx" 1 "line 1: no \"ctx\" string" $E -m "$TMP/f.st" --mc "
 printf '{"ctx": "a", "endings": ["b", "c"], "label": 0}\n{"ctx": "a",\n' >"$TMP/bad4.jsonl"
 expect_err "--mc: malformed JSON" 1 "bad4.jsonl: line 2, column" $E -m "$TMP/f.st" --mc "$TMP/bad4.jsonl"
 
-# --- gsm8k: the machinery (a model this small answers nothing right) ---
-expect "--gsm8k" 0 $E -m "$TMP/a.st" --gsm8k "$D/gsm8k/test.jsonl" --limit 3 --max-new 8
+# --- gsm8k: the machinery (an untrained model answers nothing right) ---
+sluice-train-step -m "$TMP/g.st" --init custom -L 1 -C 32 -H 2 --ctx 512 --n-vocab 50257 --tokenizer gpt2 --steps 0 --quiet
+expect "--gsm8k" 0 $E -m "$TMP/g.st" --gsm8k "$D/gsm8k/test.jsonl" --limit 3 --max-new 8
 grep -q '"items": 3, "samples": 1, "temperature": 0, "correct": 0, "exact_match": 0.000000' "$TMP/out" &&
 	ok "--gsm8k: greedy answers to 3 questions, scored" || not_ok "--gsm8k" "$(cat "$TMP/out")"
-expect "--gsm8k --samples 2" 0 $E -m "$TMP/a.st" --gsm8k "$D/gsm8k/test.jsonl" --limit 2 --samples 2 --max-new 4
+expect "--gsm8k --samples 2" 0 $E -m "$TMP/g.st" --gsm8k "$D/gsm8k/test.jsonl" --limit 2 --samples 2 --max-new 4
 grep -q '"items": 2, "samples": 2, "temperature": 1, .*"answers": 4' "$TMP/out" &&
 	ok "--gsm8k --samples 2: pass@2 over 4 sampled answers" || not_ok "--samples" "$(cat "$TMP/out")"
 printf '{"question": "1 + 1?", "answer": "2\\n#### 2"}\n{"question": "x", "answer": "none"}\n' >"$TMP/g.jsonl"
 expect_err "--gsm8k: a reference without a number" 1 "g.jsonl: line 2: the answer holds no final number" \
-	$E -m "$TMP/a.st" --gsm8k "$TMP/g.jsonl"
+	$E -m "$TMP/g.st" --gsm8k "$TMP/g.jsonl"
+expect_err "--gsm8k: a question longer than the context" 1 "prompt of 69 tokens: the model takes 1 to 63" \
+	$E -m "$TMP/a.st" --gsm8k "$D/gsm8k/test.jsonl"
 
 # --- errors and usage ---
 expect_err "sequences longer than the context" 1 "longer than the model's context" \
