@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 #include <xxhash.h>
 
 #include "utf8.h"
@@ -534,54 +535,247 @@ static void strip_citations(const uint8_t *s, size_t n, buf *out)
 	}
 }
 
-size_t quality_sentences(const uint8_t *s, size_t n)
+/* ---- sentences: untrained Punkt (NLTK 3.10's PunktSentenceTokenizer) ----
+ *
+ * A candidate break is a '.', '?' or '!' followed by one of Punkt's non-word
+ * characters or by whitespace and a next token; of the candidates inside
+ * one run of text between ASCII whitespace only the last is tried, and one
+ * opening the run (Punkt drops the others as overlapping).  A candidate is
+ * tried on its context (the run up to it and what follows): Punkt's word
+ * tokens, a first pass marking period-final tokens as breaks and a second
+ * pass unmarking initials and numbers before a lowercase word or
+ * punctuation (an initial also before a capital).  Closing quotes and
+ * brackets after a break are moved back onto the sentence before, and
+ * empty sentences are not counted. */
+
+static int pk_nonword(uint32_t c)
 {
-	size_t count = 0, i = 0;
-	int open = 0;
-	/* Count the sentence breaks the word splitter would place: chunks
-	 * ending in . ? ! (closing marks allowed after). */
-	while (i < n) {
-		uint32_t cp;
-		size_t l = utf8_decode(s + i, n - i, &cp);
-		if (words_is_space(cp)) {
-			i += l;
-			continue;
-		}
-		size_t start = i;
-		while (i < n) {
-			l = utf8_decode(s + i, n - i, &cp);
-			if (words_is_space(cp))
-				break;
-			i += l;
-		}
-		open = 1;
-		size_t e = i;
-		while (e > start && strchr("\"')]}", s[e - 1]))
-			e--;
-		if (e > start && (s[e - 1] == '?' || s[e - 1] == '!')) {
-			count++;
-			open = 0;
-		} else if (e > start && s[e - 1] == '.' && !(e - start >= 2 && s[e - 2] == '.')) {
-			/* Punkt keeps initials and numbers before a lowercase word. */
-			size_t j = i;
-			uint32_t next = 0;
-			while (j < n) {
-				l = utf8_decode(s + j, n - j, &next);
-				if (!words_is_space(next))
-					break;
-				j += l;
+	if (c < 0x80)
+		return c && strchr(")\";}]*:@'({[?!", (int)c) != NULL;
+	return c == 0x2018 || c == 0x2019 || c == 0x201C || c == 0x201D || c == 0xAB || c == 0xBB;
+}
+
+static int pk_closer(uint32_t c)
+{
+	if (c < 0x80)
+		return c && strchr("\"')]}", (int)c) != NULL;
+	return c == 0x2018 || c == 0x2019 || c == 0x201C || c == 0x201D || c == 0xAB || c == 0xBB;
+}
+
+/* Characters that cannot start a word token. */
+static int pk_nostart(uint32_t c)
+{
+	return c < 0x80 && c && strchr("(\"`{[:;&#*@)}]-,", (int)c) != NULL;
+}
+
+/* Length of the multi-character punctuation (--, .., ". . .") at c[i], or 0. */
+static size_t pk_multi(const uint32_t *c, size_t n, size_t i)
+{
+	if (i + 1 >= n)
+		return 0;
+	if ((c[i] == '-' || c[i] == '.') && c[i + 1] == c[i]) {
+		size_t j = i + 2;
+		while (j < n && c[j] == c[i])
+			j++;
+		return j - i;
+	}
+	/* (?:\.\s){2,}\. */
+	size_t k = 0;
+	while (i + 2 * k + 1 < n && c[i + 2 * k] == '.' && words_is_space(c[i + 2 * k + 1]))
+		k++;
+	if (k >= 2 && i + 2 * k < n && c[i + 2 * k] == '.')
+		return 2 * k + 1;
+	if (k >= 3)
+		return 2 * k - 1;
+	return 0;
+}
+
+/* End of the Punkt word token starting at the non-space c[i]. */
+static size_t pk_token(const uint32_t *c, size_t n, size_t i)
+{
+	size_t m = pk_multi(c, n, i);
+	if (m)
+		return i + m;
+	if (pk_nostart(c[i]))
+		return i + 1;
+	size_t j = i + 1;
+	while (j < n && !words_is_space(c[j]) && !pk_nonword(c[j]) && !pk_multi(c, n, j) &&
+	       !(c[j] == ',' && (j + 1 == n || words_is_space(c[j + 1]) || pk_nonword(c[j + 1]) ||
+				 pk_multi(c, n, j + 1))))
+		j++;
+	return j;
+}
+
+/* [^\W\d] as the regex module reads it: letters, marks, letter numbers, '_'. */
+static int pk_letter(uint32_t c)
+{
+	if (c < 0x80)
+		return c == '_' || words_is_alpha(c);
+	if (c > 0x10FFFF)
+		return 0;
+	utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
+	return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_ME) || k == UTF8PROC_CATEGORY_NL ||
+	       k == UTF8PROC_CATEGORY_PC;
+}
+
+/* ^-?[.,]?\d[\d,.-]*\.?$ */
+static int pk_number(const uint32_t *c, size_t a, size_t b)
+{
+	if (a < b && c[a] == '-')
+		a++;
+	if (a < b && (c[a] == '.' || c[a] == ','))
+		a++;
+	if (a >= b || !words_is_digit(c[a]))
+		return 0;
+	for (a++; a < b; a++)
+		if (!words_is_digit(c[a]) && c[a] != ',' && c[a] != '.' && c[a] != '-')
+			return 0;
+	return 1;
+}
+
+/* First pass: is the token c[a..b) a sentence break? */
+static int pk_first(const uint32_t *c, size_t a, size_t b)
+{
+	if (b - a == 1 && (c[a] == '.' || c[a] == '?' || c[a] == '!'))
+		return 1;
+	size_t k = a;
+	while (k < b && c[k] == '.')
+		k++;
+	if (k == b && b - a >= 2)
+		return 0; /* an ellipsis */
+	return c[b - 1] == '.' && !(b - a >= 2 && c[b - 2] == '.');
+}
+
+/* Does the context c[a..b) hold a break followed by another token? */
+static int pk_breaks(const uint32_t *c, size_t a, size_t b)
+{
+	size_t i = a, pa = 0, pb = 0;
+	int have = 0;
+	for (;;) {
+		while (i < b && words_is_space(c[i]))
+			i++;
+		if (i >= b)
+			return 0;
+		size_t e = pk_token(c, b, i);
+		if (have && pk_first(c, pa, pb)) {
+			/* second pass: an initial or a number before punctuation or a
+			 * lowercase word (an initial also before a capital) is not a break */
+			int initial = pb - pa == 2 && c[pb - 1] == '.' && pk_letter(c[pa]);
+			int brk = 1;
+			if (c[pb - 1] == '.' && (initial || pk_number(c, pa, pb))) {
+				int punct = e - i == 1 && c[i] < 0x80 && strchr(";:,.!?", (int)c[i]);
+				if (punct || words_is_lower(c[i]) || (initial && words_is_upper(c[i])))
+					brk = 0;
 			}
-			int initial = e - start == 2 && words_is_alpha(s[start]);
-			int number = s[start] >= '0' && s[start] <= '9';
-			int brk = j >= n || !((initial && (words_is_upper(next) || words_is_lower(next))) ||
-					       (number && words_is_lower(next)));
-			if (brk) {
-				count++;
-				open = 0;
-			}
+			if (brk)
+				return 1;
+		}
+		pa = i, pb = e, have = 1;
+		i = e;
+	}
+}
+
+/* Punkt's realignment: the closing marks (then whitespace, "--" or the end)
+ * that c[a..b) starts with; returns their count, *end past the whitespace. */
+static size_t pk_realign(const uint32_t *c, size_t a, size_t b, size_t *end)
+{
+	for (size_t j = a; j < b && pk_closer(c[j]);) {
+		j++;
+		if (j == b || (j + 1 < b && c[j] == '-' && c[j + 1] == '-')) {
+			*end = j;
+			return j - a;
+		}
+		if (words_is_space(c[j])) {
+			size_t k = j;
+			while (k < b && words_is_space(c[k]))
+				k++;
+			*end = k;
+			return j - a;
 		}
 	}
-	return count + (size_t)open;
+	return 0;
+}
+
+struct pk_count {
+	const uint32_t *c;
+	size_t n, a, b, realign;
+	int have;
+};
+
+/* Take the next sentence slice c[a..b); count the previous one. */
+static void pk_slice(struct pk_count *k, size_t a, size_t b)
+{
+	if (k->have) {
+		size_t start = k->a + k->realign, end;
+		if (pk_realign(k->c, a, b, &end)) {
+			k->n++;
+			k->realign = end - a;
+		} else {
+			k->realign = 0;
+			k->n += start < k->b;
+		}
+	}
+	k->a = a, k->b = b, k->have = 1;
+}
+
+size_t quality_sentences(const uint8_t *s, size_t n)
+{
+	uint32_t stack[512], *c = stack;
+	if (n > sizeof(stack) / sizeof(stack[0]))
+		c = xmalloc(n * sizeof(*c));
+	size_t m = 0;
+	for (size_t i = 0; i < n; m++) {
+		uint32_t cp;
+		i += utf8_decode(s + i, n - i, &cp);
+		c[m] = cp;
+	}
+	struct pk_count k = { c, 0, 0, 0, 0, 0 };
+	size_t last = 0;
+	for (size_t r0 = 0; r0 < m;) {
+		/* a run between ASCII whitespace, and its last candidate */
+		size_t r1 = r0, p = (size_t)-1;
+		while (r1 < m && !(c[r1] < 0x80 && words_is_space(c[r1])))
+			r1++;
+		size_t after = 0, next = 0;
+		for (size_t j = r0; j < r1; j++) {
+			if ((c[j] != '.' && c[j] != '?' && c[j] != '!') || j + 1 >= m)
+				continue;
+			size_t q = j + 1, na = j + 2, nn = j + 1;
+			if (!pk_nonword(c[q])) {
+				if (!words_is_space(c[q]))
+					continue;
+				while (q < m && words_is_space(c[q]))
+					q++;
+				if (q >= m)
+					continue;
+				nn = q;
+				while (q < m && !words_is_space(c[q]))
+					q++;
+				na = q;
+			}
+			/* a later candidate drops this one, unless it opens the run */
+			if (p == r0 && pk_breaks(c, r0, after)) {
+				pk_slice(&k, last, p + 1);
+				last = next;
+			}
+			p = j, after = na, next = nn;
+		}
+		if (p != (size_t)-1 && pk_breaks(c, r0, after)) {
+			pk_slice(&k, last, p + 1);
+			last = next;
+		}
+		r0 = r1;
+		while (r0 < m && c[r0] < 0x80 && words_is_space(c[r0]))
+			r0++;
+	}
+	size_t end = m;
+	while (end > last && words_is_space(c[end - 1]))
+		end--;
+	pk_slice(&k, last, end);
+	pk_slice(&k, 0, 0); /* count the last one */
+	if (c != stack)
+		free(c);
+	return k.n;
 }
 
 static const char *const policy[] = {
@@ -651,7 +845,10 @@ int quality_c4(quality *q, const quality_c4_params *p, buf *kept, double *senten
 			pol = has_ci(t, tn, policy[k]);
 		if (pol)
 			continue;
-		nsent += quality_sentences(t, tn);
+		/* datatrove counts a line Punkt finds no sentence in (blank
+		 * once citations are cut) as one */
+		size_t ns = quality_sentences(t, tn);
+		nsent += ns ? ns : 1;
 		if (kept->len)
 			buf_addc(kept, '\n');
 		buf_add(kept, t, tn);

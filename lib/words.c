@@ -415,10 +415,15 @@ static int period_breaks(const struct chunk *c, uint32_t next_first, size_t next
 		return 1;
 	int next_punct = next_len == 1 && (next_first == ';' || next_first == ':' || next_first == ',' ||
 					   next_first == '.' || next_first == '!' || next_first == '?');
-	int initial = e == 2 && words_is_alpha(c->cp[0]);
+	/* Punkt splits leading punctuation off the token before it asks
+	 * whether the rest is an initial or a number ("H. stays one word). */
+	size_t b = 0;
+	while (b < e && c->cp[b] < 0x80 && c->cp[b] && strchr("(\"`{[:;&#*@)}]-,", (int)c->cp[b]))
+		b++;
+	int initial = e - b == 2 && words_is_alpha(c->cp[b]);
 	if (initial)
 		return !(next_punct || words_is_lower(next_first) || words_is_upper(next_first));
-	if (numeric(c->cp, e))
+	if (numeric(c->cp + b, e - b))
 		return !(next_punct || words_is_lower(next_first));
 	return 1;
 }

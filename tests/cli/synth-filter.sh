@@ -217,6 +217,101 @@ lst=$(for c in a b c d e f g h; do printf '%s.\\n' "$(printf "$c%.0s" $(seq 35))
 check "fineweb_list_ratio" fineweb_list_ratio "$(verdict fineweb "$lst" $OFF -s c4_min_words_per_line=off)"
 check "fineweb_list_ratio: prose kept" kept "$(verdict fineweb "$(long a).\\n$(long b)." $OFF -s c4_min_words_per_line=off)"
 }
+
+# --- C4 and FineWeb: every rule on both sides of its published threshold ---
+value() { # value RULE PRESET TEXT [ARGS]: what --explain measures for RULE
+	local r=$1 p=$2 t=$3
+	shift 3
+	doc "$t" | $F --quiet -p "$p" --explain "$@" >/dev/null 2>"$TMP/x"
+	sed -n "s/.*[ ;]$r=\([^ ,]*\).*/\1/p" "$TMP/x"
+}
+# vcheck NAME RULE WANT_VALUE WANT_VERDICT PRESET TEXT [ARGS]: the value
+# --explain measures (worked out by hand) and the verdict
+vcheck() {
+	local name=$1 r=$2 v=$3 want=$4 p=$5 t=$6
+	shift 6
+	check "$name: $r measures $v" "$v" "$(value "$r" "$p" "$t" "$@")"
+	check "$name" "$want" "$(verdict "$p" "$t" "$@")"
+}
+# C4 (datatrove's C4QualityFilter).  Five Punkt sentences on one line are
+# the least a page keeps; $s4 is four, and each line rule below decides
+# whether a fifth line survives: kept, 5 sentences; removed, 4 and dropped.
+s4="${s5% Five*}"
+vcheck "c4_too_few_sentences: 5 kept" c4_too_few_sentences 5 kept c4 "$s5"
+vcheck "c4_too_few_sentences: 4 dropped" c4_too_few_sentences 4 c4_too_few_sentences c4 "$s4"
+# Punkt: "etc.)" ends a sentence inside the chunk, a curly quote after the
+# period too, an initial after a quote does not (1 + 2 + 2 sentences)
+vcheck "c4 sentences as Punkt cuts them" c4_too_few_sentences 5 kept c4 \
+	'\"H. greeffii\" cost 3. dollars here.\nHe said \u201cStop.\u201d Then left.\n(x, y, etc.), then more.'
+x1000=$(printf 'x%.0s' $(seq 1000))
+vcheck "c4_max_word_length: a word of 1000 characters kept" c4_too_few_sentences 5 kept c4 "$s4\\n${x1000} is long."
+vcheck "c4_max_word_length: 1001 removes the line" c4_too_few_sentences 4 c4_too_few_sentences c4 "$s4\\n${x1000}x is long."
+vcheck "c4_min_words_per_line: 3 words kept" c4_too_few_sentences 5 kept c4 "$s4\\nThree words here."
+vcheck "c4_min_words_per_line: 2 removes the line" c4_too_few_sentences 4 c4_too_few_sentences c4 "$s4\\nTwo words."
+vcheck "c4_terminal_punct: a closing quote ends a line" c4_too_few_sentences 5 kept c4 "$s4\\nHe said \\\"fifth.\\\""
+vcheck "c4_terminal_punct: no end punctuation removes the line" c4_too_few_sentences 4 c4_too_few_sentences c4 "$s4\\nA fifth sentence here"
+vcheck "c4_terminal_punct: an ellipsis removes the line" c4_too_few_sentences 4 c4_too_few_sentences c4 "$s4\\nA fifth sentence here..."
+vcheck "c4_terminal_punct=off keeps the line" c4_too_few_sentences 5 kept c4 "$s4\\nA fifth sentence here" -s c4_terminal_punct=off
+vcheck "c4_javascript: Java kept" c4_too_few_sentences 5 kept c4 "$s4\\nThis page needs Java."
+vcheck "c4_javascript: JavaScript removes the line" c4_too_few_sentences 4 c4_too_few_sentences c4 "$s4\\nThis page needs JavaScript."
+vcheck "c4_policy: a privacy notice kept" c4_too_few_sentences 5 kept c4 "$s4\\nRead our privacy notice."
+vcheck "c4_policy: a Privacy Policy removes the line" c4_too_few_sentences 4 c4_too_few_sentences c4 "$s4\\nRead our Privacy Policy."
+vcheck "c4_citations: cut, the line ends in a period" c4_too_few_sentences 5 kept c4 "$s4\\nA fifth line[1] here.[edit]"
+vcheck "c4_citations=off: the line ends in ']'" c4_too_few_sentences 4 c4_too_few_sentences c4 "$s4\\nA fifth line[1] here.[edit]" -s c4_citations=off
+vcheck "c4_lorem_ipsum: a kept line" c4_lorem_ipsum 1 c4_lorem_ipsum c4 "$s5\\nLorem Ipsum dolor sit."
+vcheck "c4_lorem_ipsum: the words apart" c4_lorem_ipsum 0 kept c4 "$s5\\nLorem dolor ipsum sit."
+vcheck "c4_lorem_ipsum: on a line removed first" c4_lorem_ipsum 0 kept c4 "$s5\\nLorem ipsum."
+vcheck "c4_curly_bracket: a kept line" c4_curly_bracket 1 c4_curly_bracket c4 "$s5\\nA {curly} line here."
+vcheck "c4_curly_bracket: round brackets" c4_curly_bracket 0 kept c4 "$s5\\nA (round) line here."
+vcheck "c4_curly_bracket: on a line removed first" c4_curly_bracket 0 kept c4 "$s5\\nA {curly} line"
+# FineWeb's own rules, with the Gopher rules off (C4 stays on where its
+# sentence count is not in the way).  fwdoc N P: N distinct lines of six
+# 10-letter words (65 characters), the first P ending in '.'.
+fwdoc() {
+	awk -v n="$1" -v p="$2" 'BEGIN { for (i = 1; i <= n; i++) { l = ""
+		for (j = 1; j <= 6; j++) l = l sprintf("%sl%03dw%03dxy", j > 1 ? " " : "", i, j)
+		printf "%s%s%s", l, i <= p ? "." : "", i < n ? "\\n" : "" } }'
+}
+OFFG=${OFF% -s c4_too_few_sentences=off}
+# shellcheck disable=SC2086
+{
+# 3 of 25 lines end in terminal punctuation: 0.12, not below 0.12; of 26, 0.115385
+vcheck "fineweb_line_punct_ratio: 3 of 25 kept" fineweb_line_punct_ratio 0.12 kept fineweb "$(fwdoc 25 3)" $OFF
+vcheck "fineweb_line_punct_ratio: 3 of 26 dropped" fineweb_line_punct_ratio 0.115385 fineweb_line_punct_ratio fineweb "$(fwdoc 26 3)" $OFF
+# shortdoc S N: S lines of 11 characters ("s001 ab cd."), then N - S long ones
+shortdoc() { awk -v s="$1" -v n="$2" 'BEGIN { for (i = 1; i <= s; i++) printf "s%03d ab cd.\\n", i }'; fwdoc $(($2 - $1)) $(($2 - $1)); }
+# 67 of 100 lines at most 30 characters: 0.67, not above; 68 of 100: 0.68
+vcheck "fineweb_short_line_ratio: 67 of 100 kept" fineweb_short_line_ratio 0.67 kept fineweb "$(shortdoc 67 100)" $OFF
+vcheck "fineweb_short_line_ratio: 68 of 100 dropped" fineweb_short_line_ratio 0.68 fineweb_short_line_ratio fineweb "$(shortdoc 68 100)" $OFF
+# a 30-character line is short, 31 is not: 2 of 3 lines short (0.666667), or 1 of 3
+vcheck "fineweb_short_line_ratio: 30 characters is short" fineweb_short_line_ratio 0.666667 kept fineweb \
+	"$(printf 'a%.0s' $(seq 26)) bc.\\nshort line.\\n$(fwdoc 1 1)" $OFF
+vcheck "fineweb_short_line_ratio: 31 is not" fineweb_short_line_ratio 0.333333 kept fineweb \
+	"$(printf 'a%.0s' $(seq 27)) bc.\\nshort line.\\n$(fwdoc 1 1)" $OFF
+# dupdoc L: "ab cd efg." (10 characters), 14 distinct lines of 70 characters,
+# the last of L, and "ab cd efg." again: the repeat is 10 of 990 + L
+# characters that are not newlines (the C4 rewrite keeps every line).
+dupdoc() {
+	awk -v last="$1" 'BEGIN { printf "ab cd efg.\\n"
+		for (i = 1; i <= 14; i++) { s = sprintf("filler line %02d", i); L = i < 14 ? 70 : last
+			while (length(s) < L) s = s " abcdefgh"; printf "%s.\\n", substr(s, 1, L - 1) }
+		printf "ab cd efg." }'
+}
+vcheck "fineweb_char_dup_ratio: 10 of 1000 kept" fineweb_char_dup_ratio 0.01 kept fineweb "$(dupdoc 70)" $OFFG
+vcheck "fineweb_char_dup_ratio: 10 of 999 dropped" fineweb_char_dup_ratio 0.01001 fineweb_char_dup_ratio fineweb "$(dupdoc 69)" $OFFG
+# listdoc N P: N lines of three 10-letter words (32 characters), the first
+# P ending in '.': N - 1 newlines per 3N + P words (the periods are words)
+listdoc() {
+	awk -v n="$1" -v p="$2" 'BEGIN { for (i = 1; i <= n; i++)
+		printf "word%03dxya word%03dxyb word%03dxyc%s%s", i, i, i, i <= p ? "." : "", i < n ? "\\n" : "" }'
+}
+# 15 newlines per 50 words: 0.3, not above; 19 per 63: 0.301587
+vcheck "fineweb_list_ratio: 16 lines kept" fineweb_list_ratio 0.3 kept fineweb "$(listdoc 16 2)" $OFF
+vcheck "fineweb_list_ratio: 20 lines dropped" fineweb_list_ratio 0.301587 fineweb_list_ratio fineweb "$(listdoc 20 3)" $OFF
+# FineWeb's C4 keeps lines without end punctuation: 4 + 1 sentences kept
+vcheck "fineweb: C4 without end punctuation" c4_too_few_sentences 5 kept fineweb "$s4\\nA fifth sentence here" $OFFG
+vcheck "fineweb: C4's other line rules" c4_too_few_sentences 4 c4_too_few_sentences fineweb "$s4\\nTwo words" $OFFG
+}
 check "synth_refusal" synth_refusal "$(verdict synth "I'm sorry, but I can't help with that.")"
 check "synth kept" kept "$(verdict synth "The answer is 42.")"
 check "--set NAME=off disables a rule" kept "$(verdict gopher-quality "$(words 49)" -s gopher_short_doc=off)"
