@@ -72,10 +72,10 @@ $(O)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
 
 # The gradient check builds the model and its kernels in double precision.
-$(O)/tests/test_gradcheck: tests/unit/test_gradcheck.c tests/unit/check.h lib/model.c lib/util.c $(KERNEL_SRC) \
+$(O)/tests/test_gradcheck: tests/unit/test_gradcheck.c tests/unit/check.h lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) \
 		$(wildcard lib/*.h kernels/*.h) | $(O)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -DSLUICE_REAL_DOUBLE $(LDFLAGS) $< lib/model.c lib/util.c $(KERNEL_SRC) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) -DSLUICE_REAL_DOUBLE $(LDFLAGS) $< lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) $(ALL_LIBS) -o $@
 
 # Fuzz targets built with a plain main() that replays files, for the tests.
 $(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_A)

@@ -481,25 +481,30 @@ model *ckpt_parse_llmc(const uint8_t *p, size_t n, const kern_ops *k, ckpt_info 
 
 model *ckpt_load_llmc(const char *path, const kern_ops *k, ckpt_info *info, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY);
-	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	uint8_t *p;
+	size_t n;
+	if (file_read_all(path, &p, &n) < 0) {
+		snprintf(err, errlen, "%s", errno == EINVAL ? "not a regular file" : strerror(errno));
 		return NULL;
 	}
-	size_t n = (size_t)sb.st_size;
-	uint8_t *p = xmalloc(n ? n : 1);
-	long got = read_full(fd, p, n);
-	close(fd);
-	model *m = NULL;
-	if (got < 0 || (size_t)got != n)
-		snprintf(err, errlen, "%s", got < 0 ? strerror(errno) : "file changed size while read");
-	else
-		m = ckpt_parse_llmc(p, n, k, info, err, errlen);
+	model *m = ckpt_parse_llmc(p, n, k, info, err, errlen);
 	free(p);
 	return m;
+}
+
+model *ckpt_load_any(const char *path, const kern_ops *k, ckpt_info *info, char *err, size_t errlen)
+{
+	uint8_t magic[4] = { 0 };
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return NULL;
+	}
+	size_t got = fread(magic, 1, 4, f);
+	fclose(f);
+	if (got == 4 && load_u32le(magic) == LLMC_CKPT_MAGIC)
+		return ckpt_load_llmc(path, k, info, err, errlen);
+	return ckpt_load(path, k, info, err, errlen);
 }
 
 int ckpt_save_llmc(const char *path, model *m, char *err, size_t errlen)

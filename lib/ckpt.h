@@ -56,6 +56,11 @@ model *ckpt_load(const char *path, const kern_ops *k, ckpt_info *info, char *err
 /* The same from the file's bytes in memory (tests, fuzzing). */
 model *ckpt_parse(const uint8_t *p, size_t n, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
 
+/* Either format, told apart by the file's first bytes (llm.c's magic, or
+ * else safetensors).  Returns the model or NULL with err; info is filled
+ * in as by the two loaders, n_head read from it beforehand. */
+model *ckpt_load_any(const char *path, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
+
 /* The optimizer state file: CKPT.optim (the caller frees the name). */
 char *ckpt_state_path(const char *ckpt);
 int ckpt_save_state(const char *path, model *m, optim *o, const ckpt_state *s, char *err, size_t errlen);

@@ -99,6 +99,19 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, int suffixes, uint6
 	return 0;
 }
 
+int cli_parse_double(const char *s, double min, double max, double *out)
+{
+	if (!s || !*s)
+		return -1;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || end == s || !(v >= min && v <= max))
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int cli_parse_int(const char *s, int min, int max, int *out)
 {
 	if (!s || !*s)

@@ -33,6 +33,7 @@ const char *cli_name(const char *path, int output);
  * allowed, K, M, G multiply by 2^10, 2^20, 2^30.  Returns 0, or -1. */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, int suffixes, uint64_t *out);
 int cli_parse_int(const char *s, int min, int max, int *out);
+int cli_parse_double(const char *s, double min, double max, double *out);
 
 /* The input files after the options, argv[optind..argc): "-" (stdin) alone
  * when there are none.  *n gets their number. */

@@ -1,5 +1,6 @@
 /* minhash.c: see minhash.h. */
 #include "minhash.h"
+#include "rng.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +10,6 @@ struct minhash {
 	int ngram, bands, rows, k;
 	uint64_t *a, *b;
 };
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 minhash *minhash_new(int ngram, int bands, int rows, uint64_t seed)
 {
@@ -32,8 +25,8 @@ minhash *minhash_new(int ngram, int bands, int rows, uint64_t seed)
 	m->b = xmalloc((size_t)m->k * sizeof(uint64_t));
 	uint64_t st = seed;
 	for (int i = 0; i < m->k; i++) {
-		m->a[i] = splitmix64(&st) | 1;
-		m->b[i] = splitmix64(&st);
+		m->a[i] = rng_splitmix64(&st) | 1;
+		m->b[i] = rng_splitmix64(&st);
 	}
 	return m;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "rng.h"
 #include "util.h"
 
 /* Per-block tensors, in buffer order. */
@@ -175,43 +176,13 @@ void model_zero_grad(model *m)
 	memset(model_grads(m), 0, m->nparams * sizeof(real));
 }
 
-/* xoshiro256** seeded through splitmix64, normal deviates by Box-Muller:
- * the same seed gives the same model on every machine. */
-struct rng {
-	uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
-}
-
-static double rng_uniform(struct rng *r) /* in (0, 1) */
-{
-	return ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
-}
-
-static void fill_normal(struct rng *r, real *p, size_t n, double std)
+/* Normal deviates by Box-Muller from a seeded xoshiro256** stream: the
+ * same seed gives the same model on every machine. */
+static void fill_normal(rng *r, real *p, size_t n, double std)
 {
 	for (size_t i = 0; i < n; i += 2) {
-		double u1 = rng_uniform(r), u2 = rng_uniform(r);
+		/* u1 in (0, 1): never log(0). */
+		double u1 = rng_uniform(r) + 0x1p-54, u2 = rng_uniform(r);
 		double rad = sqrt(-2 * log(u1)) * std, th = 2 * M_PI * u2;
 		p[i] = (real)(rad * cos(th));
 		if (i + 1 < n)
@@ -221,9 +192,8 @@ static void fill_normal(struct rng *r, real *p, size_t n, double std)
 
 void model_init(model *m, uint64_t seed)
 {
-	struct rng r;
-	for (int i = 0; i < 4; i++)
-		r.s[i] = splitmix64(&seed);
+	rng r;
+	rng_seed(&r, seed);
 	double resid_std = 0.02 / sqrt(2.0 * m->c.n_layer);
 	for (size_t i = 0; i < m->ntensors; i++) {
 		const model_tensor *t = &m->tensors[i];

@@ -250,27 +250,10 @@ fail:
 
 st_file *st_load(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY);
-	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "not a regular file");
-		close(fd);
-		return NULL;
-	}
-	size_t n = (size_t)sb.st_size;
-	uint8_t *p = xmalloc(n ? n : 1);
-	long got = read_full(fd, p, n);
-	int saved = errno;
-	close(fd);
-	if (got < 0 || (size_t)got != n) {
-		snprintf(err, errlen, "%s", got < 0 ? strerror(saved) : "file changed size while read");
-		free(p);
+	uint8_t *p;
+	size_t n;
+	if (file_read_all(path, &p, &n) < 0) {
+		snprintf(err, errlen, "%s", errno == EINVAL ? "not a regular file" : strerror(errno));
 		return NULL;
 	}
 	st_file *f = st_parse(p, n, err, errlen);

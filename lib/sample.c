@@ -1,5 +1,6 @@
 /* sample.c: batched generation with temperature, top-k, top-p and stops. */
 #include "sample.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -8,40 +9,13 @@
 
 #include "util.h"
 
-/* xoshiro256** from splitmix64, one stream per job. */
-struct rng {
-	uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static double rng_uniform(struct rng *r)
-{
-	uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return (double)(out >> 11) / 9007199254740992.0; /* [0, 1) */
-}
-
-static void rng_seed(struct rng *r, uint64_t seed, uint64_t group, uint64_t index)
+/* A job's stream: keyed by the seed, its group and its index. */
+static void job_seed(rng *r, uint64_t seed, uint64_t group, uint64_t index)
 {
 	uint64_t x = seed;
-	x = splitmix64(&x) ^ group;
-	x = splitmix64(&x) ^ index;
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&x);
+	x = rng_splitmix64(&x) ^ group;
+	x = rng_splitmix64(&x) ^ index;
+	rng_seed(r, x);
 }
 
 struct cand {
@@ -59,7 +33,7 @@ static int by_p_desc(const void *a, const void *b)
 
 /* Pick the next token from a row of logits; *logprob gets the model's own
  * log-probability of it.  c is scratch of V entries. */
-static uint32_t pick(const real *z, int V, const sample_opts *o, struct rng *r, struct cand *c, double *logprob)
+static uint32_t pick(const real *z, int V, const sample_opts *o, rng *r, struct cand *c, double *logprob)
 {
 	double mx = z[0];
 	uint32_t arg = 0;
@@ -112,7 +86,7 @@ static uint32_t pick(const real *z, int V, const sample_opts *o, struct rng *r, 
 
 /* Per-job decoding state. */
 struct run {
-	struct rng rng;
+	rng rng;
 	buf text;                   /* the completion's bytes so far */
 	size_t cap;
 };
@@ -206,7 +180,7 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 			if (slot_job[s] < 0 && next < n && o->max_new > 0) {
 				slot_job[s] = (long)next;
 				cursor[s] = 0;
-				rng_seed(&runs[next].rng, o->seed, jobs[next].group, jobs[next].index);
+				job_seed(&runs[next].rng, o->seed, jobs[next].group, jobs[next].index);
 				next++;
 			}
 			if (slot_job[s] < 0)

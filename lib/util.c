@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,4 +144,31 @@ int atomic_commit(int fd, char *tmp, const char *path, int fail)
 	if (fail && e)
 		errno = e;
 	return fail ? -1 : 0;
+}
+
+int file_read_all(const char *path, uint8_t **p, size_t *n)
+{
+	int fd = open(path, O_RDONLY);
+	struct stat sb;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		int e = S_ISREG(sb.st_mode) ? errno : EINVAL;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	size_t size = (size_t)sb.st_size;
+	uint8_t *buf = xmalloc(size ? size : 1);
+	long got = read_full(fd, buf, size);
+	int e = errno;
+	close(fd);
+	if (got < 0 || (size_t)got != size) {
+		free(buf);
+		errno = got < 0 ? e : EIO;
+		return -1;
+	}
+	*p = buf;
+	*n = size;
+	return 0;
 }

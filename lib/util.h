@@ -43,6 +43,11 @@ int write_full(int fd, const void *p, size_t n);
  * the number of bytes read (short only at the end), or -1 with errno set. */
 long read_full(int fd, void *p, size_t n);
 
+/* Read a whole regular file into *p (xmalloc'd, the caller frees it) and
+ * its size into *n.  Returns 0, or -1 with errno set (EINVAL: not a
+ * regular file; EIO: it changed size while read). */
+int file_read_all(const char *path, uint8_t **p, size_t *n);
+
 /* Replace a file whole: atomic_create() makes a temporary file beside path
  * and returns its descriptor (*tmp gets its name); atomic_commit() syncs
  * it, makes it mode 0644 and renames it over path, or, if fail is set or

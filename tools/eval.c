@@ -119,13 +119,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_SCORE: a->mode = MODE_SCORE; modes++; break;
 		case OPT_GSM8K: a->mode = MODE_GSM8K; a->gsm8k = optarg; modes++; break;
 		case OPT_SAMPLES: bad = cli_parse_int(optarg, 1, 1 << 16, &a->samples); break;
-		case OPT_TEMPERATURE: {
-			char *end;
-			errno = 0;
-			a->temperature = strtod(optarg, &end);
-			bad = errno || end == optarg || *end || !(a->temperature >= 0 && a->temperature <= 100);
-			break;
-		}
+		case OPT_TEMPERATURE: bad = cli_parse_double(optarg, 0, 100, &a->temperature); break;
 		case OPT_MAX_NEW: bad = cli_parse_int(optarg, 1, MODEL_CTX_MAX, &a->max_new); break;
 		case OPT_BASELINE: a->baseline = optarg; break;
 		case 'B': bad = cli_parse_int(optarg, 1, 1 << 16, &a->batch); break;
@@ -159,21 +153,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-/* A checkpoint of either format, told apart by its first bytes. */
 static model *load(const char *path, ckpt_info *info)
 {
 	char err[512];
-	FILE *f = fopen(path, "rb");
-	unsigned char magic[4] = { 0 };
-	if (!f) {
-		cli_error(path, "cannot open: %s", strerror(errno));
-		return NULL;
-	}
-	size_t got = fread(magic, 1, 4, f);
-	fclose(f);
 	memset(info, 0, sizeof(*info));
-	model *m = got == 4 && load_u32le(magic) == LLMC_CKPT_MAGIC ? ckpt_load_llmc(path, &kern_cpu, info, err, sizeof(err))
-								     : ckpt_load(path, &kern_cpu, info, err, sizeof(err));
+	model *m = ckpt_load_any(path, &kern_cpu, info, err, sizeof(err));
 	if (!m)
 		cli_error(path, "%s", err);
 	return m;

@@ -69,17 +69,6 @@ static void usage(FILE *f)
 "Exit status: 0 ok, 1 data or I/O error, 2 usage error.\n");
 }
 
-static int parse_double(const char *s, double min, double max, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= min && v <= max))
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
@@ -122,9 +111,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		switch (c) {
 		case 'm': a->ckpt = optarg; break;
 		case 'n': bad = cli_parse_int(optarg, 1, 1 << 20, &a->samples); break;
-		case 't': bad = parse_double(optarg, 0, 100, &a->so.temperature); break;
+		case 't': bad = cli_parse_double(optarg, 0, 100, &a->so.temperature); break;
 		case 'k': bad = cli_parse_int(optarg, 0, MODEL_VOCAB_MAX, &a->so.top_k); break;
-		case 'p': bad = parse_double(optarg, 1e-9, 1, &a->so.top_p); break;
+		case 'p': bad = cli_parse_double(optarg, 1e-9, 1, &a->so.top_p); break;
 		case 'N': bad = cli_parse_int(optarg, 0, MODEL_CTX_MAX, &a->so.max_new); break;
 		case OPT_STOP:
 			if (!*optarg)
@@ -243,16 +232,7 @@ int main(int argc, char **argv)
 		kern_cpu_threads(a.threads);
 	char err[512];
 	ckpt_info info = { 0 };
-	FILE *f = fopen(a.ckpt, "rb");
-	unsigned char magic[4] = { 0 };
-	if (!f) {
-		cli_error(a.ckpt, "cannot open: %s", strerror(errno));
-		return EXIT_DATA;
-	}
-	size_t got4 = fread(magic, 1, 4, f);
-	fclose(f);
-	model *m = got4 == 4 && load_u32le(magic) == LLMC_CKPT_MAGIC ? ckpt_load_llmc(a.ckpt, &kern_cpu, &info, err, sizeof(err))
-								      : ckpt_load(a.ckpt, &kern_cpu, &info, err, sizeof(err));
+	model *m = ckpt_load_any(a.ckpt, &kern_cpu, &info, err, sizeof(err));
 	if (!m) {
 		cli_error(a.ckpt, "%s", err);
 		return EXIT_DATA;

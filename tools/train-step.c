@@ -89,17 +89,6 @@ static void usage(FILE *f)
 "was), 2 usage error.\n");
 }
 
-static int parse_double(const char *s, double min, double max, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= min && v <= max))
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
@@ -172,18 +161,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_ACCUM: bad = cli_parse_int(optarg, 1, 1 << 20, &a->accum); break;
 		case OPT_STEPS: bad = cli_parse_u64(optarg, 0, INT64_MAX, 0, &u); a->steps = (int64_t)u; break;
 		case OPT_REWIND: a->rewind = 1; break;
-		case OPT_LR: bad = parse_double(optarg, 0, 10, &a->opt.lr); break;
-		case OPT_MIN_LR: bad = parse_double(optarg, 0, 1, &a->opt.min_lr_frac); break;
+		case OPT_LR: bad = cli_parse_double(optarg, 0, 10, &a->opt.lr); break;
+		case OPT_MIN_LR: bad = cli_parse_double(optarg, 0, 1, &a->opt.min_lr_frac); break;
 		case OPT_SCHEDULE: bad = (a->opt.schedule = optim_schedule_parse(optarg)) < 0; break;
 		case OPT_WARMUP: bad = cli_parse_u64(optarg, 0, INT64_MAX, 0, &u); a->opt.warmup = (int64_t)u; break;
 		case OPT_TOTAL_STEPS: bad = cli_parse_u64(optarg, 0, INT64_MAX, 0, &u); a->opt.horizon = (int64_t)u; break;
-		case OPT_WSD_DECAY: bad = parse_double(optarg, 0, 1, &a->opt.wsd_decay); break;
-		case OPT_BETA1: bad = parse_double(optarg, 0, 0.999999, &a->opt.beta1); break;
-		case OPT_BETA2: bad = parse_double(optarg, 0, 0.999999, &a->opt.beta2); break;
-		case OPT_EPS: bad = parse_double(optarg, 0, 1, &a->opt.eps); break;
-		case OPT_WD: bad = parse_double(optarg, 0, 10, &a->opt.weight_decay); break;
+		case OPT_WSD_DECAY: bad = cli_parse_double(optarg, 0, 1, &a->opt.wsd_decay); break;
+		case OPT_BETA1: bad = cli_parse_double(optarg, 0, 0.999999, &a->opt.beta1); break;
+		case OPT_BETA2: bad = cli_parse_double(optarg, 0, 0.999999, &a->opt.beta2); break;
+		case OPT_EPS: bad = cli_parse_double(optarg, 0, 1, &a->opt.eps); break;
+		case OPT_WD: bad = cli_parse_double(optarg, 0, 10, &a->opt.weight_decay); break;
 		case OPT_DECAY_ALL: a->opt.decay_all = 1; break;
-		case OPT_CLIP: bad = parse_double(optarg, 0, 1e30, &a->opt.clip); break;
+		case OPT_CLIP: bad = cli_parse_double(optarg, 0, 1e30, &a->opt.clip); break;
 		case OPT_VAL: a->val = optarg; break;
 		case OPT_VAL_EVERY: bad = cli_parse_u64(optarg, 1, INT64_MAX, 0, &u); a->val_every = (int64_t)u; break;
 		case OPT_LOG: a->log = optarg; break;
@@ -298,19 +287,12 @@ static int load_model(struct run *r, const seqs_header *h)
 		model_init(r->m, a->seed);
 	} else {
 		const char *path = a->from ? a->from : a->ckpt;
-		FILE *f = fopen(path, "rb");
-		unsigned char magic[4] = { 0 };
-		if (f) {
-			size_t got = fread(magic, 1, 4, f);
-			(void)got;
-			fclose(f);
-		} else if (!a->from && errno == ENOENT) {
+		r->info.config.n_head = a->heads;
+		r->m = ckpt_load_any(path, &kern_cpu, &r->info, err, sizeof(err));
+		if (!r->m && !a->from && errno == ENOENT) {
 			cli_error(path, "no such checkpoint; start one with --init");
 			return EXIT_DATA;
 		}
-		r->info.config.n_head = a->heads;
-		r->m = load_u32le(magic) == LLMC_CKPT_MAGIC ? ckpt_load_llmc(path, &kern_cpu, &r->info, err, sizeof(err))
-							    : ckpt_load(path, &kern_cpu, &r->info, err, sizeof(err));
 		if (!r->m) {
 			cli_error(path, "%s", err);
 			return EXIT_DATA;
