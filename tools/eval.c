@@ -143,8 +143,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return cli_usage_error("give one mode: --loss, --kl REF, --mc FILE, --gsm8k FILE or --score");
 	if (a->temperature < 0)
 		a->temperature = a->samples > 1 ? 1 : 0;
-	if (a->baseline && a->mode != MODE_LOSS && a->mode != MODE_MC)
-		return cli_usage_error("--baseline goes with --loss and --mc");
+	if (a->baseline && (a->mode == MODE_KL || a->mode == MODE_SCORE))
+		return cli_usage_error("--baseline goes with --loss, --mc and --gsm8k");
 	a->files = cli_inputs(argc, argv, optind, &a->nfiles);
 	if (a->baseline && a->mode == MODE_LOSS)
 		for (int i = 0; i < a->nfiles; i++)
@@ -656,23 +656,23 @@ static int gsm8k_chunk(model *m, const struct args *a, const tok_vocab *v, uint3
 	return rc;
 }
 
-static int run_gsm8k(const struct args *a, model *m, const ckpt_info *info)
+/* Every question of the file: fills res. */
+static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct gsm8k_result *res)
 {
-	tok_vocab *v = vocab_of(a, info, 1);
-	if (!v)
-		return EXIT_DATA;
 	enum { CHUNK = 32 };
 	uint32_t *prompts[CHUNK];
 	size_t plen[CHUNK], n = 0;
 	char *refs[CHUNK];
-	struct gsm8k_result res = { 0 };
+	memset(res, 0, sizeof(*res));
 	input *in = input_open(a->gsm8k, INPUT_JSONL);
-	int ret = in ? EXIT_OK : EXIT_DATA, got = 0;
+	if (!in)
+		return EXIT_DATA;
+	int ret = EXIT_OK, got = 0;
 	tok_state *ts = tok_state_new(v);
 	rec *r = rec_new();
 	buf q = { 0 };
 	char err[512];
-	while (ret == EXIT_OK && (!a->limit || res.items + n < a->limit) && (got = input_read(in, r)) == 1) {
+	while (ret == EXIT_OK && (!a->limit || res->items + n < a->limit) && (got = input_read(in, r)) == 1) {
 		const rec_field *qf = rec_get(r, "question"), *af = rec_get(r, "answer");
 		unsigned long long line = input_records(in) + input_blank_lines(in);
 		double ref;
@@ -702,7 +702,7 @@ static int run_gsm8k(const struct args *a, model *m, const ckpt_info *info)
 		plen[n] = nt;
 		refs[n] = xstrndup((const char *)af->val, af->len);
 		if (++n == CHUNK) {
-			if (gsm8k_chunk(m, a, v, prompts, plen, refs, n, res.items, &res) < 0)
+			if (gsm8k_chunk(m, a, v, prompts, plen, refs, n, res->items, res) < 0)
 				ret = EXIT_DATA;
 			for (size_t i = 0; i < n; i++)
 				free(prompts[i]), free(refs[i]);
@@ -713,34 +713,66 @@ static int run_gsm8k(const struct args *a, model *m, const ckpt_info *info)
 		cli_error(a->gsm8k, "%s", input_error(in));
 		ret = EXIT_DATA;
 	}
-	if (ret == EXIT_OK && n && gsm8k_chunk(m, a, v, prompts, plen, refs, n, res.items, &res) < 0)
+	if (ret == EXIT_OK && n && gsm8k_chunk(m, a, v, prompts, plen, refs, n, res->items, res) < 0)
 		ret = EXIT_DATA;
 	for (size_t i = 0; i < n; i++)
 		free(prompts[i]), free(refs[i]);
-	if (ret == EXIT_OK && !res.items) {
+	if (ret == EXIT_OK && !res->items) {
 		cli_error(a->gsm8k, "no items");
 		ret = EXIT_DATA;
-	}
-	if (ret == EXIT_OK) {
-		buf o = { 0 };
-		char tmp[512];
-		put_info(&o, "{\"mode\": \"gsm8k\", \"model\": ", a->ckpt, info);
-		buf_adds(&o, ", \"file\": ");
-		(void)json_put_string(&o, a->gsm8k, strlen(a->gsm8k));
-		snprintf(tmp, sizeof(tmp),
-			 ", \"items\": %llu, \"samples\": %d, \"temperature\": %g, \"correct\": %llu, \"exact_match\": %.6f, "
-			 "\"pass_at_k\": %.6f, \"answers\": %llu, \"extracted\": %llu",
-			 (unsigned long long)res.items, a->samples, a->temperature, (unsigned long long)res.correct,
-			 (double)res.correct / (double)res.items, (double)res.any_correct / (double)res.items,
-			 (unsigned long long)res.answers, (unsigned long long)res.extracted);
-		buf_adds(&o, tmp);
-		ret = emit(a, &o);
-		buf_release(&o);
 	}
 	buf_release(&q);
 	rec_free(r);
 	tok_state_free(ts);
 	input_close(in);
+	return ret;
+}
+
+static void put_gsm8k(buf *o, const struct args *a, const struct gsm8k_result *res)
+{
+	char tmp[512];
+	snprintf(tmp, sizeof(tmp),
+		 ", \"items\": %llu, \"samples\": %d, \"temperature\": %g, \"correct\": %llu, \"exact_match\": %.6f, "
+		 "\"pass_at_k\": %.6f, \"answers\": %llu, \"extracted\": %llu",
+		 (unsigned long long)res->items, a->samples, a->temperature, (unsigned long long)res->correct,
+		 (double)res->correct / (double)res->items, (double)res->any_correct / (double)res->items,
+		 (unsigned long long)res->answers, (unsigned long long)res->extracted);
+	buf_adds(o, tmp);
+}
+
+static int run_gsm8k(const struct args *a, model *m, const ckpt_info *info)
+{
+	tok_vocab *v = vocab_of(a, info, 1);
+	if (!v)
+		return EXIT_DATA;
+	struct gsm8k_result res;
+	buf o = { 0 };
+	int ret = gsm8k_over(a, m, v, &res);
+	if (ret)
+		goto out;
+	put_info(&o, "{\"mode\": \"gsm8k\", \"model\": ", a->ckpt, info);
+	buf_adds(&o, ", \"file\": ");
+	(void)json_put_string(&o, a->gsm8k, strlen(a->gsm8k));
+	put_gsm8k(&o, a, &res);
+	if (a->baseline) {
+		ckpt_info bi;
+		model *b = load(a->baseline, &bi);
+		struct gsm8k_result br;
+		ret = b ? gsm8k_over(a, b, v, &br) : EXIT_DATA;
+		if (!ret) {
+			put_info(&o, ", \"baseline\": {\"model\": ", a->baseline, &bi);
+			put_gsm8k(&o, a, &br);
+			buf_addc(&o, '}');
+			put_gain(&o, "exact_match_gain_per_pflop",
+				 ((double)res.correct - (double)br.correct) / (double)res.items, info, &bi);
+		}
+		model_free(b);
+		if (ret)
+			goto out;
+	}
+	ret = emit(a, &o);
+out:
+	buf_release(&o);
 	tok_free(v);
 	return ret;
 }

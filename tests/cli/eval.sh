@@ -104,6 +104,10 @@ grep -q '"items": 3, "samples": 1, "temperature": 0, "correct": 0, "exact_match"
 expect "--gsm8k --samples 2" 0 $E -m "$TMP/g.st" --gsm8k "$D/gsm8k/test.jsonl" --limit 2 --samples 2 --max-new 4
 grep -q '"items": 2, "samples": 2, "temperature": 1, .*"answers": 4' "$TMP/out" &&
 	ok "--gsm8k --samples 2: pass@2 over 4 sampled answers" || not_ok "--samples" "$(cat "$TMP/out")"
+cp "$TMP/g.st" "$TMP/g0.st"
+expect "--gsm8k --baseline" 0 $E -m "$TMP/g.st" --gsm8k "$D/gsm8k/test.jsonl" --limit 2 --max-new 4 --baseline "$TMP/g0.st"
+grep -q '"baseline": {"model": ".*g0.st", .*"items": 2, .*"exact_match_gain_per_pflop": null, "pflops_between": 0' "$TMP/out" &&
+	ok "--gsm8k --baseline: the baseline's figures; no gain without compute between them" || not_ok "--gsm8k --baseline" "$(cat "$TMP/out")"
 printf '{"question": "1 + 1?", "answer": "2\\n#### 2"}\n{"question": "x", "answer": "none"}\n' >"$TMP/g.jsonl"
 expect_err "--gsm8k: a reference without a number" 1 "g.jsonl: line 2: the answer holds no final number" \
 	$E -m "$TMP/g.st" --gsm8k "$TMP/g.jsonl"
