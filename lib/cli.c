@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -97,6 +98,14 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, int suffixes, uint6
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int cli_bad_value(const struct option *opts, int c, const char *arg)
+{
+	for (; opts && opts->name; opts++)
+		if (opts->val == c)
+			return cli_usage_error("invalid value for --%s: '%s'", opts->name, arg);
+	return cli_usage_error("invalid value for -%c: '%s'", c, arg);
 }
 
 int cli_parse_double(const char *s, double min, double max, double *out)

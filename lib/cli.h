@@ -22,6 +22,11 @@ const char *cli_prog(void);
 void cli_error(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "prog: message" and a hint to use --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The usage error for a bad option value: "invalid value for --NAME:
+ * 'ARG'", NAME the long option of getopt_long's table whose val is c (or
+ * -c when none is).  Returns EXIT_USAGE. */
+struct option;
+int cli_bad_value(const struct option *opts, int c, const char *arg);
 void cli_version(void);
 /* Close stdout, reporting a write error (a full disk is an error too).
  * Returns EXIT_OK or EXIT_DATA. */

@@ -23,10 +23,6 @@
 #define SPLIT_SALT 0x73706c6974ull /* "split" */
 #define DRAW_SALT  0x64726177ull   /* "draw" */
 
-/* mkstemp()'s template: six X's, spelt so that no run of three stands in
- * the source. */
-#define MKSTEMP_SUFFIX "XX" "XX" "XX"
-
 enum { DOC_VAL = 1, DOC_MASK = 2, DOC_STARTS_EOT = 4, DOC_ENDS_EOT = 8 };
 
 struct doc {

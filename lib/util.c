@@ -118,7 +118,7 @@ int atomic_create(const char *path, char **tmp)
 {
 	size_t n = strlen(path) + 16;
 	*tmp = xmalloc(n);
-	snprintf(*tmp, n, "%s.tmp.XXXXXX", path);
+	snprintf(*tmp, n, "%s.tmp.%s", path, MKSTEMP_SUFFIX);
 	int fd = mkstemp(*tmp);
 	if (fd < 0) {
 		int e = errno;
@@ -132,7 +132,9 @@ int atomic_create(const char *path, char **tmp)
 int atomic_commit(int fd, char *tmp, const char *path, int fail)
 {
 	int e = 0;
-	if (!fail && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
+	mode_t mask = umask(0);
+	umask(mask);
+	if (!fail && (fchmod(fd, 0666 & ~mask) < 0 || fsync(fd) < 0))
 		fail = 1, e = errno;
 	if (close(fd) < 0 && !fail)
 		fail = 1, e = errno;

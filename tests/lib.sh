@@ -49,3 +49,10 @@ expect_err() {
 same() {
 	if cmp -s "$2" "$3"; then ok "$1"; else not_ok "$1" "$(cmp "$2" "$3" 2>&1 | head -1)"; fi
 }
+
+# shakespeare_tokens DIR: tiny Shakespeare's paragraphs as documents, in
+# DIR/shk.jsonl and gpt2-tokenized in DIR/shk.tok (the training tests' data).
+shakespeare_tokens() {
+	awk -f scripts/paragraphs.awk data/tinyshakespeare.txt >"$1/shk.jsonl"
+	sluice-tokenize -e gpt2 --drop-text -o "$1/shk.tok" "$1/shk.jsonl" 2>/dev/null
+}

@@ -26,10 +26,6 @@ enum {
 	OPT_STATS, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET,
 };
 
-/* mkstemp()'s template: six X's, spelt so that no run of three stands in
- * the source. */
-#define MKSTEMP_SUFFIX "XX" "XX" "XX"
-
 /* Documents signed per batch: enough text to share among threads. */
 #define BATCH_BYTES (8u << 20)
 #define BATCH_DOCS 16384
@@ -449,33 +445,18 @@ static void add_stats(cli_counts *c, const dedup_stats *st, const struct args *a
  * dedup.h), through a temporary file renamed into place. */
 static int write_index(const struct args *a, dedup_set *set)
 {
-	size_t n = strlen(a->index) + 16;
-	char *tmp = xmalloc(n);
-	snprintf(tmp, n, "%s.tmp%s", a->index, MKSTEMP_SUFFIX);
-	int fd = mkstemp(tmp), ret = 0;
+	char *tmp;
+	int fd = atomic_create(a->index, &tmp);
 	if (fd < 0) {
-		cli_error(tmp, "cannot create: %s", strerror(errno));
-		free(tmp);
+		cli_error(a->index, "cannot create a file beside it: %s", strerror(errno));
 		return -1;
 	}
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) < 0 || dedup_sigfile_write(set, fd, 1, a->verify) < 0 || fsync(fd) < 0) {
+	int bad = dedup_sigfile_write(set, fd, 1, a->verify) < 0;
+	if (atomic_commit(fd, tmp, a->index, bad) < 0) {
 		cli_error(a->index, "write error: %s", strerror(errno));
-		ret = -1;
+		return -1;
 	}
-	if (close(fd) < 0 && ret == 0) {
-		cli_error(a->index, "write error: %s", strerror(errno));
-		ret = -1;
-	}
-	if (ret == 0 && rename(tmp, a->index) < 0) {
-		cli_error(a->index, "cannot replace: %s", strerror(errno));
-		ret = -1;
-	}
-	if (ret < 0)
-		unlink(tmp);
-	free(tmp);
-	return ret;
+	return 0;
 }
 
 static int load_index(const struct args *a, dedup_set *set)

@@ -105,12 +105,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->samples = 1;
 	a->max_new = 256;
 	a->temperature = -1;
-	int c, li = -1, modes = 0;
-	while ((c = getopt_long(argc, argv, "m:B:o:Jfj:hV", opts, &li)) != -1) {
+	int c, modes = 0;
+	while ((c = getopt_long(argc, argv, "m:B:o:Jfj:hV", opts, NULL)) != -1) {
 		int bad = 0;
-		char shortname[3] = { '-', (char)c, 0 };
-		const char *name = li >= 0 ? opts[li].name : shortname;
-		li = -1;
 		switch (c) {
 		case 'm': a->ckpt = optarg; break;
 		case OPT_LOSS: a->mode = MODE_LOSS; modes++; break;
@@ -135,7 +132,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		default: return EXIT_USAGE;
 		}
 		if (bad)
-			return cli_usage_error("invalid value for %s%s: '%s'", name[0] == '-' ? "" : "--", name, optarg);
+			return cli_bad_value(opts, c, optarg);
 	}
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");
@@ -262,38 +259,6 @@ static void put_gain(buf *o, const char *key, double gain, const ckpt_info *now,
 	else
 		snprintf(tmp, sizeof(tmp), ", \"%s\": null, \"pflops_between\": %.6g", key, pflops);
 	buf_adds(o, tmp);
-}
-
-static int run_loss(const struct args *a, model *m, const ckpt_info *info)
-{
-	tok_vocab *v = vocab_of(a, info, 0);
-	eval_loss_result r;
-	int ret = loss_over(a, m, v, &r);
-	buf o = { 0 };
-	if (ret)
-		goto out;
-	put_info(&o, "{\"mode\": \"loss\", \"model\": ", a->ckpt, info);
-	put_loss(&o, &r, v != NULL);
-	if (a->baseline) {
-		ckpt_info bi;
-		model *b = load(a->baseline, &bi);
-		eval_loss_result br;
-		ret = b ? loss_over(a, b, v, &br) : EXIT_DATA;
-		if (!ret) {
-			put_info(&o, ", \"baseline\": {\"model\": ", a->baseline, &bi);
-			put_loss(&o, &br, v != NULL);
-			buf_addc(&o, '}');
-			put_gain(&o, "loss_drop_per_pflop", br.loss - r.loss, info, &bi);
-		}
-		model_free(b);
-		if (ret)
-			goto out;
-	}
-	ret = emit(a, &o);
-out:
-	buf_release(&o);
-	tok_free(v);
-	return ret;
 }
 
 static int run_kl(const struct args *a, model *m, const ckpt_info *info)
@@ -466,42 +431,6 @@ static void put_mc(buf *o, const struct mc_result *r)
 		 (unsigned long long)r->items, (unsigned long long)r->correct, (double)r->correct / (double)r->items,
 		 (unsigned long long)r->correct_norm, (double)r->correct_norm / (double)r->items);
 	buf_adds(o, tmp);
-}
-
-static int run_mc(const struct args *a, model *m, const ckpt_info *info)
-{
-	tok_vocab *v = vocab_of(a, info, 1);
-	if (!v)
-		return EXIT_DATA;
-	struct mc_result r;
-	buf o = { 0 };
-	int ret = mc_over(a, m, v, &r);
-	if (ret)
-		goto out;
-	put_info(&o, "{\"mode\": \"mc\", \"model\": ", a->ckpt, info);
-	buf_adds(&o, ", \"file\": ");
-	(void)json_put_string(&o, a->mc, strlen(a->mc));
-	put_mc(&o, &r);
-	if (a->baseline) {
-		ckpt_info bi;
-		model *b = load(a->baseline, &bi);
-		struct mc_result br;
-		ret = b ? mc_over(a, b, v, &br) : EXIT_DATA;
-		if (!ret) {
-			put_info(&o, ", \"baseline\": {\"model\": ", a->baseline, &bi);
-			put_mc(&o, &br);
-			buf_addc(&o, '}');
-			put_gain(&o, "acc_gain_per_pflop", ((double)r.correct - (double)br.correct) / (double)r.items, info, &bi);
-		}
-		model_free(b);
-		if (ret)
-			goto out;
-	}
-	ret = emit(a, &o);
-out:
-	buf_release(&o);
-	tok_free(v);
-	return ret;
 }
 
 static int run_score(const struct args *a, model *m, const ckpt_info *info)
@@ -740,31 +669,88 @@ static void put_gsm8k(buf *o, const struct args *a, const struct gsm8k_result *r
 	buf_adds(o, tmp);
 }
 
-static int run_gsm8k(const struct args *a, model *m, const ckpt_info *info)
+/* The modes that score a model on data, and so can compare it with a
+ * baseline checkpoint: measure, report, and the gain per PFLOP. */
+union result {
+	eval_loss_result loss;
+	struct mc_result mc;
+	struct gsm8k_result gsm8k;
+};
+
+static int loss_measure(const struct args *a, model *m, const tok_vocab *v, union result *r)
 {
-	tok_vocab *v = vocab_of(a, info, 1);
-	if (!v)
+	return loss_over(a, m, v, &r->loss);
+}
+static void loss_put(buf *o, const struct args *a, const tok_vocab *v, const union result *r)
+{
+	(void)a;
+	put_loss(o, &r->loss, v != NULL);
+}
+static double loss_score(const union result *r) { return -r->loss.loss; }
+
+static int mc_measure(const struct args *a, model *m, const tok_vocab *v, union result *r)
+{
+	return mc_over(a, m, v, &r->mc);
+}
+static void mc_put(buf *o, const struct args *a, const tok_vocab *v, const union result *r)
+{
+	(void)a, (void)v;
+	put_mc(o, &r->mc);
+}
+static double mc_score(const union result *r) { return (double)r->mc.correct / (double)r->mc.items; }
+
+static int gsm8k_measure(const struct args *a, model *m, const tok_vocab *v, union result *r)
+{
+	return gsm8k_over(a, m, v, &r->gsm8k);
+}
+static void gsm8k_put(buf *o, const struct args *a, const tok_vocab *v, const union result *r)
+{
+	(void)v;
+	put_gsm8k(o, a, &r->gsm8k);
+}
+static double gsm8k_score(const union result *r) { return (double)r->gsm8k.correct / (double)r->gsm8k.items; }
+
+struct scored_mode {
+	const char *name, *gain_key;
+	int need_vocab;             /* 0: used when it loads (bits per byte) */
+	int (*measure)(const struct args *, model *, const tok_vocab *, union result *);
+	void (*put)(buf *, const struct args *, const tok_vocab *, const union result *);
+	double (*score)(const union result *); /* higher is better */
+};
+
+static const struct scored_mode loss_mode = { "loss", "loss_drop_per_pflop", 0, loss_measure, loss_put, loss_score };
+static const struct scored_mode mc_mode = { "mc", "acc_gain_per_pflop", 1, mc_measure, mc_put, mc_score };
+static const struct scored_mode gsm8k_mode = { "gsm8k", "exact_match_gain_per_pflop", 1, gsm8k_measure, gsm8k_put,
+					       gsm8k_score };
+
+static int run_scored(const struct args *a, const struct scored_mode *md, const char *file, model *m,
+		      const ckpt_info *info)
+{
+	tok_vocab *v = vocab_of(a, info, md->need_vocab);
+	if (md->need_vocab && !v)
 		return EXIT_DATA;
-	struct gsm8k_result res;
+	union result r, br;
 	buf o = { 0 };
-	int ret = gsm8k_over(a, m, v, &res);
+	char head[64];
+	int ret = md->measure(a, m, v, &r);
 	if (ret)
 		goto out;
-	put_info(&o, "{\"mode\": \"gsm8k\", \"model\": ", a->ckpt, info);
-	buf_adds(&o, ", \"file\": ");
-	(void)json_put_string(&o, a->gsm8k, strlen(a->gsm8k));
-	put_gsm8k(&o, a, &res);
+	snprintf(head, sizeof(head), "{\"mode\": \"%s\", \"model\": ", md->name);
+	put_info(&o, head, a->ckpt, info);
+	if (file) {
+		buf_adds(&o, ", \"file\": ");
+		(void)json_put_string(&o, file, strlen(file));
+	}
+	md->put(&o, a, v, &r);
 	if (a->baseline) {
 		ckpt_info bi;
 		model *b = load(a->baseline, &bi);
-		struct gsm8k_result br;
-		ret = b ? gsm8k_over(a, b, v, &br) : EXIT_DATA;
+		ret = b ? md->measure(a, b, v, &br) : EXIT_DATA;
 		if (!ret) {
 			put_info(&o, ", \"baseline\": {\"model\": ", a->baseline, &bi);
-			put_gsm8k(&o, a, &br);
+			md->put(&o, a, v, &br);
 			buf_addc(&o, '}');
-			put_gain(&o, "exact_match_gain_per_pflop",
-				 ((double)res.correct - (double)br.correct) / (double)res.items, info, &bi);
+			put_gain(&o, md->gain_key, md->score(&r) - md->score(&br), info, &bi);
 		}
 		model_free(b);
 		if (ret)
@@ -791,10 +777,10 @@ int main(int argc, char **argv)
 	if (!m)
 		return EXIT_DATA;
 	switch (a.mode) {
-	case MODE_LOSS: ret = run_loss(&a, m, &info); break;
+	case MODE_LOSS: ret = run_scored(&a, &loss_mode, NULL, m, &info); break;
 	case MODE_KL: ret = run_kl(&a, m, &info); break;
-	case MODE_MC: ret = run_mc(&a, m, &info); break;
-	case MODE_GSM8K: ret = run_gsm8k(&a, m, &info); break;
+	case MODE_MC: ret = run_scored(&a, &mc_mode, a.mc, m, &info); break;
+	case MODE_GSM8K: ret = run_scored(&a, &gsm8k_mode, a.gsm8k, m, &info); break;
 	default: ret = run_score(&a, m, &info); break;
 	}
 	model_free(m);

@@ -101,13 +101,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->so.max_new = 256;
 	a->so.seed = 1;
 	a->so.slots = 16;
-	int c, li = -1;
+	int c;
 	uint64_t u;
-	while ((c = getopt_long(argc, argv, "m:n:t:k:p:N:s:B:o:Jfj:hV", opts, &li)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:n:t:k:p:N:s:B:o:Jfj:hV", opts, NULL)) != -1) {
 		int bad = 0;
-		char shortname[3] = { '-', (char)c, 0 };
-		const char *name = li >= 0 ? opts[li].name : shortname;
-		li = -1;
 		switch (c) {
 		case 'm': a->ckpt = optarg; break;
 		case 'n': bad = cli_parse_int(optarg, 1, 1 << 20, &a->samples); break;
@@ -141,7 +138,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		default: return EXIT_USAGE;
 		}
 		if (bad)
-			return cli_usage_error("invalid value for %s%s: '%s'", name[0] == '-' ? "" : "--", name, optarg);
+			return cli_bad_value(opts, c, optarg);
 	}
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");

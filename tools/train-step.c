@@ -136,13 +136,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->seed = 1;
 	a->steps = -1;
 	optim_opts_default(&a->opt);
-	int c, li = -1;
+	int c;
 	uint64_t u;
-	while ((c = getopt_long(argc, argv, "m:L:C:H:B:j:hV", opts, &li)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:L:C:H:B:j:hV", opts, NULL)) != -1) {
 		int bad = 0;
-		char shortname[3] = { '-', (char)c, 0 };
-		const char *name = li >= 0 ? opts[li].name : shortname;
-		li = -1;
 		if (c >= OPT_LR && c <= OPT_DECAY_ALL)
 			a->opt_given[c] = 1;
 		switch (c) {
@@ -185,7 +182,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		default: return EXIT_USAGE;
 		}
 		if (bad)
-			return cli_usage_error("invalid value for %s%s: '%s'", name[0] == '-' ? "" : "--", name, optarg);
+			return cli_bad_value(opts, c, optarg);
 	}
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");

@@ -8,8 +8,7 @@ D=data
 export OMP_NUM_THREADS=2
 E=sluice-eval
 
-awk -f scripts/paragraphs.awk "$D/tinyshakespeare.txt" >"$TMP/shk.jsonl"
-sluice-tokenize -e gpt2 --drop-text -o "$TMP/shk.tok" "$TMP/shk.jsonl" 2>/dev/null
+shakespeare_tokens "$TMP"
 sluice-shard --quiet -T 32 --val 0.05 -o "$TMP/sh" "$TMP/shk.tok"
 TRAIN=$TMP/sh/train-00000.slc VAL=$TMP/sh/val-00000.slc
 TINY=(--init custom -L 2 -C 32 -H 2 --ctx 64 --lr 3e-3 --warmup 2)

@@ -7,8 +7,7 @@ D=data
 export OMP_NUM_THREADS=2
 S=sluice-sample
 
-awk -f scripts/paragraphs.awk "$D/tinyshakespeare.txt" >"$TMP/shk.jsonl"
-sluice-tokenize -e gpt2 --drop-text -o "$TMP/shk.tok" "$TMP/shk.jsonl" 2>/dev/null
+shakespeare_tokens "$TMP"
 sluice-shard --quiet -T 32 -o "$TMP/sh" "$TMP/shk.tok"
 sluice-train-step -m "$TMP/a.st" --init custom -L 2 -C 32 -H 2 --ctx 64 --lr 3e-3 --steps 20 --quiet --log /dev/null \
 	"$TMP/sh/train-00000.slc"

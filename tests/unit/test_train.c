@@ -20,7 +20,7 @@ static char *tmp_path(const char *name)
 {
 	static char dir[64];
 	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/tmp/sluice-test-train.XXXXXX");
+		snprintf(dir, sizeof(dir), "/tmp/sluice-test-train.%s", MKSTEMP_SUFFIX);
 		if (!mkdtemp(dir))
 			abort();
 	}
