@@ -14,7 +14,7 @@ struct seqs {
 	input *in;
 	rec *r;
 	seqs_header h;
-	uint64_t n_vocab, len;      /* len: fixed by the header or the first record */
+	uint64_t n_vocab, n_ctx, len; /* len: fixed by the header or the first record */
 	uint64_t records;
 	uint32_t *ids;              /* the tokens, copied out aligned */
 	size_t cap;
@@ -83,7 +83,11 @@ void seqs_close(seqs *s)
 
 const seqs_header *seqs_hdr(const seqs *s) { return &s->h; }
 const char *seqs_path(const seqs *s) { return input_path(s->in); }
-void seqs_set_vocab(seqs *s, uint64_t n_vocab) { s->n_vocab = n_vocab; }
+void seqs_set_model(seqs *s, uint64_t n_vocab, uint64_t n_ctx)
+{
+	s->n_vocab = n_vocab;
+	s->n_ctx = n_ctx;
+}
 const char *seqs_error(const seqs *s) { return s->err; }
 uint64_t seqs_records(const seqs *s) { return s->records; }
 
@@ -116,6 +120,11 @@ int seqs_next(seqs *s, const uint32_t **tok, const uint8_t **mask, size_t *len)
 	if (n != s->len) {
 		snprintf(what, sizeof(what), "%llu tokens; the stream's sequences are %llu", (unsigned long long)n,
 			 (unsigned long long)s->len);
+		return bad(s, what);
+	}
+	if (s->n_ctx && n > s->n_ctx + 1) {
+		snprintf(what, sizeof(what), "sequences of %llu tokens are longer than the model's context of %llu + 1",
+			 (unsigned long long)n, (unsigned long long)s->n_ctx);
 		return bad(s, what);
 	}
 	if (m && (m->type != REC_U8S || m->len != n))

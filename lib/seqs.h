@@ -32,8 +32,9 @@ seqs *seqs_open(const char *path);
 void seqs_close(seqs *s);
 const seqs_header *seqs_hdr(const seqs *s);
 const char *seqs_path(const seqs *s);
-/* Reject token ids >= n_vocab (0: no limit). */
-void seqs_set_vocab(seqs *s, uint64_t n_vocab);
+/* The model the sequences are for: reject token ids >= n_vocab and
+ * sequences of more than n_ctx + 1 tokens (0: no limit). */
+void seqs_set_model(seqs *s, uint64_t n_vocab, uint64_t n_ctx);
 
 /* The next sequence: *tok gets seq_len ids, *mask seq_len bytes of 0 or 1
  * (NULL when the record has none: every token after the first is a

@@ -212,14 +212,7 @@ static int loss_over(const struct args *a, model *m, const tok_vocab *v, eval_lo
 		seqs *s = seqs_open(a->files[i]);
 		if (!s)
 			return EXIT_DATA;
-		seqs_set_vocab(s, (uint64_t)model_cfg(m)->n_vocab);
-		const seqs_header *h = seqs_hdr(s);
-		if (h->seq_len > (uint64_t)model_cfg(m)->n_ctx + 1) {
-			cli_error(seqs_path(s), "sequences of %llu tokens are longer than the model's context of %d + 1",
-				  (unsigned long long)h->seq_len, model_cfg(m)->n_ctx);
-			seqs_close(s);
-			return EXIT_DATA;
-		}
+		seqs_set_model(s, (uint64_t)model_cfg(m)->n_vocab, (uint64_t)model_cfg(m)->n_ctx);
 		eval_loss_result e;
 		int rc = eval_loss(m, s, a->batch, v, &e);
 		if (rc < 0)
@@ -278,13 +271,11 @@ static int run_kl(const struct args *a, model *m, const ckpt_info *info)
 		seqs *s = seqs_open(a->files[i]);
 		if (!s)
 			goto out;
-		seqs_set_vocab(s, (uint64_t)model_cfg(m)->n_vocab);
-		int bad = seqs_hdr(s)->seq_len > (uint64_t)(model_cfg(m)->n_ctx < model_cfg(ref)->n_ctx ? model_cfg(m)->n_ctx
-													 : model_cfg(ref)->n_ctx) + 1;
+		int ctx = model_cfg(m)->n_ctx < model_cfg(ref)->n_ctx ? model_cfg(m)->n_ctx : model_cfg(ref)->n_ctx;
+		seqs_set_model(s, (uint64_t)model_cfg(m)->n_vocab, (uint64_t)ctx);
+		int bad = eval_kl(m, ref, s, a->batch, &e) < 0;
 		if (bad)
-			cli_error(seqs_path(s), "sequences longer than a model's context");
-		else if (eval_kl(m, ref, s, a->batch, &e) < 0)
-			cli_error(seqs_path(s), "%s", seqs_error(s)), bad = 1;
+			cli_error(seqs_path(s), "%s", seqs_error(s));
 		seqs_close(s);
 		if (bad)
 			goto out;

@@ -239,7 +239,7 @@ static int validate(struct run *r)
 	seqs *v = seqs_open(r->a->val);
 	if (!v)
 		return -1;
-	seqs_set_vocab(v, (uint64_t)model_cfg(r->m)->n_vocab);
+	seqs_set_model(v, (uint64_t)model_cfg(r->m)->n_vocab, (uint64_t)model_cfg(r->m)->n_ctx);
 	eval_loss_result e;
 	int rc = eval_loss(r->m, v, r->a->batch, NULL, &e);
 	if (rc < 0)
@@ -349,18 +349,13 @@ static int check_input(struct run *r, seqs *s)
 			  c->n_vocab);
 		return -1;
 	}
-	if (h->seq_len > (uint64_t)c->n_ctx + 1) {
-		cli_error(path, "sequences of %llu tokens (context %llu), longer than the model's context of %d",
-			  (unsigned long long)h->seq_len, (unsigned long long)h->seq_len - 1, c->n_ctx);
-		return -1;
-	}
 	if (h->present && strcmp(h->mode, "pretrain") && strcmp(h->mode, "sft") && h->mode[0]) {
 		cli_error(path, "mode %s: train-step reads pretrain and sft sequences", h->mode);
 		return -1;
 	}
 	if (!r->info.tokenizer[0])
 		snprintf(r->info.tokenizer, sizeof(r->info.tokenizer), "%s", h->tokenizer);
-	seqs_set_vocab(s, (uint64_t)c->n_vocab);
+	seqs_set_model(s, (uint64_t)c->n_vocab, (uint64_t)c->n_ctx);
 	return 0;
 }
 
@@ -404,11 +399,6 @@ static int train_file(struct run *r, seqs *s)
 	int got;
 	uint64_t first = seqs_records(s);
 	while (!done(r) && (got = seqs_next(s, &tok, &mask, &len)) == 1) {
-		if (len - 1 > (size_t)model_cfg(r->m)->n_ctx) {
-			cli_error(seqs_path(s), "record %llu: %zu tokens, longer than the model's context of %d + 1",
-				  (unsigned long long)seqs_records(s) - 1, len, model_cfg(r->m)->n_ctx);
-			return -1;
-		}
 		r->sequences++;
 		r->state.data_records = seqs_records(s) - (uint64_t)train_pending(r->t) - 1;
 		if (train_add(r->t, tok, mask, len)) {
