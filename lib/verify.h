@@ -5,16 +5,18 @@
  * the last "answer is" / "Answer:", or else the last number in the text.
  * Numbers may carry thousands commas, a sign, a decimal part, a currency
  * sign, a percent sign or trailing units ("18 dollars"), or be a fraction
- * ("3/4", \frac{3}{4}).  Two answers agree when they differ by at most 1e-6
- * relative. */
+ * ("3/4", \frac{3}{4}).  Two answers agree when they are equal exactly, as
+ * rationals of any size; a decimal of k places against a fraction agrees
+ * when they differ by less than 10^-k (0.67 or 0.66 for 2/3). */
 #ifndef SLUICE_VERIFY_H
 #define SLUICE_VERIFY_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* The final answer of a solution.  Returns 1 and sets *out, or 0 if the
- * text holds no number. */
+/* The final answer of a solution, as the nearest double (for reports; the
+ * comparison below is exact).  Returns 1 and sets *out, or 0 if the text
+ * holds no number. */
 int verify_final_answer(const uint8_t *s, size_t n, double *out);
 /* 1 if the solution's final answer equals the reference's (itself read
  * with verify_final_answer, so "#### 72" and "72" both work), else 0. */

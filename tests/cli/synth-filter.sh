@@ -74,6 +74,20 @@ $F -R "$TMP/v.rules" --reward "$TMP/good.jsonl" 2>/dev/null | grep -c '"reward":
 $F -R "$TMP/v.rules" --reward "$TMP/bad.jsonl" 2>/dev/null | grep -c '"reward": 0.0}' >"$TMP/n0"
 [ "$(cat "$TMP/n1")" -eq 7473 ] && ok "reward 1 for all 7473 GSM8K train answers" || not_ok "GSM8K reward 1" "$(cat "$TMP/n1")"
 [ "$(cat "$TMP/n0")" -eq 7473 ] && ok "reward 0 for all 7473 with the final number changed" || not_ok "GSM8K reward 0" "$(cat "$TMP/n0")"
+# the last digit of each GSM8K test answer changed (9 -> 0, else +1): reward 0 at any size (1,450,001 is not 1,450,000)
+awk '{
+	if (!match($0, /"answer": ".*#### [^"]*"}$/)) next
+	i = index($0, "####"); tail = substr($0, i + 5); tail = substr(tail, 1, length(tail) - 2)
+	d = substr(tail, length(tail), 1); nd = d == "9" ? "0" : d + 1
+	ch = substr(tail, 1, length(tail) - 1) nd
+	printf "{\"completion\": \"#### %s\", \"ref\": \"#### %s\"}\n", tail, tail
+	printf "{\"completion\": \"#### %s\", \"ref\": \"#### %s\"}\n", ch, tail
+}' "$D/gsm8k/test.jsonl" >"$TMP/last.jsonl"
+$F -R "$TMP/v.rules" --reward "$TMP/last.jsonl" 2>/dev/null | grep -o '"reward": [0-9.]*' | paste -d' ' - - | sort | uniq -c |
+	awk '{ printf "%s %s %s %s %s;", $1, $2, $3, $4, $5 }' >"$TMP/last.out"
+[ "$(cat "$TMP/last.out")" = '1319 "reward": 1.0 "reward": 0.0;' ] &&
+	ok "reward 1 for all 1319 GSM8K test answers, 0 for each with its last digit changed" ||
+	not_ok "GSM8K test last digit changed" "$(cat "$TMP/last.out")"
 printf '{"completion": "So she pays $1,250.00 in total. The answer is \\\\boxed{1250}.", "ref": "#### 1,250"}\n{"completion": "It costs 18 dollars.", "ref": "18"}\n{"completion": "Half: 1/2", "ref": "#### 0.5"}\n{"completion": "The answer is 19 apples.", "ref": "#### 18"}\n' >"$TMP/v.jsonl"
 $F -R "$TMP/v.rules" --reward "$TMP/v.jsonl" 2>/dev/null | grep -o '"reward": [0-9.]*' | tr '\n' ' ' >"$TMP/rw"
 [ "$(cat "$TMP/rw")" = '"reward": 1.0 "reward": 1.0 "reward": 1.0 "reward": 0.0 ' ] && ok "boxed, commas, units, fractions" ||
