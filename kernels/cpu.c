@@ -20,6 +20,8 @@ const kern_ops kern_cpu = {
 	.crossentropy_backward = crossentropy_backward_cpu,
 	.embed_at = embed_at_cpu,
 	.attention_decode = attention_decode_cpu,
+	.matmul_decode = matmul_decode_cpu,
+	.head_decode = head_decode_cpu,
 };
 
 #include <cblas.h>

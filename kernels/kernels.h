@@ -66,6 +66,12 @@ void attention_backward_cpu(real *dqkv, real *datt, const real *dout, const real
 void attention_decode_cpu(real *out, real *kc, real *vc, const real *qkv, const int *slot, const int *pos, int n,
 			  int C, int NH, int maxlen);
 
+/* The products of incremental decoding, matmul_forward and head_forward
+ * again but batch-invariant: row i's result is the same bits whatever N
+ * and the thread count (each element summed in one fixed order). */
+void matmul_decode_cpu(real *out, const real *inp, const real *w, const real *bias, int N, int IN, int OUT);
+void head_decode_cpu(real *logits, const real *inp, const real *wte, int N, int C, int V);
+
 /* GELU, tanh approximation (GPT-2's gelu_new). */
 void gelu_forward_cpu(real *out, const real *inp, size_t n);
 void gelu_backward_cpu(real *dinp, const real *inp, const real *dout, size_t n);
@@ -114,6 +120,8 @@ typedef struct kern_ops {
 	void (*crossentropy_backward)(real *, const uint32_t *, const real *, int, int);
 	void (*embed_at)(real *, const uint32_t *, const int *, int, const real *, const real *, int);
 	void (*attention_decode)(real *, real *, real *, const real *, const int *, const int *, int, int, int, int);
+	void (*matmul_decode)(real *, const real *, const real *, const real *, int, int, int);
+	void (*head_decode)(real *, const real *, const real *, int, int, int);
 } kern_ops;
 
 extern const kern_ops kern_cpu;

@@ -439,19 +439,19 @@ const real *model_decode(model *m, model_cache *c, const int *slot, const uint32
 		real *w[N_BLOCK_TENSORS];
 		block_tensors(m, m->params, l, w);
 		k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, w[LN1_W], w[LN1_B], n, C);
-		k->matmul_forward(c->qkv, c->ln, w[QKV_W], w[QKV_B], n, C, 3 * C);
+		k->matmul_decode(c->qkv, c->ln, w[QKV_W], w[QKV_B], n, C, 3 * C);
 		k->attention_decode(c->atty, c->k + l * layer, c->v + l * layer, c->qkv, slot, pos, n, C, m->c.n_head,
 				    c->maxlen);
-		k->matmul_forward(c->tmp, c->atty, w[PROJ_W], w[PROJ_B], n, C, C);
+		k->matmul_decode(c->tmp, c->atty, w[PROJ_W], w[PROJ_B], n, C, C);
 		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
 		k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, w[LN2_W], w[LN2_B], n, C);
-		k->matmul_forward(c->fch, c->ln, w[FC_W], w[FC_B], n, C, 4 * C);
+		k->matmul_decode(c->fch, c->ln, w[FC_W], w[FC_B], n, C, 4 * C);
 		k->gelu_forward(c->fch_gelu, c->fch, (size_t)n * 4 * C);
-		k->matmul_forward(c->tmp, c->fch_gelu, w[FCPROJ_W], w[FCPROJ_B], n, 4 * C, C);
+		k->matmul_decode(c->tmp, c->fch_gelu, w[FCPROJ_W], w[FCPROJ_B], n, 4 * C, C);
 		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
 	}
 	const model_tensor *lnf = &m->tensors[m->ntensors - 2];
 	k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, m->params + lnf[0].offset, m->params + lnf[1].offset, n, C);
-	k->head_forward(c->logits, c->ln, wte, n, C, V);
+	k->head_decode(c->logits, c->ln, wte, n, C, V);
 	return c->logits;
 }

@@ -171,6 +171,52 @@ static void test_layernorm_matmul(void)
 	free(x), free(w), free(b), free(wm), free(bias);
 }
 
+/* The decoding products: each row's bits are the same whatever the batch
+ * around it and the thread count, and equal to the exact product within
+ * float rounding. */
+static void test_decode_products(void)
+{
+	enum { N = 11, IN = 70, OUT = 37, C = 45, V = 29 };
+	float *x = random_floats(N * IN, -2, 2), *w = random_floats(IN * OUT, -1, 1), *b = random_floats(OUT, -1, 1);
+	float *h = random_floats(N * C, -2, 2), *wte = random_floats(V * C, -1, 1);
+	float all[N * OUT], one[OUT], hall[N * V], hone[V];
+	int same = 1;
+	double worst = 0;
+	for (int threads = 1; threads <= 2; threads++) {
+		kern_cpu_threads(threads);
+		matmul_decode_cpu(all, x, w, b, N, IN, OUT);
+		head_decode_cpu(hall, h, wte, N, C, V);
+		for (int i = 0; i < N; i++) {
+			matmul_decode_cpu(one, x + i * IN, w, b, 1, IN, OUT);
+			head_decode_cpu(hone, h + i * C, wte, 1, C, V);
+			same &= !memcmp(one, all + i * OUT, sizeof(one)) && !memcmp(hone, hall + i * V, sizeof(hone));
+			/* Rows 3..5 as a batch of three: other row blocks. */
+			if (i >= 3 && i < 6) {
+				float three[3 * OUT];
+				matmul_decode_cpu(three, x + 3 * IN, w, b, 3, IN, OUT);
+				same &= !memcmp(three + (i - 3) * OUT, all + i * OUT, sizeof(one));
+			}
+			for (int o = 0; o < OUT; o++) {
+				double s = b[o];
+				for (int c = 0; c < IN; c++)
+					s += (double)x[i * IN + c] * w[c * OUT + o];
+				worst = fmax(worst, fabs(all[i * OUT + o] - s));
+			}
+			for (int v = 0; v < V; v++) {
+				double s = 0;
+				for (int c = 0; c < C; c++)
+					s += (double)h[i * C + c] * wte[v * C + c];
+				worst = fmax(worst, fabs(hall[i * V + v] - s));
+			}
+		}
+	}
+	printf("# decode products: rows alone = rows in a batch of %d, 1 and 2 threads: %s; max abs error %.2e\n", N,
+	       same ? "yes" : "NO", worst);
+	CHECK(same);
+	CHECK(worst < 1e-4);
+	free(x), free(w), free(b), free(h), free(wte);
+}
+
 int main(void)
 {
 	srand(3);
@@ -179,5 +225,6 @@ int main(void)
 	RUN(test_crossentropy);
 	RUN(test_attention);
 	RUN(test_layernorm_matmul);
+	RUN(test_decode_products);
 	CHECK_EXIT();
 }

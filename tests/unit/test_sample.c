@@ -95,6 +95,38 @@ static void test_greedy_equals_recomputation(void)
 	model_free(m);
 }
 
+/* Batch invariance: 1, 16 and 64 slots, 1 and 2 threads, the same bits. */
+static void test_batch_and_threads_invariant(void)
+{
+	enum { SAMPLES = 8, N = 3 * SAMPLES };
+	model *m = new_model();
+	sample_opts o = { .temperature = 1, .top_p = 1, .max_new = 20, .seed = 11 };
+	static const int slots[] = { 1, 16, 64 };
+	sample_job ref[N], j[N];
+	char err[256];
+	int same = 1;
+	for (int run = 0; run < 6; run++) {
+		kern_cpu_threads(1 + run % 2);
+		o.slots = slots[run / 2];
+		sample_job *out = run ? j : ref;
+		jobs_for(out, SAMPLES);
+		CHECK(sample_run(m, &o, out, N, err, sizeof(err)) == 0);
+		if (!run)
+			continue;
+		for (int i = 0; i < N; i++) {
+			same &= j[i].nout == ref[i].nout && !memcmp(j[i].out, ref[i].out, j[i].nout * sizeof(uint32_t)) &&
+				!memcmp(j[i].logprobs, ref[i].logprobs, j[i].nout * sizeof(float));
+			sample_job_release(&j[i]);
+		}
+	}
+	printf("# slots 1, 16, 64 at 1 and 2 threads: the same completions and log-probs: %s\n", same ? "yes" : "NO");
+	CHECK(same);
+	for (int i = 0; i < N; i++)
+		sample_job_release(&ref[i]);
+	kern_cpu_threads(2);
+	model_free(m);
+}
+
 /* Each completion depends on (seed, group, index) only. */
 static void test_seed_independent_of_batching(void)
 {
@@ -174,6 +206,7 @@ int main(void)
 {
 	RUN(test_greedy_equals_recomputation);
 	RUN(test_seed_independent_of_batching);
+	RUN(test_batch_and_threads_invariant);
 	RUN(test_stops_and_limits);
 	CHECK_EXIT();
 }
