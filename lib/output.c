@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -16,6 +17,7 @@ struct output {
 	output_format fmt;
 	int fd;
 	const char *name;
+	char *path, *tmp;       /* tmp: renamed over path on success */
 	stream_writer *w;
 	buf b;
 	uint64_t records;
@@ -25,13 +27,25 @@ struct output {
 output *output_open(const char *path, output_format fmt, const stream_writer_opts *opts, int force,
 		    int *status)
 {
-	int fd = cli_open_output(path);
+	/* A file is replaced only by a complete output: write beside it. */
+	char *tmp = NULL;
+	struct stat st;
+	int fd;
+	if (path && strcmp(path, "-") != 0 && (stat(path, &st) < 0 ? errno == ENOENT : S_ISREG(st.st_mode))) {
+		fd = atomic_create(path, &tmp);
+		if (fd < 0)
+			cli_error(path, "cannot create: %s", strerror(errno));
+	} else {
+		fd = cli_open_output(path);
+	}
 	if (fd < 0) {
 		*status = EXIT_DATA;
 		return NULL;
 	}
 	if (fmt == OUTPUT_RECORDS && cli_refuse_tty(fd, force) < 0) {
-		if (fd > STDOUT_FILENO)
+		if (tmp)
+			atomic_commit(fd, tmp, path, 1);
+		else if (fd > STDOUT_FILENO)
 			close(fd);
 		*status = EXIT_USAGE;
 		return NULL;
@@ -40,6 +54,10 @@ output *output_open(const char *path, output_format fmt, const stream_writer_opt
 	o->fmt = fmt;
 	o->fd = fd;
 	o->name = cli_name(path, 1);
+	if (tmp) {
+		o->path = xstrdup(path);
+		o->tmp = tmp;
+	}
 	if (fmt == OUTPUT_RECORDS) {
 		stream_writer_opts defaults = { 3, STREAM_BLOCK_DEFAULT, 1, 0 };
 		o->w = stream_writer_open(fd, opts ? opts : &defaults);
@@ -110,19 +128,33 @@ int output_write(output *o, const rec *r, const char *where)
 	return o->b.len >= FLUSH_AT ? flush(o) : 0;
 }
 
-int output_close(output *o)
+int output_close(output *o, int status)
 {
 	if (!o)
 		return 0;
-	int ret = o->failed ? -1 : 0;
-	if (o->w && stream_writer_close(o->w) < 0 && !o->failed) {
+	int ok = status == EXIT_OK && !o->failed;
+	int ret = status == EXIT_OK && o->failed ? -1 : 0;
+	if (o->w && !ok) {
+		stream_writer_abort(o->w);
+	} else if (o->w && stream_writer_close(o->w) < 0) {
 		cli_error(o->name, "write error: %s", strerror(errno));
+		ok = 0;
 		ret = -1;
 	}
-	if (o->b.len && !o->failed && flush(o) < 0)
+	if (o->b.len && !o->failed && flush(o) < 0) {
+		ok = 0;
 		ret = -1;
+	}
 	buf_release(&o->b);
-	if (o->fd > STDOUT_FILENO && close(o->fd) < 0 && ret == 0) {
+	if (o->tmp) {
+		/* Either the complete output takes the file's place, or the file
+		 * is left as it was. */
+		if (atomic_commit(o->fd, o->tmp, o->path, !ok) < 0 && ok) {
+			cli_error(o->name, "write error: %s", strerror(errno));
+			ret = -1;
+		}
+		free(o->path);
+	} else if (o->fd > STDOUT_FILENO && close(o->fd) < 0 && ok) {
 		cli_error(o->name, "write error: %s", strerror(errno));
 		ret = -1;
 	}

@@ -833,14 +833,15 @@ static int write_split(shard *s, int sp, const struct entry *e, size_t n, char *
 	if (rc == 0) {
 		rc = sink_finish(&k, err, errlen);
 	} else if (k.w || k.lw) {
-		/* Abandon the shard open; the manifest will not be written. */
+		/* Abandon the shard open, without a trailer so that no reader
+		 * takes it for whole; the manifest will not be written. */
 		char ignored[256];
-		if (k.lw)
+		if (k.lw) {
 			llmc_finish(k.lw, ignored, sizeof(ignored));
-		else if (stream_writer_close(k.w) == 0)
+		} else {
+			stream_writer_abort(k.w);
 			close(k.fd);
-		else
-			close(k.fd);
+		}
 	}
 	cli_progress_done(&k.prog);
 	free(k.path);

@@ -349,15 +349,10 @@ static int write_index(stream_writer *w)
 	return write_all(w, foot, INDEX_FOOTER);
 }
 
-int stream_writer_close(stream_writer *w)
+/* Stop the compression threads and free everything. */
+static void writer_free(stream_writer *w)
 {
-	if (!w)
-		return 0;
-	int ret = flush_block(w);
 	if (w->njobs) {
-		while (ret == 0 && w->jobs[w->head].state != JOB_FREE)
-			if (drain_one(w, 1) < 0)
-				ret = -1;
 		pthread_mutex_lock(&w->mu);
 		w->stop = 1;
 		pthread_cond_broadcast(&w->cv);
@@ -373,6 +368,22 @@ int stream_writer_close(stream_writer *w)
 		pthread_mutex_destroy(&w->mu);
 		pthread_cond_destroy(&w->cv);
 	}
+	ZSTD_freeCCtx(w->cctx);
+	XXH3_freeState(w->chain);
+	buf_release(&w->block);
+	buf_release(&w->meta);
+	buf_release(&w->index);
+	free(w);
+}
+
+int stream_writer_close(stream_writer *w)
+{
+	if (!w)
+		return 0;
+	int ret = flush_block(w);
+	while (ret == 0 && w->njobs && w->jobs[w->head].state != JOB_FREE)
+		if (drain_one(w, 1) < 0)
+			ret = -1;
 	if (ret == 0)
 		ret = write_header(w);
 	if (ret == 0) {
@@ -387,15 +398,16 @@ int stream_writer_close(stream_writer *w)
 	if (ret == 0 && w->o.index)
 		ret = write_index(w);
 	int err = w->err;
-	ZSTD_freeCCtx(w->cctx);
-	XXH3_freeState(w->chain);
-	buf_release(&w->block);
-	buf_release(&w->meta);
-	buf_release(&w->index);
-	free(w);
+	writer_free(w);
 	if (ret < 0)
 		errno = err ? err : EIO;
 	return ret;
+}
+
+void stream_writer_abort(stream_writer *w)
+{
+	if (w)
+		writer_free(w);
 }
 
 uint64_t stream_writer_records(const stream_writer *w)
@@ -425,15 +437,34 @@ struct stream_reader {
 	char err[320];
 };
 
+static int vrfail(stream_reader *r, uint64_t input_off, const char *fmt, va_list ap)
+{
+	int n = snprintf(r->err, sizeof(r->err), "byte %llu (record %llu): ", (unsigned long long)input_off,
+			 (unsigned long long)r->nrec);
+	vsnprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, ap);
+	r->state = R_FAILED;
+	return -1;
+}
+
+/* Fail at content position pos, named by the offset of its frame. */
+__attribute__((format(printf, 3, 4)))
 static int rfail(stream_reader *r, uint64_t pos, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(r->err, sizeof(r->err), "byte %llu (record %llu): ",
-			 (unsigned long long)source_input_offset(r->src, pos), (unsigned long long)r->nrec);
 	va_start(ap, fmt);
-	vsnprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, ap);
+	vrfail(r, source_input_offset(r->src, pos), fmt, ap);
 	va_end(ap);
-	r->state = R_FAILED;
+	return -1;
+}
+
+/* Fail at the end of the input read so far (a stream cut short). */
+__attribute__((format(printf, 2, 3)))
+static int rfail_end(stream_reader *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vrfail(r, source_input_bytes(r->src), fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -567,7 +598,7 @@ static int next_block(stream_reader *r)
 	if (got < 0)
 		return rfail_source(r);
 	if (got == 0)
-		return rfail(r, at, "truncated: stream ends without its trailer (cut short?)");
+		return rfail_end(r, "truncated: stream ends without its trailer (cut short?)");
 	if (got < 4)
 		return rfail(r, at, "truncated: input ends inside a block header");
 	if (memcmp(h, "SLCE", 4) == 0)

@@ -50,6 +50,10 @@ int stream_write(stream_writer *w, const rec *r) MUST_CHECK;
 /* Flush, write the trailer (and index) and free the writer.  Returns 0, or
  * -1 if this or any earlier write failed (errno says which). */
 int stream_writer_close(stream_writer *w) MUST_CHECK;
+/* End a failed write: free the writer without writing the trailer (nor the
+ * records still buffered), so that every reader rejects what was written as
+ * cut short.  Accepts NULL. */
+void stream_writer_abort(stream_writer *w);
 uint64_t stream_writer_records(const stream_writer *w);
 
 /* ---- reading ---- */

@@ -308,7 +308,7 @@ int main(int argc, char **argv)
 	if (a.stats && ret == EXIT_OK)
 		stats_print(&st, in_bytes, blocks, input_format_name(shown));
 	free(st.f);
-	if (output_close(o) < 0)
+	if (output_close(o, ret) < 0)
 		ret = EXIT_DATA;
 	if (cli_close_stdout() != EXIT_OK)
 		ret = EXIT_DATA;

@@ -230,10 +230,11 @@ static int out_write(struct out *o, const rec *r, input *in)
 	return output_write(o->o, r, where);
 }
 
-/* Returns 0, or -1 after a message. */
-static int out_close(struct out *o)
+/* Complete the output if status is EXIT_OK, else abort it.  Returns 0, or
+ * -1 after a message. */
+static int out_close(struct out *o, int status)
 {
-	int ret = output_close(o->o);
+	int ret = output_close(o->o, status);
 	o->o = NULL;
 	return ret;
 }
@@ -736,9 +737,9 @@ int main(int argc, char **argv)
 	if (ret == EXIT_OK && a.stats && cli_counts_write_json(counts, a.stats) < 0)
 		ret = EXIT_DATA;
 out:
-	if (out_close(&o) < 0)
+	if (out_close(&o, ret) < 0)
 		ret = EXIT_DATA;
-	if (out_close(&rj) < 0)
+	if (out_close(&rj, ret) < 0)
 		ret = EXIT_DATA;
 	for (int i = 0; i < nfiles; i++)
 		if (spools[i]) {

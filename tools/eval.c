@@ -502,7 +502,7 @@ static int run_score(const struct args *a, model *m, const ckpt_info *info)
 		}
 		input_close(in);
 	}
-	if (output_close(o) < 0 && ret == EXIT_OK)
+	if (output_close(o, ret) < 0)
 		ret = EXIT_DATA;
 	if (ret == EXIT_OK && !a->quiet)
 		fprintf(stderr, "%s: scored %llu documents\n", cli_prog(), (unsigned long long)docs);

@@ -337,7 +337,7 @@ int main(int argc, char **argv)
 		ret = run_chunk(m, &a, ps, np, group, o, v, &written);
 	for (size_t k = 0; k < np; k++)
 		rec_free(ps[k].r), free(ps[k].tok);
-	if (output_close(o) < 0 && ret == EXIT_OK)
+	if (output_close(o, ret) < 0)
 		ret = EXIT_DATA;
 	if (ret == EXIT_OK && !a.quiet)
 		fprintf(stderr, "%s: %llu completions of %llu prompts\n", cli_prog(), (unsigned long long)written,

@@ -485,8 +485,8 @@ int main(int argc, char **argv)
 	rec_free(r);
 	if (!ret && !st.opened)
 		ret = flush_batch(&st, &b, fmt); /* no records: still write an empty output */
-	int closed = output_close(st.out);
-	if (output_close(st.rej) < 0 || closed < 0)
+	int closed = output_close(st.out, ret);
+	if (output_close(st.rej, closed < 0 ? EXIT_DATA : ret) < 0 || closed < 0)
 		ret = ret ? ret : EXIT_DATA;
 
 	/* Summary: totals, then drops per rule, then flags per rule. */

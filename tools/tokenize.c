@@ -375,7 +375,7 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 		return ret;
 	}
 	if (a->rejects && !(j.rejects = output_open(a->rejects, OUTPUT_RECORDS, NULL, 1, &ret))) {
-		output_close(j.out);
+		output_close(j.out, ret);
 		tok_free(j.v);
 		return ret;
 	}
@@ -445,9 +445,9 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 		fprintf(stderr, "%s: warning: the pattern left %llu bytes of text unmatched; they have no tokens\n",
 			cli_prog(), (unsigned long long)skipped);
 	}
-	if (output_close(j.out) < 0)
+	if (output_close(j.out, ret) < 0)
 		ret = EXIT_DATA;
-	if (output_close(j.rejects) < 0)
+	if (output_close(j.rejects, ret) < 0)
 		ret = EXIT_DATA;
 	if (ret == EXIT_OK || ret == EXIT_DATA) {
 		cli_counts_print(j.counts, stderr);
