@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "bpe_train.h"
+#include "chat.h"
 #include "cli.h"
 #include "input.h"
+#include "json.h"
 #include "output.h"
 #include "parallel.h"
 #include "record.h"
@@ -18,17 +20,18 @@
 
 enum { OPT_PATTERN = 256, OPT_DROP_TEXT, OPT_EOT, OPT_ALLOW_SPECIAL, OPT_STRICT, OPT_REJECTS, OPT_TRAIN,
        OPT_VOCAB_SIZE, OPT_HELDOUT, OPT_TOKENS_FIELD, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET, OPT_STATS,
-       OPT_MAX_TRAIN_BYTES };
+       OPT_MAX_TRAIN_BYTES, OPT_CHAT };
 
 /* Record outcomes (the status a worker returns). */
-enum { KEPT, NO_TEXT, BAD_UTF8, BAD_TOKENS, FAILED };
+enum { KEPT, NO_TEXT, BAD_UTF8, BAD_TOKENS, BAD_MESSAGES, FAILED };
 
 struct args {
 	const char *encoding, *vocab, *pattern, *output, *rejects, *stats;
 	const char *field, *tokens_field;
+	const char *chat;          /* the chat template's name, or NULL */
 	const char *allow[64];
 	int nallow, allow_all;
-	int drop_text, eot, strict, decode, train, threads, force, progress;
+	int drop_text, eot, strict, decode, train, threads, force, progress, field_set;
 	int out_fmt;
 	input_format in_fmt;
 	uint64_t vocab_size, max_train_bytes;
@@ -56,11 +59,17 @@ static void usage(FILE *f)
 "      --allow-special NAME  encode this special token's text as its id\n"
 "                         (repeatable; 'all' for every one); otherwise it is\n"
 "                         ordinary text\n"
+"      --chat[=TEMPLATE]  tokenize conversations, the field 'messages' (an\n"
+"                         array of {\"role\", \"content\"}), rendered with\n"
+"                         TEMPLATE (chatml, the default); adds a 'mask' field,\n"
+"                         1 on the assistant's tokens (see doc/chat.md)\n"
 "      --strict           reject records whose text is not valid UTF-8\n"
 "                         (default: replace invalid bytes by U+FFFD, count them)\n"
 "      --rejects FILE     write rejected records there, with a reason field\n"
 "Decoding:\n"
-"  -d, --decode           tokens -> text (the text field is replaced)\n"
+"  -d, --decode           tokens -> text (the text field is replaced); the\n"
+"                         chat template's ids too, when the stream's header\n"
+"                         names one (or with --chat)\n"
 "Training:\n"
 "      --train            learn a vocabulary from the text; -o PREFIX writes\n"
 "                         PREFIX.tiktoken and PREFIX.json\n"
@@ -98,6 +107,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "eot", no_argument, NULL, OPT_EOT },
 		{ "allow-special", required_argument, NULL, OPT_ALLOW_SPECIAL },
 		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "chat", optional_argument, NULL, OPT_CHAT },
 		{ "rejects", required_argument, NULL, OPT_REJECTS },
 		{ "decode", no_argument, NULL, 'd' },
 		{ "train", no_argument, NULL, OPT_TRAIN },
@@ -129,7 +139,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'e': a->encoding = optarg; break;
 		case 'v': a->vocab = optarg; break;
 		case OPT_PATTERN: a->pattern = optarg; break;
-		case 'F': a->field = optarg; break;
+		case 'F': a->field = optarg; a->field_set = 1; break;
 		case OPT_TOKENS_FIELD: a->tokens_field = optarg; break;
 		case OPT_DROP_TEXT: a->drop_text = 1; break;
 		case OPT_EOT: a->eot = 1; break;
@@ -142,6 +152,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return cli_usage_error("--allow-special: too many");
 			break;
 		case OPT_STRICT: a->strict = 1; break;
+		case OPT_CHAT: a->chat = optarg ? optarg : CHAT_DEFAULT; break;
 		case OPT_REJECTS: a->rejects = optarg; break;
 		case 'd': a->decode = 1; break;
 		case OPT_TRAIN: a->train = 1; break;
@@ -191,6 +202,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return cli_usage_error("--train needs -o PREFIX (writes PREFIX.tiktoken and PREFIX.json)");
 	if (a->out_fmt == OUTPUT_TEXT && !a->decode)
 		return cli_usage_error("--text writes decoded text: use it with --decode");
+	if (a->chat && a->train)
+		return cli_usage_error("--chat and --train exclude each other");
+	if (a->chat && !a->decode && (a->allow_all || a->nallow))
+		return cli_usage_error("--chat: text in conversations is never a control token (no --allow-special)");
+	if (a->chat && !a->decode && a->eot)
+		return cli_usage_error("--chat: each turn ends with the template's own token (no --eot)");
+	if (a->chat && !a->decode && !a->field_set)
+		a->field = "messages";
 	if (!a->encoding && !a->vocab)
 		a->encoding = "gpt2";
 	return 0;
@@ -206,6 +225,11 @@ struct job {
 	uint64_t *replaced;        /* one per worker */
 	uint64_t *skipped;         /* one per worker: bytes the pattern missed */
 	uint32_t eot;
+	chat_template *chat;       /* --chat, or the template a stream to decode names */
+	const chat_template *dec_chat; /* decoding: the template of the current input */
+	chat_conv *convs;          /* one per worker (--chat) */
+	chat_out *renders;         /* one per worker (--chat) */
+	chat_conv emit_conv;       /* for messages about bad conversations */
 	output *out, *rejects;
 	cli_counts *counts;
 	cli_progress prog;
@@ -262,6 +286,40 @@ static int encode_record(void *ctx, int w, rec *r)
 	return KEPT;
 }
 
+/* The conversation in field f, parsed into c; -1 with the problem in err. */
+static int parse_messages(const rec_field *f, chat_conv *c, char *err, size_t errlen)
+{
+	if (f->type != REC_JSON) {
+		snprintf(err, errlen, "not an array of messages but %s",
+			 f->type == REC_STR ? "a string" : "a typed field");
+		return -1;
+	}
+	return chat_parse(c, (const char *)f->val, f->len, err, errlen);
+}
+
+static int encode_chat_record(void *ctx, int w, rec *r)
+{
+	struct job *j = ctx;
+	const struct args *a = j->a;
+	const rec_field *f = rec_get(r, a->field);
+	if (!f)
+		return NO_TEXT;
+	char err[256];
+	chat_conv *c = &j->convs[w];
+	if (parse_messages(f, c, err, sizeof(err)) < 0)
+		return BAD_MESSAGES;
+	chat_out *o = &j->renders[w];
+	chat_out_reset(o);
+	if (chat_render(j->chat, j->states[w], c->msgs, c->n, 0, o, err, sizeof(err)) < 0)
+		return FAILED;
+	if (put_ids(r, a->tokens_field, o->ids, o->n, TOK_NONE, &j->scratch[w]) < 0 ||
+	    rec_set(r, "mask", 4, REC_U8S, o->n ? o->mask : (const uint8_t *)"", o->n) < 0)
+		return FAILED;
+	if (a->drop_text)
+		rec_del(r, a->field);
+	return KEPT;
+}
+
 static int decode_record(void *ctx, int w, rec *r)
 {
 	struct job *j = ctx;
@@ -274,7 +332,8 @@ static int decode_record(void *ctx, int w, rec *r)
 	size_t n = f->len / 4;
 	for (size_t i = 0; i < n; i++) {
 		size_t len;
-		const uint8_t *t = tok_bytes(j->v, rec_u32_at(f, i), &len);
+		uint32_t id = rec_u32_at(f, i);
+		const uint8_t *t = j->dec_chat ? chat_token_bytes(j->dec_chat, id, &len) : tok_bytes(j->v, id, &len);
 		if (!t)
 			return BAD_TOKENS;
 		buf_add(b, t, len);
@@ -291,7 +350,7 @@ static int decode_record(void *ctx, int w, rec *r)
 	return KEPT;
 }
 
-static const char *const reasons[] = { "kept", "no_text", "invalid_utf8", "bad_token_id", "failed" };
+static const char *const reasons[] = { "kept", "no_text", "invalid_utf8", "bad_token_id", "bad_messages", "failed" };
 
 static int emit_record(void *ctx, rec *r, int status)
 {
@@ -305,11 +364,22 @@ static int emit_record(void *ctx, rec *r, int status)
 		return -1;
 	}
 	if (status == BAD_TOKENS && !j->rejects) {
-		cli_error(NULL, "%s: a token id is not in vocabulary %s (ids below %u); --rejects FILE sets such "
-			  "records aside", where, tok_name(j->v), tok_n_vocab(j->v));
+		cli_error(NULL, "%s: a token id is not in vocabulary %s%s%s (ids below %u); --rejects FILE sets such "
+			  "records aside", where, tok_name(j->v), j->dec_chat ? " with chat template " : "",
+			  j->dec_chat ? chat_template_name(j->dec_chat) : "",
+			  j->dec_chat ? chat_n_vocab(j->dec_chat) : tok_n_vocab(j->v));
 		return -1;
 	}
-	if (status == BAD_UTF8 || status == BAD_TOKENS) {
+	if (status == BAD_MESSAGES && !j->rejects) {
+		/* Parsed again here, on the error path only, for the message. */
+		char err[256] = "";
+		const rec_field *f = rec_get(r, j->a->field);
+		if (f)
+			parse_messages(f, &j->emit_conv, err, sizeof(err));
+		cli_error(NULL, "%s: '%s': %s; --rejects FILE sets such records aside", where, j->a->field, err);
+		return -1;
+	}
+	if (status == BAD_UTF8 || status == BAD_TOKENS || status == BAD_MESSAGES) {
 		cli_counts_add(j->counts, reasons[status], 1);
 		if (j->rejects) {
 			if (rec_set_str(r, "reason", reasons[status], strlen(reasons[status])) < 0) {
@@ -321,12 +391,19 @@ static int emit_record(void *ctx, rec *r, int status)
 		return 0;
 	}
 	if (status == NO_TEXT)
-		cli_counts_add(j->counts, j->a->decode ? "no_tokens" : "no_text", 1);
+		cli_counts_add(j->counts, j->a->decode ? "no_tokens" : j->a->chat ? "no_messages" : "no_text", 1);
 	else
 		cli_counts_add(j->counts, "records", 1);
 	const rec_field *t = rec_get(r, j->a->tokens_field);
 	if (t && t->type == REC_U32S)
 		cli_counts_add(j->counts, "tokens", t->len / 4);
+	const rec_field *m = j->a->chat && !j->a->decode && status == KEPT ? rec_get(r, "mask") : NULL;
+	if (m && m->type == REC_U8S) {
+		uint64_t on = 0;
+		for (uint32_t i = 0; i < m->len; i++)
+			on += m->val[i] != 0;
+		cli_counts_add(j->counts, "target_tokens", on);
+	}
 	cli_progress_update(&j->prog, j->recno, j->bytes_in);
 	return output_write(j->out, r, where);
 }
@@ -334,14 +411,71 @@ static int emit_record(void *ctx, rec *r, int status)
 static void stream_meta(const struct job *j, buf *m)
 {
 	char tmp[512];
-	snprintf(tmp, sizeof(tmp), "{\"tokenizer\": \"%s\", \"n_vocab\": %u", tok_name(j->v), tok_n_vocab(j->v));
+	snprintf(tmp, sizeof(tmp), "{\"tokenizer\": \"%s\", \"n_vocab\": %u", tok_name(j->v),
+		 j->chat ? chat_n_vocab(j->chat) : tok_n_vocab(j->v));
 	buf_adds(m, tmp);
 	uint32_t eot = tok_special(j->v, "<|endoftext|>");
 	if (eot != TOK_NONE) {
 		snprintf(tmp, sizeof(tmp), ", \"eot\": %u", eot);
 		buf_adds(m, tmp);
 	}
+	if (j->chat)
+		chat_meta(j->chat, m);
 	buf_adds(m, "}");
+}
+
+/* Decoding: the chat template whose ids the input's records hold, from
+ * --chat or the stream's header (checked against each other).  Returns 0,
+ * or -1 after a message. */
+static int decode_chat_for(struct job *j, input *in)
+{
+	j->dec_chat = j->a->chat ? j->chat : NULL;
+	size_t len;
+	const char *meta = input_meta(in, &len);
+	if (!len)
+		return 0;
+	rec *m = rec_new(), *ids = rec_new();
+	char err[256];
+	int rc = 0;
+	const rec_field *t;
+	/* A header that is not an object names no template. */
+	if (json_parse_line(m, meta, len, err, sizeof(err)) < 0 || !(t = rec_get(m, "chat_template")))
+		goto done;
+	rc = -1;
+	if (t->type != REC_STR) {
+		cli_error(input_path(in), "stream header: \"chat_template\" is not a string");
+		goto done;
+	}
+	char *name = xstrndup((const char *)t->val, t->len);
+	if (!j->chat && !(j->chat = chat_template_new(name, j->v, err, sizeof(err))))
+		cli_error(input_path(in), "stream header: %s", err);
+	else if (strcmp(name, chat_template_name(j->chat)) != 0)
+		cli_error(input_path(in), "the stream's chat template is %s, not %s", name, chat_template_name(j->chat));
+	else
+		rc = 0;
+	free(name);
+	if (rc < 0)
+		goto done;
+	/* The ids the header gives the control tokens must be this
+	 * vocabulary's: decoding with another would garble the text. */
+	const rec_field *ct = rec_get(m, "chat_tokens");
+	if (ct && ct->type == REC_JSON && json_parse_line(ids, (const char *)ct->val, ct->len, err, sizeof(err)) == 0)
+		for (size_t i = 0; i < chat_nspecial(j->chat); i++) {
+			uint32_t want;
+			int64_t got;
+			const char *text = chat_special_at(j->chat, i, &want);
+			if (rec_get_int(ids, text, &got) == 0 && got != (int64_t)want) {
+				cli_error(input_path(in), "the stream's %s is id %lld, but %u with vocabulary %s", text,
+					  (long long)got, want, tok_name(j->v));
+				rc = -1;
+				goto done;
+			}
+		}
+	j->dec_chat = j->chat;
+done:
+	rec_free(m);
+	rec_free(ids);
+	return rc;
 }
 
 /* Run encode or decode over every input; returns the exit status. */
@@ -363,6 +497,11 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 			return EXIT_USAGE;
 		}
 	j.eot = tok_special(j.v, "<|endoftext|>");
+	if (a->chat && !(j.chat = chat_template_new(a->chat, j.v, err, sizeof(err)))) {
+		cli_error(NULL, "--chat: %s", err);
+		tok_free(j.v);
+		return EXIT_USAGE;
+	}
 	if (a->eot && j.eot == TOK_NONE) {
 		cli_error(NULL, "--eot: %s has no <|endoftext|> token", tok_name(j.v));
 		tok_free(j.v);
@@ -391,11 +530,17 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	j.skipped = xcalloc((size_t)a->threads, sizeof(*j.skipped));
 	for (int i = 0; i < a->threads; i++)
 		j.states[i] = tok_state_new(j.v);
+	int chat_enc = a->chat && !a->decode;
+	if (chat_enc) {
+		j.convs = xcalloc((size_t)a->threads, sizeof(*j.convs));
+		j.renders = xcalloc((size_t)a->threads, sizeof(*j.renders));
+	}
 	j.counts = cli_counts_new();
 	cli_counts_add(j.counts, "records", 0);
 	cli_counts_add(j.counts, "tokens", 0);
 	cli_progress_init(&j.prog, a->progress);
-	par *p = par_new(a->threads, a->decode ? decode_record : encode_record, emit_record, &j);
+	par *p = par_new(a->threads, a->decode ? decode_record : chat_enc ? encode_chat_record : encode_record,
+			 emit_record, &j);
 	rec *r = rec_new();
 	uint64_t in_bytes = 0;
 	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
@@ -409,6 +554,11 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 		 * drain between files so messages name the right one. */
 		j.inname = input_path(in);
 		j.recno = 0;
+		if (a->decode && decode_chat_for(&j, in) < 0) {
+			ret = EXIT_DATA;
+			input_close(in);
+			break;
+		}
 		int got;
 		while ((got = input_read(in, r)) == 1) {
 			j.bytes_in = in_bytes + input_bytes(in);
@@ -437,6 +587,10 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 		skipped += j.skipped[i];
 		tok_state_free(j.states[i]);
 		buf_release(&j.scratch[i]);
+		if (chat_enc) {
+			chat_conv_release(&j.convs[i]);
+			chat_out_release(&j.renders[i]);
+		}
 	}
 	if (replaced)
 		cli_counts_add(j.counts, "replaced_chars", replaced);
@@ -459,6 +613,10 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	free(j.scratch);
 	free(j.replaced);
 	free(j.skipped);
+	free(j.convs);
+	free(j.renders);
+	chat_conv_release(&j.emit_conv);
+	chat_template_free(j.chat);
 	tok_free(j.v);
 	return ret;
 }
