@@ -22,7 +22,8 @@ static void params_hash(model *m, char out[17])
 		 (uint64_t)XXH3_64bits(model_params(m), model_nparams(m) * sizeof(float)));
 }
 
-int ckpt_save(const char *path, model *m, const ckpt_info *info, char *err, size_t errlen)
+/* The checkpoint's tensors and metadata, ready to write. */
+static st_writer *model_writer(model *m, const ckpt_info *info)
 {
 	const model_config *c = model_cfg(m);
 	st_writer *w = st_writer_new();
@@ -48,6 +49,12 @@ int ckpt_save(const char *path, model *m, const ckpt_info *info, char *err, size
 		const model_tensor *t = model_tensor_at(m, i);
 		st_writer_tensor(w, t->name, ST_F32, t->ndim, t->shape, model_params(m) + t->offset);
 	}
+	return w;
+}
+
+int ckpt_save(const char *path, model *m, const ckpt_info *info, char *err, size_t errlen)
+{
+	st_writer *w = model_writer(m, info);
 	int rc = st_writer_save(w, path, err, errlen);
 	st_writer_free(w);
 	return rc;
@@ -247,7 +254,16 @@ char *ckpt_state_path(const char *ckpt)
 	return p;
 }
 
-int ckpt_save_state(const char *path, model *m, optim *o, const ckpt_state *s, char *err, size_t errlen)
+/* The name a new state file has between its two renames. */
+static char *state_next_path(const char *state)
+{
+	size_t n = strlen(state) + 6;
+	char *p = xmalloc(n);
+	snprintf(p, n, "%s.next", state);
+	return p;
+}
+
+static st_writer *state_writer(model *m, optim *o, const ckpt_state *s)
 {
 	st_writer *w = st_writer_new();
 	char tmp[128], hash[17];
@@ -273,8 +289,63 @@ int ckpt_save_state(const char *path, model *m, optim *o, const ckpt_state *s, c
 	int64_t shape[1] = { (int64_t)optim_size(o) };
 	st_writer_tensor(w, "adam.m", ST_F32, 1, shape, optim_m(o));
 	st_writer_tensor(w, "adam.v", ST_F32, 1, shape, optim_v(o));
-	int rc = st_writer_save(w, path, err, errlen);
-	st_writer_free(w);
+	return w;
+}
+
+/* Write w to a synced temporary file beside path; *tmp gets its name.
+ * Returns 0, or -1 with err and nothing left on disk. */
+static int write_tmp(st_writer *w, const char *path, char **tmp, char *err, size_t errlen)
+{
+	int fd = atomic_create(path, tmp);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot create a file beside it: %s", path, strerror(errno));
+		return -1;
+	}
+	if (atomic_close(fd, *tmp, st_writer_write(w, fd) < 0) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		*tmp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int ckpt_save_pair(const char *ckpt, model *m, const ckpt_info *info, optim *o, const ckpt_state *s, char *err,
+		   size_t errlen)
+{
+	char *sp = ckpt_state_path(ckpt), *np = state_next_path(sp), *tm = NULL, *ts = NULL;
+	st_writer *wm = model_writer(m, info), *ws = state_writer(m, o, s);
+	int rc = -1;
+	/* What an earlier writer killed before its renames left. */
+	(void)atomic_cleanup(ckpt);
+	(void)atomic_cleanup(sp);
+	/* Both files whole and synced before anything is replaced: a full
+	 * disk stops the save here, with the old pair untouched. */
+	if (write_tmp(wm, ckpt, &tm, err, errlen) < 0)
+		goto out;
+	if (write_tmp(ws, sp, &ts, err, errlen) < 0) {
+		atomic_rename(tm, ckpt, 1);
+		goto out;
+	}
+	/* The new state under its pending name: the old pair still stands. */
+	if (atomic_rename(ts, np, 0) < 0) {
+		snprintf(err, errlen, "%s: %s", np, strerror(errno));
+		atomic_rename(tm, ckpt, 1);
+		goto out;
+	}
+	/* The new model: from here the reader takes the pending state. */
+	if (atomic_rename(tm, ckpt, 0) < 0) {
+		snprintf(err, errlen, "%s: %s", ckpt, strerror(errno));
+		unlink(np);
+		goto out;
+	}
+	/* A failure here leaves a pair the reader completes. */
+	(void)rename(np, sp);
+	rc = 0;
+out:
+	st_writer_free(wm);
+	st_writer_free(ws);
+	free(sp);
+	free(np);
 	return rc;
 }
 
@@ -289,7 +360,8 @@ static int meta_double(const st_file *f, const char *key, double *out)
 	return *end || errno ? -1 : 0;
 }
 
-optim *ckpt_load_state(const char *path, model *m, ckpt_state *s, char *err, size_t errlen)
+/* One state file, if it belongs to m at this step. */
+static optim *read_state(const char *path, model *m, int64_t at_step, ckpt_state *s, char *err, size_t errlen)
 {
 	struct stat sb;
 	if (stat(path, &sb) < 0) {
@@ -325,6 +397,8 @@ optim *ckpt_load_state(const char *path, model *m, ckpt_state *s, char *err, siz
 	} else if (parse_u64(st_meta(f, "step"), &step) < 0 || parse_u64(st_meta(f, "data_records"), &recs) < 0 ||
 		   !sched || optim_schedule_parse(sched) < 0 || bad_num) {
 		snprintf(err, errlen, "metadata: step, data_records, schedule and the hyperparameters must be numbers");
+	} else if (step > INT64_MAX || (int64_t)step != at_step) {
+		snprintf(err, errlen, "belongs to step %" PRIu64 ", the checkpoint is at step %" PRId64, step, at_step);
 	} else {
 		o = optim_new(n);
 		memcpy(optim_m(o), st_data(f, tm), n * sizeof(float));
@@ -347,6 +421,23 @@ optim *ckpt_load_state(const char *path, model *m, ckpt_state *s, char *err, siz
 		p->decay_all = v[10] != 0;
 	}
 	st_free(f);
+	return o;
+}
+
+optim *ckpt_load_state(const char *ckpt, model *m, const ckpt_info *info, ckpt_state *s, char *err, size_t errlen)
+{
+	char *sp = ckpt_state_path(ckpt), *np = state_next_path(sp), ignored[256];
+	/* A save stopped between renaming the model and its state leaves
+	 * the state under the pending name: take it, and finish the save. */
+	optim *o = read_state(np, m, info->step, s, ignored, sizeof(ignored));
+	if (o)
+		(void)rename(np, sp);
+	else
+		o = read_state(sp, m, info->step, s, err, errlen);
+	int e = errno;
+	free(sp);
+	free(np);
+	errno = e;
 	return o;
 }
 

@@ -17,9 +17,20 @@
  * tensors "adam.m" and "adam.v" in parameter order, metadata step,
  * params_xxh3, the schedule, and where the data was left (data_stream:
  * "DATASET/SPLIT/SHARD" of the stream being read, data_records: records
- * consumed from it).  Both files are written to temporary names and renamed
- * into place, state first, so a failed or interrupted save leaves the old
- * checkpoint whole. */
+ * consumed from it).  The state belongs to the checkpoint whose
+ * params_xxh3 and step it carries.
+ *
+ * The two are saved as a pair, so that a reader finds the old pair or the
+ * new one whatever stops the save (a kill, a full disk, a failed sync):
+ *   1. both files are written to temporary names (CKPT.tmp.XXXXXX,
+ *      CKPT.optim.tmp.XXXXXX) and synced; a failure removes them;
+ *   2. the state is renamed to CKPT.optim.next;
+ *   3. the model is renamed to CKPT;
+ *   4. CKPT.optim.next is renamed to CKPT.optim.
+ * ckpt_load_state() takes CKPT.optim.next when it belongs to CKPT (the
+ * save stopped between 3 and 4) and finishes the rename; otherwise
+ * CKPT.optim.  Temporary files a killed save left are removed by the next
+ * save. */
 #ifndef SLUICE_CKPT_H
 #define SLUICE_CKPT_H
 
@@ -63,10 +74,15 @@ model *ckpt_load_any(const char *path, const kern_ops *k, ckpt_info *info, char 
 
 /* The optimizer state file: CKPT.optim (the caller frees the name). */
 char *ckpt_state_path(const char *ckpt);
-int ckpt_save_state(const char *path, model *m, optim *o, const ckpt_state *s, char *err, size_t errlen);
-/* Read the state for m.  Returns the optimizer, or NULL with err: a
- * missing file (errno ENOENT), or one that does not belong to m. */
-optim *ckpt_load_state(const char *path, model *m, ckpt_state *s, char *err, size_t errlen);
+/* Write m with info's metadata to ckpt and o with s to CKPT.optim, as a
+ * pair (above).  Returns 0, or -1 with err ("FILE: problem") and the old
+ * pair left as it was. */
+int ckpt_save_pair(const char *ckpt, model *m, const ckpt_info *info, optim *o, const ckpt_state *s, char *err,
+		   size_t errlen);
+/* Read the state of checkpoint ckpt, loaded as m with info.  Returns the
+ * optimizer, or NULL with err: no state file (errno ENOENT), or one that
+ * does not belong to m at info->step. */
+optim *ckpt_load_state(const char *ckpt, model *m, const ckpt_info *info, ckpt_state *s, char *err, size_t errlen);
 
 /* llm.c's checkpoint: a header of 256 int32 (magic 20240326, version 3
  * for fp32 or 5 for bf16, max_seq_len, vocab_size, num_layers, num_heads,

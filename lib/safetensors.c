@@ -405,27 +405,32 @@ static void header_json(const st_writer *w, buf *h)
 		buf_addc(h, ' ');
 }
 
-int st_writer_save(st_writer *w, const char *path, char *err, size_t errlen)
+int st_writer_write(st_writer *w, int fd)
 {
 	buf h = { 0 };
 	header_json(w, &h);
-	char *tmp;
-	int fd = atomic_create(path, &tmp), rc = -1;
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create a file beside it: %s", strerror(errno));
-		goto out;
-	}
 	uint8_t len8[8];
 	store_u64le(len8, h.len);
-	int bad = write_full(fd, len8, 8) < 0 || write_full(fd, h.data, h.len) < 0;
-	for (size_t i = 0; i < w->n && !bad; i++)
-		bad = write_full(fd, w->t[i].data, w->t[i].bytes) < 0;
-	if (atomic_commit(fd, tmp, path, bad) < 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
+	int rc = write_full(fd, len8, 8) < 0 || write_full(fd, h.data, h.len) < 0 ? -1 : 0;
+	for (size_t i = 0; i < w->n && rc == 0; i++)
+		rc = write_full(fd, w->t[i].data, w->t[i].bytes);
+	int e = errno;
 	buf_release(&h);
+	errno = e;
 	return rc;
+}
+
+int st_writer_save(st_writer *w, const char *path, char *err, size_t errlen)
+{
+	char *tmp;
+	int fd = atomic_create(path, &tmp);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a file beside it: %s", strerror(errno));
+		return -1;
+	}
+	if (atomic_commit(fd, tmp, path, st_writer_write(w, fd) < 0) < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -67,6 +67,8 @@ void st_writer_meta(st_writer *w, const char *key, const char *value);
  * valid until st_writer_save(). */
 void st_writer_tensor(st_writer *w, const char *name, st_dtype dtype, int ndim, const int64_t *shape,
 		      const void *data);
+/* Write the file to fd.  Returns 0, or -1 with errno set. */
+int st_writer_write(st_writer *w, int fd);
 /* Write the file to a temporary name beside path, sync it and rename it
  * over path, so that path holds either the old file or the whole new one.
  * Returns 0, or -1 with the problem in err. */

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -129,15 +130,28 @@ int atomic_create(const char *path, char **tmp)
 	return fd;
 }
 
-int atomic_commit(int fd, char *tmp, const char *path, int fail)
+int atomic_close(int fd, char *tmp, int fail)
 {
-	int e = 0;
+	int e = fail ? errno : 0;
 	mode_t mask = umask(0);
 	umask(mask);
 	if (!fail && (fchmod(fd, 0666 & ~mask) < 0 || fsync(fd) < 0))
 		fail = 1, e = errno;
 	if (close(fd) < 0 && !fail)
 		fail = 1, e = errno;
+	if (fail) {
+		unlink(tmp);
+		free(tmp);
+		if (e)
+			errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int atomic_rename(char *tmp, const char *path, int fail)
+{
+	int e = fail ? errno : 0;
 	if (!fail && rename(tmp, path) < 0)
 		fail = 1, e = errno;
 	if (fail)
@@ -146,6 +160,62 @@ int atomic_commit(int fd, char *tmp, const char *path, int fail)
 	if (fail && e)
 		errno = e;
 	return fail ? -1 : 0;
+}
+
+int atomic_commit(int fd, char *tmp, const char *path, int fail)
+{
+	if (atomic_close(fd, tmp, fail) < 0)
+		return -1;
+	return atomic_rename(tmp, path, 0);
+}
+
+/* A name atomic_create() gives: base, ".tmp.", six letters or digits. */
+static int is_atomic_tmp(const char *name, const char *base, size_t nb)
+{
+	if (strncmp(name, base, nb) || strncmp(name + nb, ".tmp.", 5))
+		return 0;
+	const char *x = name + nb + 5;
+	size_t i = 0;
+	for (; x[i]; i++)
+		if (!((x[i] >= 'a' && x[i] <= 'z') || (x[i] >= 'A' && x[i] <= 'Z') || (x[i] >= '0' && x[i] <= '9')))
+			return 0;
+	return i == 6;
+}
+
+int atomic_cleanup(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+	const char *base = slash ? slash + 1 : path;
+	size_t nb = strlen(base), nd = strlen(dir);
+	DIR *d = opendir(dir);
+	int removed = 0, e = 0;
+	if (!d) {
+		e = errno;
+		free(dir);
+		errno = e;
+		return -1;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!is_atomic_tmp(de->d_name, base, nb))
+			continue;
+		size_t n = nd + strlen(de->d_name) + 2;
+		char *p = xmalloc(n);
+		snprintf(p, n, "%s/%s", dir, de->d_name);
+		if (unlink(p) == 0)
+			removed++;
+		else if (errno != ENOENT)
+			e = errno;
+		free(p);
+	}
+	closedir(d);
+	free(dir);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return removed;
 }
 
 int file_read_all(const char *path, uint8_t **p, size_t *n)

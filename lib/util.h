@@ -53,13 +53,27 @@ int file_read_all(const char *path, uint8_t **p, size_t *n);
 #define MKSTEMP_SUFFIX "XX" "XX" "XX"
 
 /* Replace a file whole: atomic_create() makes a temporary file beside path
- * and returns its descriptor (*tmp gets its name); atomic_commit() syncs
- * it, gives it the mode a new file gets (0666 less the umask) and renames
- * it over path, or, if fail is set or
- * any of that fails, removes it.  commit frees *tmp and closes fd either
- * way.  Both return -1 with errno set on failure. */
+ * (named path.tmp.XXXXXX) and returns its descriptor (*tmp gets its name);
+ * atomic_commit() syncs it, gives it the mode a new file gets (0666 less
+ * the umask) and renames it over path, or, if fail is set or any of that
+ * fails, removes it.  commit frees *tmp and closes fd either way.  Both
+ * return -1 with errno set on failure.
+ *
+ * atomic_commit() is atomic_close() then atomic_rename(), for files that
+ * are replaced together: close (sync) them all first, then rename them, so
+ * that a full disk or a failed sync stops the change before any file of
+ * the set is replaced.  atomic_close() removes the file and frees tmp on
+ * failure and leaves both in place on success; atomic_rename() renames tmp
+ * over path, or, if fail is set or the rename fails, removes it; it frees
+ * tmp either way. */
 int atomic_create(const char *path, char **tmp);
 int atomic_commit(int fd, char *tmp, const char *path, int fail);
+int atomic_close(int fd, char *tmp, int fail);
+int atomic_rename(char *tmp, const char *path, int fail);
+/* Remove the temporary files of path (path.tmp.XXXXXX) that a writer
+ * killed before its commit left behind.  Only for a path that one writer
+ * at a time replaces.  Returns the number removed, or -1 with errno set. */
+int atomic_cleanup(const char *path);
 
 /* A growable byte buffer.  Zero-initialised is empty and valid. */
 typedef struct buf {

@@ -224,13 +224,9 @@ struct run {
 static int save(struct run *r)
 {
 	char err[512];
-	char *sp = ckpt_state_path(r->a->ckpt);
-	int rc = ckpt_save_state(sp, r->m, r->o, &r->state, err, sizeof(err));
+	int rc = ckpt_save_pair(r->a->ckpt, r->m, &r->info, r->o, &r->state, err, sizeof(err));
 	if (rc < 0)
-		cli_error(sp, "cannot write: %s", err);
-	else if ((rc = ckpt_save(r->a->ckpt, r->m, &r->info, err, sizeof(err))) < 0)
-		cli_error(r->a->ckpt, "cannot write: %s", err);
-	free(sp);
+		cli_error(NULL, "%s (the previous checkpoint is kept)", err);
 	return rc;
 }
 
@@ -298,7 +294,7 @@ static int load_model(struct run *r, const seqs_header *h)
 	optim_opts_default(&r->state.opts);
 	if (!a->init && !a->from) {
 		char *sp = ckpt_state_path(a->ckpt);
-		r->o = ckpt_load_state(sp, r->m, &r->state, err, sizeof(err));
+		r->o = ckpt_load_state(a->ckpt, r->m, &r->info, &r->state, err, sizeof(err));
 		if (!r->o && errno != ENOENT) {
 			cli_error(sp, "%s", err);
 			free(sp);

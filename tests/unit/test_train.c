@@ -185,14 +185,18 @@ static void test_checkpoint_round_trip(void)
 	snprintf(st.data_stream, sizeof(st.data_stream), "abc/train/0");
 	optim_opts_default(&st.opts);
 	st.opts.horizon = 1000;
-	CHECK(ckpt_save_state(sp, m, o, &st, err, sizeof(err)) == 0);
+	CHECK(ckpt_save_pair(path, m, &info, o, &st, err, sizeof(err)) == 0);
 	ckpt_state sb;
-	optim *ob = ckpt_load_state(sp, m, &sb, err, sizeof(err));
+	optim *ob = ckpt_load_state(path, m, &info, &sb, err, sizeof(err));
 	CHECK(ob && optim_steps(ob) == 12 && sb.data_records == 77 && !strcmp(sb.data_stream, "abc/train/0"));
 	CHECK(ob && sb.opts.horizon == 1000 && sb.opts.lr == st.opts.lr);
 	CHECK(ob && !memcmp(optim_m(ob), optim_m(o), optim_size(o) * sizeof(float)));
+	info.step = 13;
+	optim *od = ckpt_load_state(path, m, &info, &sb, err, sizeof(err));
+	CHECK(!od && strstr(err, "belongs to step 12, the checkpoint is at step 13"));
+	info.step = 12;
 	model_params(m)[5] += 1;
-	optim *oc = ckpt_load_state(sp, m, &sb, err, sizeof(err));
+	optim *oc = ckpt_load_state(path, m, &info, &sb, err, sizeof(err));
 	CHECK(!oc && strstr(err, "belongs to other parameters"));
 	optim_free(o);
 	optim_free(ob);
@@ -203,6 +207,116 @@ static void test_checkpoint_round_trip(void)
 	unlink(path);
 	free(sp);
 	free(path);
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	uint8_t *p;
+	size_t n;
+	if (file_read_all(from, &p, &n) < 0)
+		return -1;
+	FILE *f = fopen(to, "wb");
+	int rc = f && fwrite(p, 1, n, f) == n ? 0 : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
+static int file_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* A save of the pair stopped at each point between its steps leaves files
+ * from which the old pair or the new one loads, never a model with the
+ * state of other parameters; the next save clears what was left. */
+static void test_checkpoint_pair_stopped(void)
+{
+	char *path = tmp_path("p.safetensors"), err[512];
+	char *sp = ckpt_state_path(path), next[160], old_m[160], old_s[160], new_m[160], new_s[160];
+	snprintf(next, sizeof(next), "%s.next", sp);
+	snprintf(old_m, sizeof(old_m), "%s.old", path);
+	snprintf(old_s, sizeof(old_s), "%s.old", sp);
+	snprintf(new_m, sizeof(new_m), "%s.new", path);
+	snprintf(new_s, sizeof(new_s), "%s.new", sp);
+	model *m = model_new(&tiny, &kern_cpu);
+	model_init(m, 3);
+	optim *o = optim_new(model_nparams(m));
+	ckpt_info info = { .config = tiny, .seed = 3, .step = 5 };
+	ckpt_state st = { .data_records = 10 };
+	optim_opts_default(&st.opts);
+	optim_set_steps(o, 5);
+	CHECK(ckpt_save_pair(path, m, &info, o, &st, err, sizeof(err)) == 0);
+	CHECK(copy_file(path, old_m) == 0 && copy_file(sp, old_s) == 0);
+	/* The next step: other parameters, moments, step and position. */
+	model_params(m)[0] += 0.5f;
+	optim_m(o)[0] = 1;
+	optim_set_steps(o, 6);
+	info.step = 6;
+	st.data_records = 12;
+	CHECK(ckpt_save_pair(path, m, &info, o, &st, err, sizeof(err)) == 0);
+	CHECK(!file_exists(next));
+	CHECK(copy_file(path, new_m) == 0 && copy_file(sp, new_s) == 0);
+	/* What each stopping point leaves: model, state, pending state, and
+	 * the pair a reader must find (1 new, 0 old). */
+	static const struct { int model_new, state_new, next; int want_new; } cases[] = {
+		{ 0, 0, -1, 0 },  /* before the renames (temporary files only) */
+		{ 0, 0, 1, 0 },   /* new state pending, old model */
+		{ 1, 0, 1, 1 },   /* new model, state pending */
+		{ 1, 1, -1, 1 },  /* done */
+		{ 0, 0, 0, 0 },   /* an older pending state left by an earlier stop */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK(copy_file(cases[i].model_new ? new_m : old_m, path) == 0);
+		CHECK(copy_file(cases[i].state_new ? new_s : old_s, sp) == 0);
+		unlink(next);
+		if (cases[i].next >= 0)
+			CHECK(copy_file(cases[i].next ? new_s : old_s, next) == 0);
+		/* A temporary file of a killed save, of each name. */
+		char tmp[200];
+		snprintf(tmp, sizeof(tmp), "%s.tmp.a1B2c3", path);
+		CHECK(copy_file(new_m, tmp) == 0);
+		snprintf(tmp, sizeof(tmp), "%s.tmp.Zz9y8X", sp);
+		CHECK(copy_file(new_s, tmp) == 0);
+		ckpt_info li = { 0 };
+		model *lm = ckpt_load(path, &kern_cpu, &li, err, sizeof(err));
+		ckpt_state ls;
+		optim *lo = lm ? ckpt_load_state(path, lm, &li, &ls, err, sizeof(err)) : NULL;
+		if (!lo)
+			fprintf(stderr, "case %zu: %s\n", i, err);
+		CHECK(lm && lo);
+		int want = cases[i].want_new;
+		CHECK(lo && li.step == (want ? 6 : 5) && optim_steps(lo) == li.step);
+		CHECK(lo && ls.data_records == (want ? 12u : 10u));
+		CHECK(lo && optim_m(lo)[0] == (want ? 1.0f : 0.0f));
+		/* A pending state that was taken is renamed into place. */
+		if (cases[i].next == 1 && want)
+			CHECK(!file_exists(next));
+		/* Saving again works from any of these, and clears the leftovers. */
+		if (lo) {
+			CHECK(ckpt_save_pair(path, lm, &li, lo, &ls, err, sizeof(err)) == 0);
+			CHECK(!file_exists(tmp) && !file_exists(next));
+			snprintf(tmp, sizeof(tmp), "%s.tmp.a1B2c3", path);
+			CHECK(!file_exists(tmp));
+		}
+		optim_free(lo);
+		model_free(lm);
+	}
+	/* A directory that does not exist: an error naming the file. */
+	char bad[200];
+	snprintf(bad, sizeof(bad), "%s.missing/x.safetensors", path);
+	CHECK(ckpt_save_pair(bad, m, &info, o, &st, err, sizeof(err)) < 0 && strstr(err, "cannot create"));
+	unlink(old_m);
+	unlink(old_s);
+	unlink(new_m);
+	unlink(new_s);
+	unlink(path);
+	unlink(sp);
+	free(sp);
+	free(path);
+	optim_free(o);
+	model_free(m);
 }
 
 /* An llm.c checkpoint built by hand from its documented layout: each
@@ -351,6 +465,7 @@ int main(void)
 	RUN(test_schedules);
 	RUN(test_adamw_step);
 	RUN(test_checkpoint_round_trip);
+	RUN(test_checkpoint_pair_stopped);
 	RUN(test_llmc_layout);
 	RUN(test_safetensors_rejects);
 	CHECK_EXIT();
