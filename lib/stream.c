@@ -1,5 +1,6 @@
 /* stream.c: writing and reading sluice record streams. */
 #include "stream.h"
+#include "json.h"
 #include "util.h"
 
 #include <errno.h>
@@ -415,6 +416,51 @@ uint64_t stream_writer_records(const stream_writer *w)
 	return w->nrec;
 }
 
+/* ============================== metadata ================================ */
+
+static const char *const agree_keys[] = { "tokenizer", "n_vocab", "eot", "seq_len", "mode", "format", "version" };
+
+/* A field's value for messages: a string in quotes, JSON as it is. */
+static void show_value(char *dst, size_t n, const rec_field *f)
+{
+	if (!f)
+		snprintf(dst, n, "absent");
+	else if (f->type == REC_STR)
+		snprintf(dst, n, "\"%.*s\"", f->len > 40 ? 40 : (int)f->len, (const char *)f->val);
+	else
+		snprintf(dst, n, "%.*s", f->len > 40 ? 40 : (int)f->len, (const char *)f->val);
+}
+
+int stream_meta_agree(const char *first, size_t first_len, const char *later, size_t later_len, char *why,
+		      size_t whylen)
+{
+	if (first_len == later_len && (first_len == 0 || memcmp(first, later, first_len) == 0))
+		return 1;
+	rec *a = rec_new(), *b = rec_new();
+	char err[128];
+	int agree = 1;
+	if ((first_len && json_parse_line(a, first, first_len, err, sizeof(err)) < 0) ||
+	    (later_len && json_parse_line(b, later, later_len, err, sizeof(err)) < 0)) {
+		snprintf(why, whylen, "metadata differs and is not a JSON object");
+		agree = 0;
+	}
+	for (size_t i = 0; agree && i < sizeof(agree_keys) / sizeof(*agree_keys); i++) {
+		const rec_field *fa = rec_get(a, agree_keys[i]), *fb = rec_get(b, agree_keys[i]);
+		if (!fa && !fb)
+			continue;
+		if (fa && fb && fa->type == fb->type && fa->len == fb->len && memcmp(fa->val, fb->val, fa->len) == 0)
+			continue;
+		char va[64], vb[64];
+		show_value(va, sizeof(va), fb);
+		show_value(vb, sizeof(vb), fa);
+		snprintf(why, whylen, "%s %s here, %s before", agree_keys[i], va, vb);
+		agree = 0;
+	}
+	rec_free(a);
+	rec_free(b);
+	return agree;
+}
+
 /* ================================ reader ================================ */
 
 enum { R_HEADER, R_BLOCKS, R_END, R_FAILED };
@@ -547,7 +593,14 @@ static int read_header(stream_reader *r)
 		r->meta = m;
 		r->have_meta = 1;
 	} else {
+		/* A concatenation is one stream only if its parts describe
+		 * their records alike. */
+		char why[200];
+		int agree = stream_meta_agree((const char *)r->meta.data, r->meta.len, (const char *)m.data, m.len, why,
+					      sizeof(why));
 		buf_release(&m);
+		if (!agree)
+			return rfail(r, at, "the header of a concatenated stream disagrees with the first one: %s", why);
 	}
 	XXH3_64bits_reset(r->chain);
 	r->stream_nrec = r->stream_nblocks = 0;

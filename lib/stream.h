@@ -83,12 +83,24 @@ int stream_reader_seek(stream_reader *r, uint64_t n) MUST_CHECK;
 int stream_reader_header(stream_reader *r) MUST_CHECK;
 /* "byte N (record M): what went wrong". */
 const char *stream_reader_error(const stream_reader *r);
-/* Header metadata of the first stream read (empty before the header). */
+/* Header metadata of the first stream read (empty before the header).  The
+ * header of every later stream of a concatenation must agree with it (see
+ * stream_meta_agree), or reading fails there. */
 const char *stream_reader_meta(const stream_reader *r, size_t *len);
 uint64_t stream_reader_records(const stream_reader *r);  /* records read */
 uint64_t stream_reader_blocks(const stream_reader *r);   /* blocks read */
 uint64_t stream_reader_payload(const stream_reader *r);  /* record bytes read */
 source *stream_reader_source(stream_reader *r);
+
+/* Whether two headers' metadata agree on what the tools compare: the keys
+ * tokenizer, n_vocab and eot (the vocabulary of the token ids), seq_len and
+ * mode (the sequences a trainer reads), format and version (what the
+ * records are).  A key absent from one and present in the other disagrees;
+ * metadata that is not a JSON object agrees only with the same bytes.
+ * Returns 1 if they agree, else 0 with the first difference in why
+ * ("tokenizer \"shk\" here, \"gpt2\" before"). */
+int stream_meta_agree(const char *first, size_t first_len, const char *later, size_t later_len, char *why,
+		      size_t whylen);
 
 /* The magic bytes that start a stream's content, for format detection. */
 #define STREAM_MAGIC "SLUICE"

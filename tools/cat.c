@@ -244,6 +244,7 @@ int main(int argc, char **argv)
 	rec *r = rec_new();
 	uint64_t seen = 0, written = 0, in_bytes = 0, blocks = 0;
 	int meta_set = 0;
+	buf meta = { 0 };       /* the header metadata written */
 	input_format shown = INPUT_AUTO;
 	ret = EXIT_OK;
 	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
@@ -255,6 +256,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		uint64_t recno = 0;
+		int meta_checked = 0;
 		if (seen < a.skip && input_seek(in, a.skip - seen) == 0) {
 			recno = a.skip - seen;
 			seen = a.skip;
@@ -271,12 +273,24 @@ int main(int argc, char **argv)
 			if (a.stats) {
 				stats_add(&st, r);
 			} else if (a.out_fmt >= 0) {
+				size_t ml;
+				const char *m = input_meta(in, &ml);
 				if (!meta_set) {
-					size_t ml;
-					const char *m = input_meta(in, &ml);
 					output_set_meta(o, m, ml);
-					meta_set = 1;
+					buf_add(&meta, m, ml);
+					meta_set = meta_checked = 1;
 				}
+				/* One header describes every record of a stream written:
+				 * streams that disagree with it cannot join it. */
+				char why[256];
+				if (!meta_checked && a.out_fmt == OUTPUT_RECORDS && input_detected(in) == INPUT_RECORDS &&
+				    !stream_meta_agree((const char *)meta.data, meta.len, m, ml, why, sizeof(why))) {
+					cli_error(input_path(in), "cannot join the stream written: its header disagrees "
+						  "with the first input's: %s", why);
+					got = -2;
+					break;
+				}
+				meta_checked = 1;
 				char where[512];
 				snprintf(where, sizeof(where), "%s: record %llu", input_path(in), (unsigned long long)recno);
 				if (output_write(o, r, where) < 0) {
@@ -308,6 +322,7 @@ int main(int argc, char **argv)
 	if (a.stats && ret == EXIT_OK)
 		stats_print(&st, in_bytes, blocks, input_format_name(shown));
 	free(st.f);
+	buf_release(&meta);
 	if (output_close(o, ret) < 0)
 		ret = EXIT_DATA;
 	if (cli_close_stdout() != EXIT_OK)

@@ -128,6 +128,26 @@ expect_err "text with bad UTF-8 names the line" 1 "line 2, column 5: invalid UTF
 printf '{"tokens": [1, 2]}\n' | sluice-cat -r >"$TMP/notext.slc"
 expect_err "--text on a record without text" 1 "record 1: no text field" sluice-cat -t "$TMP/notext.slc"
 
+# --- concatenated streams must agree on their header metadata ---
+head -2000 "$D/tinyshakespeare.txt" >"$TMP/shk.txt"
+sluice-tokenize --train --vocab-size 300 -o "$TMP/shk" "$TMP/shk.txt" 2>/dev/null
+sluice-tokenize -v "$TMP/shk.tiktoken" --drop-text "$TMP/shk.txt" >"$TMP/shk.slc" 2>/dev/null
+sluice-tokenize -e gpt2 --drop-text "$TMP/shk.txt" >"$TMP/gpt2.slc" 2>/dev/null
+at=$(stat -c %s "$TMP/gpt2.slc")
+expect_err "gpt2 and shk streams concatenated: shard refuses at the second header" 1 \
+	"\(stdin\): byte $at \(record 2000\): the header of a concatenated stream disagrees .*tokenizer \"shk\" here, \"gpt2\" before" \
+	sh -c "cat $TMP/gpt2.slc $TMP/shk.slc | sluice-shard -T 64 -o $TMP/mixed"
+[ ! -e "$TMP/mixed/manifest.json" ] && ok "no manifest for the mixed stream" || not_ok "no manifest for the mixed stream"
+expect_err "gpt2 and shk streams concatenated: decoding refuses" 1 "tokenizer \"shk\" here" \
+	sh -c "cat $TMP/gpt2.slc $TMP/shk.slc | sluice-tokenize -e gpt2 -d >/dev/null"
+expect_err "cat --check names the disagreement" 1 "byte $at .*disagrees" \
+	sh -c "cat $TMP/gpt2.slc $TMP/shk.slc | sluice-cat --check"
+expect_err "cat -r joins no stream of another vocabulary" 1 "shk.slc: cannot join the stream written: .*tokenizer \"shk\" here, \"gpt2\" before" \
+	sh -c "sluice-cat -r $TMP/gpt2.slc $TMP/shk.slc >$TMP/joined.slc"
+expect "cat -r joins streams of one vocabulary" 0 sh -c "sluice-cat -r $TMP/gpt2.slc $TMP/gpt2.slc >$TMP/joined.slc"
+expect "... and shards of one split concatenated" 0 sh -c "sluice-shard -T 64 --shard-tokens 4K -o $TMP/one $TMP/gpt2.slc 2>/dev/null &&
+	cat $TMP/one/train-*.slc | sluice-cat --check"
+
 # --- fixed test vector (tests/data/vector.*, described in sluice-stream(5)) ---
 sluice-cat tests/data/vector.slc >"$TMP/vector.jsonl"
 same "test vector reads as its JSONL" tests/data/vector.jsonl "$TMP/vector.jsonl"

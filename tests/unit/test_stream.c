@@ -292,6 +292,87 @@ static void test_concatenation(void)
 	free(p);
 }
 
+/* Concatenate streams with these metadata; returns the reader's result
+ * (records, or -1 with the message in err). */
+static long read_concat(const char *m1, const char *m2, char *err, size_t errlen, size_t *first_len)
+{
+	size_t n1, n2;
+	uint8_t *a = write_stream(10, NULL, m1, &n1), *b = write_stream(10, NULL, m2, &n2);
+	uint8_t *two = xmalloc(n1 + n2);
+	memcpy(two, a, n1);
+	memcpy(two + n1, b, n2);
+	stream_reader *sr = stream_reader_open(source_open_mem(two, n1 + n2));
+	rec *r = rec_new();
+	long count = 0;
+	int ret;
+	while ((ret = stream_read(sr, r)) == 1)
+		count++;
+	snprintf(err, errlen, "%s", stream_reader_error(sr));
+	stream_reader_close(sr);
+	rec_free(r);
+	free(two);
+	free(a);
+	free(b);
+	*first_len = n1;
+	return ret < 0 ? -1 : count;
+}
+
+static void test_concatenation_headers(void)
+{
+	char err[400], want[64];
+	size_t n1;
+	const char *gpt2 = "{\"tokenizer\": \"gpt2\", \"n_vocab\": 50257, \"eot\": 50256}";
+	/* Different vocabularies: refused at the second header, by offset. */
+	CHECK_EQ_INT(read_concat(gpt2, "{\"tokenizer\": \"shk\", \"n_vocab\": 4096, \"eot\": 4095}", err,
+				 sizeof(err), &n1), -1);
+	snprintf(want, sizeof(want), "byte %zu (record 10): ", n1);
+	CHECK(strncmp(err, want, strlen(want)) == 0);
+	CHECK(strstr(err, "tokenizer \"shk\" here, \"gpt2\" before") != NULL);
+	CHECK_EQ_INT(read_concat(gpt2, "{\"tokenizer\": \"gpt2\", \"n_vocab\": 50304, \"eot\": 50256}", err,
+				 sizeof(err), &n1), -1);
+	CHECK(strstr(err, "n_vocab 50304 here, 50257 before") != NULL);
+	/* A header without the tokenizer after one with it. */
+	CHECK_EQ_INT(read_concat(gpt2, NULL, err, sizeof(err), &n1), -1);
+	CHECK(strstr(err, "tokenizer absent here") != NULL);
+	CHECK_EQ_INT(read_concat("{\"seq_len\": 1024}", "{\"seq_len\": 512}", err, sizeof(err), &n1), -1);
+	/* Agreement on the keys compared is enough: shards of one split. */
+	CHECK_EQ_INT(read_concat("{\"tokenizer\": \"gpt2\", \"seq_len\": 64, \"shard\": 0}",
+				 "{\"tokenizer\":\"gpt2\",\"seq_len\":64,\"shard\":1}", err, sizeof(err), &n1), 20);
+	CHECK_EQ_INT(read_concat(NULL, NULL, err, sizeof(err), &n1), 20);
+	CHECK_EQ_INT(read_concat(gpt2, gpt2, err, sizeof(err), &n1), 20);
+	/* Metadata that is not JSON agrees only with itself. */
+	CHECK_EQ_INT(read_concat("x", "x", err, sizeof(err), &n1), 20);
+	CHECK_EQ_INT(read_concat("x", "y", err, sizeof(err), &n1), -1);
+}
+
+/* An aborted writer leaves no trailer: the stream reads as cut short. */
+static void test_writer_abort(void)
+{
+	for (int threads = 1; threads <= 2; threads++) {
+		FILE *f = tmpfile();
+		stream_writer_opts o = { 1, STREAM_BLOCK_MIN, threads, 1 };
+		stream_writer *w = stream_writer_open(fileno(f), &o);
+		rec *r = rec_new();
+		rng = 88172645463325252ull;
+		for (uint64_t i = 0; i < 500; i++) {
+			make_record(r, i);
+			CHECK(stream_write(w, r) == 0);
+		}
+		stream_writer_abort(w);
+		rec_free(r);
+		long size = lseek(fileno(f), 0, SEEK_END);
+		CHECK(size > 0);
+		uint8_t *p = xmalloc((size_t)size);
+		CHECK(pread(fileno(f), p, (size_t)size, 0) == size);
+		fclose(f);
+		char err[400];
+		CHECK_EQ_INT(read_all(p, (size_t)size, 1, err, sizeof(err)), -1);
+		CHECK(strstr(err, "without its trailer") != NULL);
+		free(p);
+	}
+	stream_writer_abort(NULL);
+}
+
 static void test_index_seek(void)
 {
 	stream_writer_opts o = { 3, 4096, 2, 1 };
@@ -390,6 +471,8 @@ int main(void)
 	RUN(test_truncation_everywhere);
 	RUN(test_corruption_everywhere);
 	RUN(test_concatenation);
+	RUN(test_concatenation_headers);
+	RUN(test_writer_abort);
 	RUN(test_index_seek);
 	RUN(test_big_record);
 	CHECK_EXIT();
