@@ -25,6 +25,10 @@
 
 /* Pieces up to this many bytes are merged in an array. */
 #define SMALL_PIECE 64
+/* Longer pieces than this are merged a window at a time (tok_set_window). */
+#define PIECE_WINDOW (64u << 10)
+/* Tokens on each side of a window's cut checked against a merge across it. */
+#define CUT_CHECK 3
 #define JIT_STACK_MAX (64u << 20)
 
 /* A hash table slot holds the token's first 8 bytes, so that most lookups
@@ -700,6 +704,8 @@ struct tok_state {
 	uint32_t *start, *rank, *next, *prev, *stamp, *tok;
 	struct heap_ent *heap;
 	size_t scratch;
+	size_t window;             /* longest piece merged whole; 0: any */
+	size_t windowed, refused;  /* pieces merged by windows; of them, merged whole after all */
 };
 
 tok_state *tok_state_new(const tok_vocab *v)
@@ -707,7 +713,13 @@ tok_state *tok_state_new(const tok_vocab *v)
 	tok_state *s = xcalloc(1, sizeof(*s));
 	s->v = v;
 	s->split = splitter_for(v->re, v->jit, 0);
+	s->window = PIECE_WINDOW;
 	return s;
+}
+
+void tok_set_window(tok_state *s, size_t bytes)
+{
+	s->window = bytes ? (bytes < 2 * SMALL_PIECE ? 2 * SMALL_PIECE : bytes) : 0;
 }
 
 void tok_state_free(tok_state *s)
@@ -831,7 +843,7 @@ static struct heap_ent heap_pop(struct heap_ent *h, size_t *n)
 /* Nodes are indexed by their first byte; next[i] is the next part's first
  * byte (or n), so part i is p[i .. next[i]).  A heap entry is valid while
  * its node's stamp is unchanged (a merge on either side changes it). */
-static void merge_heap(tok_state *s, const uint8_t *p, size_t n)
+static void merge_heap_run(tok_state *s, const uint8_t *p, size_t n)
 {
 	const tok_vocab *v = s->v;
 	uint32_t *next = s->next, *prev = s->prev, *stamp = s->stamp, *tok = s->tok;
@@ -874,8 +886,75 @@ static void merge_heap(tok_state *s, const uint8_t *p, size_t n)
 				heap_push(h, &hn, (struct heap_ent){ r, q, stamp[q] });
 		}
 	}
-	for (uint32_t i = 0; i < n; i = next[i])
-		push_id(s, tok[i]);
+}
+
+static void merge_heap(tok_state *s, const uint8_t *p, size_t n)
+{
+	merge_heap_run(s, p, n);
+	for (uint32_t i = 0; i < n; i = s->next[i])
+		push_id(s, s->tok[i]);
+}
+
+/* Whether the ids from `from` on, which encode text up to p + at, meet
+ * those after `from` as whole-text merging would have them: the last
+ * CUT_CHECK tokens before the cut and the first CUT_CHECK after it, merged
+ * afresh from their bytes, must come out as themselves. */
+static int cut_holds(tok_state *s, const uint8_t *p, size_t at, size_t base, size_t from)
+{
+	uint32_t ids[2 * CUT_CHECK];
+	size_t k = 0, left = 0, right = 0, len;
+	for (size_t i = from - base < CUT_CHECK ? base : from - CUT_CHECK; i < from; i++) {
+		ids[k++] = s->ids[i];
+		left += tok_bytes(s->v, s->ids[i], &len) ? len : 0;
+	}
+	for (size_t i = from; i < s->nids && i < from + CUT_CHECK; i++) {
+		ids[k++] = s->ids[i];
+		right += tok_bytes(s->v, s->ids[i], &len) ? len : 0;
+	}
+	size_t mark = s->nids;
+	grow_scratch(s, left + right);
+	merge_small(s, p + at - left, left + right);
+	int same = s->nids - mark == k && !memcmp(s->ids + mark, ids, k * sizeof(*ids));
+	s->nids = mark;
+	return same;
+}
+
+/* A piece longer than the window, in bounded memory: each window is merged
+ * alone and its tokens kept up to a cut three quarters in, the next window
+ * starting there.  The result is the whole piece's merge when no merge would
+ * have crossed a cut, which cut_holds checks at each one; if a check fails,
+ * the piece is merged whole after all. */
+static void merge_windows(tok_state *s, const uint8_t *p, size_t n)
+{
+	size_t base = s->nids, pos = 0, w = s->window;
+	s->windowed++;
+	grow_scratch(s, w);
+	while (pos < n) {
+		size_t len = n - pos < w ? n - pos : w, cut = len, from = s->nids;
+		merge_heap_run(s, p + pos, len);
+		if (pos + len < n) {
+			/* the last token start at or before three quarters */
+			size_t limit = len - len / 4;
+			cut = 0;
+			for (uint32_t i = 0; i < len && i <= limit; i = s->next[i])
+				cut = i;
+			if (!cut)
+				cut = s->next[0];
+			if (cut >= len)
+				break;
+		}
+		for (uint32_t i = 0; i < cut; i = s->next[i])
+			push_id(s, s->tok[i]);
+		if (from > base && !cut_holds(s, p, pos, base, from))
+			break;
+		pos += cut;
+	}
+	if (pos < n) {
+		s->refused++;
+		s->nids = base;
+		grow_scratch(s, n);
+		merge_heap(s, p, n);
+	}
 }
 
 static void encode_piece(tok_state *s, const uint8_t *p, size_t n)
@@ -888,6 +967,10 @@ static void encode_piece(tok_state *s, const uint8_t *p, size_t n)
 	uint32_t id = lookup(v, p, n);
 	if (id != TOK_NONE) {
 		push_id(s, id);
+		return;
+	}
+	if (s->window && n > s->window) {
+		merge_windows(s, p, n);
 		return;
 	}
 	grow_scratch(s, n);
@@ -957,6 +1040,12 @@ int tok_encode(tok_state *s, const uint8_t *text, size_t n, size_t *replaced, ch
 		pos = at + sp->len;
 	}
 	return 0;
+}
+
+size_t tok_windowed(const tok_state *s, size_t *refused)
+{
+	*refused = s->refused;
+	return s->windowed;
 }
 
 size_t tok_skipped(const tok_state *s)

@@ -44,6 +44,14 @@ int tok_allow_special(tok_vocab *v, const char *text);
 
 tok_state *tok_state_new(const tok_vocab *v);
 void tok_state_free(tok_state *s);                       /* accepts NULL */
+/* Pieces (pattern matches) longer than this many bytes (default 64 KiB) are
+ * merged a window at a time, so that memory stays bounded however long a
+ * piece is; the ids are the same as merging it whole.  0 merges every piece
+ * whole (for tests). */
+void tok_set_window(tok_state *s, size_t bytes);
+/* Pieces merged by windows since tok_state_new(), and in *refused those of
+ * them merged whole after all because a cut failed its check. */
+size_t tok_windowed(const tok_state *s, size_t *refused);
 
 /* Encode text[0..n).  Invalid UTF-8 is first replaced by U+FFFD (the
  * number of replacements goes to *replaced).  The ids are at tok_ids()

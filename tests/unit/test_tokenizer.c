@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bpe_train.h"
 #include "check.h"
@@ -335,6 +336,132 @@ static void test_merge_paths_equal(void)
 	tok_free(v);
 }
 
+/* Pieces longer than the window are merged a window at a time: the ids are
+ * those of merging each piece whole, on long runs of letters (random, one
+ * letter repeated, Shakespeare with everything but letters taken out) for
+ * every encoding and at several window sizes, and the windows are used. */
+static void test_windows_equal_whole(void)
+{
+	buf shk = { 0 };
+	FILE *f = fopen("data/tinyshakespeare.txt", "rb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	int c;
+	while ((c = getc(f)) != EOF && shk.len < 60000)
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			buf_addc(&shk, (uint8_t)c);
+	fclose(f);
+	enum { LEN = 30000 };
+	static char text[3][LEN];
+	uint64_t rng = 99;
+	for (size_t i = 0; i < LEN; i++) {
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		text[0][i] = "abcdefghijklmnopqrstuvwxyz"[(rng >> 33) % 26];
+		text[1][i] = 'a';
+	}
+	memcpy(text[2], shk.data, LEN);
+	buf_release(&shk);
+	static const char *const encodings[] = { "gpt2", "cl100k_base", "o200k_base" };
+	static const size_t windows[] = { 128, 300, 1000, 4096 };
+	char err[256];
+	size_t replaced, nw, nwin, refused, total = 0, total_refused = 0, compared = 0, equal = 0;
+	for (size_t e = 0; e < 3; e++) {
+		tok_vocab *v = load_vocab(encodings[e]);
+		tok_state *whole = tok_state_new(v), *win = tok_state_new(v);
+		tok_set_window(whole, 0);
+		for (size_t t = 0; t < 3; t++) {
+			CHECK(tok_encode(whole, (const uint8_t *)text[t], LEN, &replaced, err, sizeof(err)) == 0);
+			const uint32_t *a = tok_ids(whole, &nw);
+			for (size_t k = 0; k < sizeof(windows) / sizeof(windows[0]); k++) {
+				tok_set_window(win, windows[k]);
+				CHECK(tok_encode(win, (const uint8_t *)text[t], LEN, &replaced, err, sizeof(err)) == 0);
+				const uint32_t *b = tok_ids(win, &nwin);
+				compared++;
+				equal += nw == nwin && !memcmp(a, b, nw * sizeof(*a));
+				if (nw != nwin || memcmp(a, b, nw * sizeof(*a)))
+					fprintf(stderr, "# %s, text %zu, window %zu: %zu ids, %zu whole\n", encodings[e], t,
+						windows[k], nwin, nw);
+			}
+		}
+		CHECK_EQ_INT(tok_windowed(whole, &refused), 0);
+		total += tok_windowed(win, &refused);
+		total_refused += refused;
+		tok_state_free(whole);
+		tok_state_free(win);
+		tok_free(v);
+	}
+	printf("# %zu of %zu windowed encodings equal to whole ones; %zu pieces by windows, %zu merged whole "
+	       "after a cut check failed\n", equal, compared, total, total_refused);
+	CHECK_EQ_INT(equal, compared);
+	CHECK(total >= compared);
+	CHECK_EQ_INT(total_refused, 0);
+	/* A small vocabulary of a's and b's, where merges chain far: equal
+	 * still, whether the cuts hold or the piece is merged whole. */
+	const char *merges[] = { "ab", "abab", "ba", "aa", "bb", "aab", "abb", "baba", "abababab", "bab" };
+	tok_vocab *v = tiny_vocab(merges, 10, NULL);
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	tok_state *whole = tok_state_new(v), *win = tok_state_new(v);
+	tok_set_window(whole, 0);
+	tok_set_window(win, 128);
+	size_t tiny_equal = 0;
+	for (int t = 0; t < 200; t++) {
+		size_t len = 200 + (size_t)t * 37;
+		for (size_t i = 0; i < len; i++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			text[0][i] = (rng >> 40) & 1 ? 'a' : 'b';
+		}
+		CHECK(tok_encode(whole, (const uint8_t *)text[0], len, &replaced, err, sizeof(err)) == 0);
+		CHECK(tok_encode(win, (const uint8_t *)text[0], len, &replaced, err, sizeof(err)) == 0);
+		const uint32_t *a = tok_ids(whole, &nw), *b = tok_ids(win, &nwin);
+		tiny_equal += nw == nwin && !memcmp(a, b, nw * sizeof(*a));
+	}
+	total = tok_windowed(win, &refused);
+	printf("# a/b vocabulary: %zu of 200 equal; %zu pieces by windows, %zu merged whole after a failed check\n",
+	       tiny_equal, total, refused);
+	CHECK_EQ_INT(tiny_equal, 200);
+	CHECK(refused < total);
+	tok_state_free(whole);
+	tok_state_free(win);
+	tok_free(v);
+}
+
+/* One piece of a million letters: the encoder's memory does not grow with
+ * it (the whole-piece merge took 28 bytes a byte, 30 MB here).  Run first,
+ * while the process's peak is its own; not under AddressSanitizer, whose
+ * quarantine keeps freed blocks. */
+static void test_long_piece_memory(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	printf("# skip: peak memory is not measured under AddressSanitizer\n");
+#else
+	tok_vocab *v = load_vocab("gpt2");
+	tok_state *s = tok_state_new(v);
+	enum { LEN = 1 << 20 };
+	char *text = malloc(LEN), err[256];
+	memset(text, 'a', LEN);
+	struct rusage before, after;
+	size_t replaced, n;
+	getrusage(RUSAGE_SELF, &before);
+	CHECK(tok_encode(s, (const uint8_t *)text, LEN, &replaced, err, sizeof(err)) == 0);
+	getrusage(RUSAGE_SELF, &after);
+	const uint32_t *ids = tok_ids(s, &n);
+	buf back = { 0 };
+	size_t bad;
+	CHECK(tok_decode(v, ids, n, &back, &bad) == 0);
+	CHECK(back.len == LEN && !memcmp(back.data, text, LEN));
+	long grew = after.ru_maxrss - before.ru_maxrss;
+	printf("# a piece of %d bytes: %zu ids, peak memory up %ld KiB\n", LEN, n, grew);
+	CHECK(grew < 8 * 1024);
+	buf_release(&back);
+	free(text);
+	tok_state_free(s);
+	tok_free(v);
+#endif
+}
+
 static void test_special_tokens(void)
 {
 	tok_vocab *v = load_vocab("cl100k_base");
@@ -474,9 +601,11 @@ static void test_train(void)
 
 int main(void)
 {
+	RUN(test_long_piece_memory);
 	RUN(test_parity_with_tiktoken);
 	RUN(test_long_pieces_agree);
 	RUN(test_merge_paths_equal);
+	RUN(test_windows_equal_whole);
 	RUN(test_special_tokens);
 	RUN(test_invalid_utf8_replaced);
 	RUN(test_vocab_errors);
