@@ -431,13 +431,18 @@ uint32_t bpe_train_merges(const bpe_trainer *t)
 	return t->merges;
 }
 
-static int write_file(const char *path, const buf *b, char *err, size_t errlen)
+/* b into a synced temporary file beside path (*tmp gets its name).
+ * Returns 0, or -1 with err and nothing left on disk. */
+static int write_tmp(const char *path, const buf *b, char **tmp, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
+	int fd = atomic_create(path, tmp);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot create a file beside it: %s", path, strerror(errno));
+		return -1;
+	}
+	if (atomic_close(fd, *tmp, write_full(fd, b->data, b->len) < 0) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (f)
-			fclose(f);
+		*tmp = NULL;
 		return -1;
 	}
 	return 0;
@@ -445,32 +450,43 @@ static int write_file(const char *path, const buf *b, char *err, size_t errlen)
 
 int bpe_train_write(const bpe_trainer *t, const char *prefix, const char *name, char *err, size_t errlen)
 {
-	buf out = { 0 };
-	char tmp[64], path[4096];
+	buf vocab = { 0 }, config = { 0 };
+	char tmp[64];
 	for (uint32_t i = 0; i < t->ntokens; i++) {
-		tok_base64_encode(&out, t->bytes.data + t->tokens[i].off, t->tokens[i].len);
+		tok_base64_encode(&vocab, t->bytes.data + t->tokens[i].off, t->tokens[i].len);
 		snprintf(tmp, sizeof(tmp), " %u\n", i);
-		buf_adds(&out, tmp);
+		buf_adds(&vocab, tmp);
 	}
-	snprintf(path, sizeof(path), "%s.tiktoken", prefix);
-	int ret = write_file(path, &out, err, errlen);
-	buf_reset(&out);
-	if (ret == 0) {
-		/* The config through the JSON writer, which escapes the pattern. */
-		rec *r = rec_new();
-		char special[64];
-		rec_set_str(r, "name", name, strlen(name));
-		rec_set_str(r, "pat_str", t->pattern, strlen(t->pattern));
-		snprintf(special, sizeof(special), "{\"<|endoftext|>\": %u}", t->ntokens);
-		rec_set(r, "special_tokens", 14, REC_JSON, special, strlen(special));
-		rec_set_int(r, "n_vocab", (int64_t)t->ntokens + 1);
-		if (json_write_record(&out, r, err, errlen) < 0)
-			ret = -1;
-		rec_free(r);
-		snprintf(path, sizeof(path), "%s.json", prefix);
-		if (ret == 0)
-			ret = write_file(path, &out, err, errlen);
+	/* The config through the JSON writer, which escapes the pattern. */
+	rec *r = rec_new();
+	char special[64];
+	rec_set_str(r, "name", name, strlen(name));
+	rec_set_str(r, "pat_str", t->pattern, strlen(t->pattern));
+	snprintf(special, sizeof(special), "{\"<|endoftext|>\": %u}", t->ntokens);
+	rec_set(r, "special_tokens", 14, REC_JSON, special, strlen(special));
+	rec_set_int(r, "n_vocab", (int64_t)t->ntokens + 1);
+	int ret = json_write_record(&config, r, err, errlen);
+	rec_free(r);
+	/* Both files whole and synced before either replaces an old one. */
+	size_t n = strlen(prefix) + 16;
+	char *vpath = xmalloc(n), *cpath = xmalloc(n), *vtmp = NULL, *ctmp = NULL;
+	snprintf(vpath, n, "%s.tiktoken", prefix);
+	snprintf(cpath, n, "%s.json", prefix);
+	if (ret == 0 && (ret = write_tmp(vpath, &vocab, &vtmp, err, errlen)) == 0 &&
+	    (ret = write_tmp(cpath, &config, &ctmp, err, errlen)) < 0)
+		atomic_rename(vtmp, vpath, 1);
+	if (ret == 0 && atomic_rename(vtmp, vpath, 0) < 0) {
+		snprintf(err, errlen, "%s: %s", vpath, strerror(errno));
+		atomic_rename(ctmp, cpath, 1);
+		ret = -1;
 	}
-	buf_release(&out);
+	if (ret == 0 && atomic_rename(ctmp, cpath, 0) < 0) {
+		snprintf(err, errlen, "%s: %s", cpath, strerror(errno));
+		ret = -1;
+	}
+	free(vpath);
+	free(cpath);
+	buf_release(&vocab);
+	buf_release(&config);
 	return ret;
 }

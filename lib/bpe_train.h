@@ -22,7 +22,9 @@ int bpe_train_add(bpe_trainer *t, const uint8_t *text, size_t n, char *err, size
 int bpe_train_run(bpe_trainer *t, uint32_t vocab_size, char *err, size_t errlen);
 uint32_t bpe_train_merges(const bpe_trainer *t);
 /* Write PREFIX.tiktoken and PREFIX.json (name, pattern, and one special
- * token, <|endoftext|>, with the id after the last).  Returns 0, or -1. */
+ * token, <|endoftext|>, with the id after the last).  Each replaces an old
+ * file whole: both are written and synced beside it first, so that a full
+ * disk leaves the old ones.  Returns 0, or -1 with err ("FILE: problem"). */
 int bpe_train_write(const bpe_trainer *t, const char *prefix, const char *name, char *err, size_t errlen);
 
 #endif

@@ -78,6 +78,7 @@ struct shard {
 	struct shard_file *files;
 	size_t nfiles;
 	char dataset_hash[17];
+	buf dataset;                /* the manifest's "dataset", once planned */
 };
 
 shard *shard_new(const shard_opts *o, const char *dir, char *err, size_t errlen)
@@ -113,6 +114,7 @@ void shard_free(shard *s)
 		free(s->src[i].files);
 	}
 	buf_release(&s->pending);
+	buf_release(&s->dataset);
 	for (size_t i = 0; i < s->nfiles; i++)
 		free(s->files[i].name);
 	free(s->files);
@@ -904,6 +906,16 @@ static int write_manifest(shard *s, const buf *dataset, char *err, size_t errlen
 
 int shard_write(shard *s, cli_counts *c, char *err, size_t errlen)
 {
+	return shard_write_data(s, c, err, errlen) < 0 ? -1 : shard_write_manifest(s, err, errlen);
+}
+
+int shard_write_manifest(shard *s, char *err, size_t errlen)
+{
+	return write_manifest(s, &s->dataset, err, errlen);
+}
+
+int shard_write_data(shard *s, cli_counts *c, char *err, size_t errlen)
+{
 	if (flush_pending(s, err, errlen) < 0)
 		return -1;
 	if (s->eot == UINT32_MAX) {
@@ -923,10 +935,10 @@ int shard_write(shard *s, cli_counts *c, char *err, size_t errlen)
 		order[sp] = plan_order(s, sp, &n[sp]);
 		plan_counts(s, sp, order[sp], n[sp]);
 	}
-	buf dataset = { 0 };
-	put_dataset(s, &dataset);
+	buf_reset(&s->dataset);
+	put_dataset(s, &s->dataset);
 	snprintf(s->dataset_hash, sizeof(s->dataset_hash), "%016llx",
-		 (unsigned long long)XXH3_64bits(dataset.data, dataset.len));
+		 (unsigned long long)XXH3_64bits(s->dataset.data, s->dataset.len));
 	/* The old manifest goes first: shards and manifest never disagree. */
 	size_t pn = strlen(s->dir) + 16;
 	char *mpath = xmalloc(pn);
@@ -939,8 +951,6 @@ int shard_write(shard *s, cli_counts *c, char *err, size_t errlen)
 		if (rc == 0)
 			remove_stale(s, sp, s->split[sp].shards);
 	}
-	if (rc == 0)
-		rc = write_manifest(s, &dataset, err, errlen);
 	if (rc == 0 && c) {
 		for (int sp = 0; sp < 2; sp++) {
 			char name[32];
@@ -953,7 +963,6 @@ int shard_write(shard *s, cli_counts *c, char *err, size_t errlen)
 		if (s->split[0].truncated + s->split[1].truncated)
 			cli_counts_add(c, "truncated", s->split[0].truncated + s->split[1].truncated);
 	}
-	buf_release(&dataset);
 	free(order[0]);
 	free(order[1]);
 	return rc;

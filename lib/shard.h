@@ -73,5 +73,11 @@ int shard_add_llmc(shard *s, llmc_reader *r, char *err, size_t errlen);
 /* Plan, write the shards and then DIR/manifest.json.  Counts go to c.
  * Returns 0, or -1 with err. */
 int shard_write(shard *s, cli_counts *c, char *err, size_t errlen);
+/* shard_write() in its two halves, for a caller with more to write before
+ * the manifest marks the output complete: the shards (removing the old
+ * manifest first; counts to c), then the manifest.  Each returns 0, or -1
+ * with err. */
+int shard_write_data(shard *s, cli_counts *c, char *err, size_t errlen);
+int shard_write_manifest(shard *s, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,7 @@
 /* train.c: the training step and the evaluation loss. */
 #include "train.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,18 +107,27 @@ static int step(trainer *t)
 	s->tokens_per_s = (double)n * T / secs;
 	s->gflops = flops / secs / 1e9;
 	s->targets = targets;
+	int log_errno = 0;
 	if (t->opts.log) {
+		errno = 0;
 		fprintf(t->opts.log,
 			"{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"sequences\":%d,\"targets\":%llu,"
 			"\"tokens\":%llu,\"ms\":%.1f,\"tokens_per_s\":%.1f,\"gflops\":%.2f}\n",
 			(long long)info->step, loss, lr, norm, n, (unsigned long long)targets,
 			(unsigned long long)info->tokens, secs * 1e3, s->tokens_per_s, s->gflops);
-		fflush(t->opts.log);
+		/* fflush() fails on a full disk; ferror() keeps an earlier failure
+		 * that a later flush would hide. */
+		if (fflush(t->opts.log) != 0 || ferror(t->opts.log))
+			log_errno = errno ? errno : EIO;
 	}
 	if (t->prog.on)
 		fprintf(stderr, "\r%s: step %lld, loss %.4f, %.0f tokens/s   ", cli_prog(), (long long)info->step, loss,
 			s->tokens_per_s);
 	t->prog.last = cli_now();
+	if (log_errno) {
+		errno = log_errno;
+		return -1;
+	}
 	return 1;
 }
 

@@ -36,10 +36,11 @@ void train_free(trainer *t);                     /* accepts NULL */
 
 /* Add one sequence of len tokens (checked by seqs: ids in the vocabulary,
  * len - 1 <= n_ctx, the same len every call).  Runs a step when the batch
- * is full; returns 1 if it did, 0 if not.  mask may be NULL. */
+ * is full; returns 1 if it did, 0 if not, -1 if it did but its log line
+ * could not be written (errno set).  mask may be NULL. */
 int train_add(trainer *t, const uint32_t *tok, const uint8_t *mask, size_t len);
 /* Run a step over the sequences gathered so far, if any.  Returns 1 if it
- * did, 0 if not. */
+ * did, 0 if not, -1 as train_add(). */
 int train_flush(trainer *t);
 /* Sequences gathered but not yet stepped on. */
 int train_pending(const trainer *t);

@@ -396,15 +396,21 @@ int main(int argc, char **argv)
 	cli_progress_done(&prog);
 	if (ret == EXIT_OK) {
 		cli_counts_add(counts, "records", nrec);
-		if (shard_write(sh, counts, err, sizeof(err)) < 0) {
+		if (shard_write_data(sh, counts, err, sizeof(err)) < 0) {
 			cli_error(NULL, "%s", err);
 			ret = EXIT_DATA;
 		}
 	}
-	if (ret == EXIT_OK && a.o.progress >= 0)
-		cli_counts_print(counts, stderr);
+	/* The counts before the manifest, which is written last, only when
+	 * everything else was. */
 	if (ret == EXIT_OK && a.stats && cli_counts_write_json(counts, a.stats) < 0)
 		ret = EXIT_DATA;
+	if (ret == EXIT_OK && shard_write_manifest(sh, err, sizeof(err)) < 0) {
+		cli_error(NULL, "%s", err);
+		ret = EXIT_DATA;
+	}
+	if (ret == EXIT_OK && a.o.progress >= 0)
+		cli_counts_print(counts, stderr);
 	cli_counts_free(counts);
 	shard_free(sh);
 	free_args(&a);

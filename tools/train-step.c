@@ -230,6 +230,16 @@ static int save(struct run *r)
 	return rc;
 }
 
+/* The log could not be written (errno): an error for --log FILE, which
+ * would otherwise end up short; standard error carries on. */
+static int log_failed(struct run *r)
+{
+	if (!r->a->log)
+		return 0;
+	cli_error(r->a->log, "write error: %s", strerror(errno));
+	return -1;
+}
+
 static int validate(struct run *r)
 {
 	seqs *v = seqs_open(r->a->val);
@@ -238,11 +248,18 @@ static int validate(struct run *r)
 	seqs_set_model(v, (uint64_t)model_cfg(r->m)->n_vocab, (uint64_t)model_cfg(r->m)->n_ctx);
 	eval_loss_result e;
 	int rc = eval_loss(r->m, v, r->a->batch, NULL, &e);
-	if (rc < 0)
+	if (rc < 0) {
 		cli_error(r->a->val, "%s", seqs_error(v));
-	else if (r->log)
+	} else if (r->log) {
+		errno = 0;
 		fprintf(r->log, "{\"step\":%lld,\"val_loss\":%.6f,\"val_targets\":%llu}\n", (long long)r->info.step, e.loss,
 			(unsigned long long)e.targets);
+		if (fflush(r->log) != 0 || ferror(r->log)) {
+			if (!errno)
+				errno = EIO;
+			rc = log_failed(r);
+		}
+	}
 	seqs_close(v);
 	return rc;
 }
@@ -397,7 +414,10 @@ static int train_file(struct run *r, seqs *s)
 	while (!done(r) && (got = seqs_next(s, &tok, &mask, &len)) == 1) {
 		r->sequences++;
 		r->state.data_records = seqs_records(s) - (uint64_t)train_pending(r->t) - 1;
-		if (train_add(r->t, tok, mask, len)) {
+		int stepped = train_add(r->t, tok, mask, len);
+		if (stepped < 0 && log_failed(r) < 0)
+			return -1;
+		if (stepped) {
 			r->state.data_records = seqs_records(s);
 			if (after_step(r) < 0)
 				return -1;
@@ -409,7 +429,10 @@ static int train_file(struct run *r, seqs *s)
 	}
 	/* A step never spans two inputs: the rest of this one makes a last,
 	 * smaller step. */
-	if (!done(r) && train_flush(r->t)) {
+	int stepped = done(r) ? 0 : train_flush(r->t);
+	if (stepped < 0 && log_failed(r) < 0)
+		return -1;
+	if (stepped) {
 		r->state.data_records = seqs_records(s);
 		if (after_step(r) < 0)
 			return -1;
