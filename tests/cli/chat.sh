@@ -79,7 +79,7 @@ grep -qx '{"text": "no conversation"}' "$TMP/none.out" && grep -q 'no_messages 1
 	ok "a record without messages passes through, counted" || not_ok "no messages" "$(cat "$TMP/none.err")"
 
 # --- threads, a trained vocabulary, --field ---
-sluice-tokenize --chat -j 3 "$C/conversations.jsonl" >"$TMP/j3.slc" 2>/dev/null
+expect "--chat -j 3: exit 0" 0 sluice-tokenize --chat -j 3 -o "$TMP/j3.slc" "$C/conversations.jsonl"
 same "--chat -j 3 output equals -j 1" "$TMP/gpt2.slc" "$TMP/j3.slc"
 sluice-tokenize --train --vocab-size 300 --max-train-bytes 100K -o "$TMP/tiny" data/tinyshakespeare.txt 2>/dev/null
 sluice-tokenize -v "$TMP/tiny.tiktoken" --chat "$C/conversations.jsonl" >"$TMP/tiny.slc" 2>/dev/null
@@ -142,7 +142,8 @@ expect_err "--chat with --train: usage error" 2 "exclude each other" sluice-toke
 sluice-tokenize --chat --drop-text "$C/conversations.jsonl" >"$TMP/chat.slc" 2>/dev/null
 sluice-shard -T 1023 --sft --no-shuffle -o "$TMP/sft" "$TMP/chat.slc" 2>"$TMP/shard.err"
 grep -q '"mode": "sft"' "$TMP/sft/manifest.json" && grep -q '"n_vocab": 50259' "$TMP/sft/manifest.json" &&
-	ok "--sft on chat output: the manifest has the template's vocabulary size" || not_ok "--sft manifest" "$(cat "$TMP/shard.err")"
+	grep -q '"empty": 1,' "$TMP/sft/manifest.json" &&
+	ok "--sft on chat output: the manifest has the template's vocabulary size and counts the empty conversation" || not_ok "--sft manifest" "$(cat "$TMP/shard.err")"
 sluice-cat -J "$TMP/chat.slc" | examples 50256 >"$TMP/want.ex"
 sluice-cat -J "$TMP/sft/train-00000.slc" | examples 50256 >"$TMP/got.ex"
 [ "$(wc -l <"$TMP/want.ex")" = 46 ] && [ "$(sluice-cat -J "$TMP/sft/train-00000.slc" | wc -l)" = 46 ] &&
