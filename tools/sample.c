@@ -18,14 +18,14 @@
 #include "utf8.h"
 #include "util.h"
 
-enum { OPT_STOP = 256, OPT_STOP_TOKEN, OPT_NO_STOP_EOT, OPT_FIELD, OPT_TOKENIZER, OPT_QUIET };
+enum { OPT_STOP = 256, OPT_STOP_TOKEN, OPT_NO_STOP_EOT, OPT_FIELD, OPT_TOKENIZER, OPT_TOO_LONG, OPT_QUIET };
 
-#define CHUNK_PROMPTS 64 /* prompts read before a batch is run */
+#define CHUNK_PROMPTS 64 /* prompts given to one sample_run */
 
 struct args {
 	const char *ckpt, *field, *tokenizer, *out;
 	sample_opts so;
-	int samples, threads, jsonl, force, quiet, no_stop_eot;
+	int samples, threads, jsonl, force, quiet, no_stop_eot, skip_long;
 	const char **stops;
 	uint32_t *stop_tokens;
 	size_t nstops, nstop_tokens;
@@ -57,6 +57,9 @@ static void usage(FILE *f)
 "                          completions, whatever the batch or thread count\n"
 "      --field NAME        the prompt's text field (default text)\n"
 "      --tokenizer NAME    for a checkpoint that does not name its own\n"
+"      --too-long error|skip  a prompt that leaves no room in the model's\n"
+"                          context: stop before generating anything (default),\n"
+"                          or skip it and count it in the summary\n"
 "  -B, --batch N           sequences decoded together (default 16)\n"
 "  -o, --output FILE       write there instead of stdout\n"
 "  -J, --jsonl             JSON lines out (default: records)\n"
@@ -84,6 +87,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "seed", required_argument, NULL, 's' },
 		{ "field", required_argument, NULL, OPT_FIELD },
 		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
+		{ "too-long", required_argument, NULL, OPT_TOO_LONG },
 		{ "batch", required_argument, NULL, 'B' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "jsonl", no_argument, NULL, 'J' },
@@ -127,6 +131,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 's': bad = cli_parse_u64(optarg, 0, UINT64_MAX, 0, &a->so.seed); break;
 		case OPT_FIELD: a->field = optarg; break;
 		case OPT_TOKENIZER: a->tokenizer = optarg; break;
+		case OPT_TOO_LONG:
+			if (!strcmp(optarg, "skip"))
+				a->skip_long = 1;
+			else if (!strcmp(optarg, "error"))
+				a->skip_long = 0;
+			else
+				bad = 1;
+			break;
 		case 'B': bad = cli_parse_int(optarg, 1, 4096, &a->so.slots); break;
 		case 'o': a->out = optarg; break;
 		case 'J': a->jsonl = 1; break;
@@ -146,11 +158,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-/* Prompts of one chunk, owned. */
+/* A prompt, owned: its record, its tokens, its number in the input. */
 struct prompt {
 	rec *r;
 	uint32_t *tok;
 	size_t n;
+	uint64_t group;
 	char where[96];
 };
 
@@ -183,8 +196,8 @@ static int write_job(output *o, const struct prompt *p, const sample_job *j, con
 	return output_write(o, w, p->where);
 }
 
-static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t np, uint64_t first_group, output *o,
-		     const tok_vocab *v, uint64_t *written)
+static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t np, output *o, const tok_vocab *v,
+		     uint64_t *written)
 {
 	size_t n = np * (size_t)a->samples;
 	sample_job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
@@ -193,7 +206,7 @@ static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t n
 			sample_job *j = &jobs[i * (size_t)a->samples + (size_t)k];
 			j->prompt = ps[i].tok;
 			j->nprompt = ps[i].n;
-			j->group = first_group + i;
+			j->group = ps[i].group;
 			j->index = (uint64_t)k;
 		}
 	char err[256];
@@ -215,6 +228,96 @@ static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t n
 	buf_release(&text);
 	rec_free(w);
 	free(jobs);
+	return ret;
+}
+
+/* Read every prompt of the inputs into *ps, checking each: a record with
+ * no prompt, a token outside the vocabulary or an empty prompt is an error;
+ * so is a prompt that leaves no room to generate, unless --too-long skip
+ * (then it is counted in *skipped). */
+static int read_prompts(const struct args *a, model *m, const tok_vocab *v, uint32_t eot, struct prompt **ps,
+			size_t *np, uint64_t *nread, uint64_t *skipped)
+{
+	size_t cap = 0;
+	int n_ctx = model_cfg(m)->n_ctx, n_vocab = model_cfg(m)->n_vocab;
+	tok_state *ts = tok_state_new(v);
+	char err[512];
+	int ret = EXIT_OK;
+	for (int i = 0; i < a->nfiles && ret == EXIT_OK; i++) {
+		input *in = input_open(a->files[i], INPUT_AUTO);
+		if (!in) {
+			ret = EXIT_DATA;
+			break;
+		}
+		rec *r = rec_new();
+		int got;
+		while (ret == EXIT_OK && (got = input_read(in, r)) == 1) {
+			if (*np == cap) {
+				cap = cap ? 2 * cap : 256;
+				*ps = xrealloc(*ps, cap * sizeof(**ps));
+			}
+			struct prompt *p = &(*ps)[*np];
+			snprintf(p->where, sizeof(p->where), "%s: record %llu", input_path(in),
+				 (unsigned long long)input_records(in));
+			const rec_field *t = rec_get(r, "tokens"), *tx = rec_get(r, a->field);
+			size_t n, replaced;
+			if (t && t->type == REC_U32S) {
+				n = t->len / 4;
+				p->tok = xmalloc((n + 1) * sizeof(*p->tok));
+				memcpy(p->tok, t->val, t->len);
+			} else if (tx && tx->type == REC_STR) {
+				if (tok_encode(ts, tx->val, tx->len, &replaced, err, sizeof(err)) < 0) {
+					cli_error(NULL, "%s: %s", p->where, err);
+					ret = EXIT_DATA;
+					break;
+				}
+				const uint32_t *ids = tok_ids(ts, &n);
+				p->tok = xmalloc((n + 1) * sizeof(*p->tok));
+				memcpy(p->tok, ids, n * sizeof(*ids));
+			} else {
+				cli_error(NULL, "%s: no tokens field and no %s text", p->where, a->field);
+				ret = EXIT_DATA;
+				break;
+			}
+			/* An empty prompt starts from the end-of-text token, as
+			 * GPT-2 generates from nothing. */
+			if (!n && eot != TOK_NONE)
+				p->tok[n++] = eot;
+			for (size_t k = 0; k < n && ret == EXIT_OK; k++)
+				if (p->tok[k] >= (uint32_t)n_vocab) {
+					cli_error(NULL, "%s: token %u is outside the model's vocabulary of %d", p->where, p->tok[k],
+						  n_vocab);
+					ret = EXIT_DATA;
+				}
+			uint64_t number = (*nread)++;
+			if (ret == EXIT_OK && n >= (size_t)n_ctx && a->skip_long) {
+				++*skipped;
+				free(p->tok);
+				continue;
+			}
+			if (ret == EXIT_OK && (!n || n >= (size_t)n_ctx)) {
+				cli_error(NULL, "%s: prompt of %zu tokens: the model takes 1 to %d%s", p->where, n, n_ctx - 1,
+					  n ? " (--too-long skip passes over such prompts)" : "");
+				ret = EXIT_DATA;
+			}
+			if (ret) {
+				free(p->tok);
+				break;
+			}
+			p->n = n;
+			p->group = number;
+			p->r = rec_new();
+			rec_copy(p->r, r);
+			++*np;
+		}
+		if (ret == EXIT_OK && got < 0) {
+			cli_error(input_path(in), "%s", input_error(in));
+			ret = EXIT_DATA;
+		}
+		rec_free(r);
+		input_close(in);
+	}
+	tok_state_free(ts);
 	return ret;
 }
 
@@ -259,90 +362,25 @@ int main(int argc, char **argv)
 		model_free(m);
 		return status;
 	}
-	tok_state *ts = tok_state_new(v);
-	struct prompt ps[CHUNK_PROMPTS];
+	/* Every prompt is read and checked before the first is generated, so
+	 * that a bad one stops the run before any output. */
+	struct prompt *ps = NULL;
 	size_t np = 0;
-	uint64_t group = 0, written = 0;
-	ret = EXIT_OK;
-	for (int i = 0; i < a.nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(a.files[i], INPUT_AUTO);
-		if (!in) {
-			ret = EXIT_DATA;
-			break;
-		}
-		rec *r = rec_new();
-		int got;
-		while (ret == EXIT_OK && (got = input_read(in, r)) == 1) {
-			struct prompt *p = &ps[np];
-			snprintf(p->where, sizeof(p->where), "%s: record %llu", input_path(in),
-				 (unsigned long long)input_records(in));
-			const rec_field *t = rec_get(r, "tokens"), *tx = rec_get(r, a.field);
-			size_t n, replaced;
-			if (t && t->type == REC_U32S) {
-				n = t->len / 4;
-				p->tok = xmalloc((n + 1) * sizeof(*p->tok));
-				memcpy(p->tok, t->val, t->len);
-			} else if (tx && tx->type == REC_STR) {
-				if (tok_encode(ts, tx->val, tx->len, &replaced, err, sizeof(err)) < 0) {
-					cli_error(NULL, "%s: %s", p->where, err);
-					ret = EXIT_DATA;
-					break;
-				}
-				const uint32_t *ids = tok_ids(ts, &n);
-				p->tok = xmalloc((n + 1) * sizeof(*p->tok));
-				memcpy(p->tok, ids, n * sizeof(*ids));
-			} else {
-				cli_error(NULL, "%s: no tokens field and no %s text", p->where, a.field);
-				ret = EXIT_DATA;
-				break;
-			}
-			/* An empty prompt starts from the end-of-text token, as
-			 * GPT-2 generates from nothing. */
-			if (!n && eot != TOK_NONE)
-				p->tok[n++] = eot;
-			for (size_t k = 0; k < n; k++)
-				if (p->tok[k] >= (uint32_t)model_cfg(m)->n_vocab) {
-					cli_error(NULL, "%s: token %u is outside the model's vocabulary of %d", p->where, p->tok[k],
-						  model_cfg(m)->n_vocab);
-					ret = EXIT_DATA;
-				}
-			if (!n || n >= (size_t)model_cfg(m)->n_ctx) {
-				cli_error(NULL, "%s: prompt of %zu tokens: the model takes 1 to %d", p->where, n,
-					  model_cfg(m)->n_ctx - 1);
-				ret = EXIT_DATA;
-			}
-			if (ret) {
-				free(p->tok);
-				break;
-			}
-			p->n = n;
-			p->r = rec_new();
-			rec_copy(p->r, r);
-			if (++np == CHUNK_PROMPTS) {
-				ret = run_chunk(m, &a, ps, np, group, o, v, &written);
-				group += np;
-				for (size_t k = 0; k < np; k++)
-					rec_free(ps[k].r), free(ps[k].tok);
-				np = 0;
-			}
-		}
-		if (ret == EXIT_OK && got < 0) {
-			cli_error(input_path(in), "%s", input_error(in));
-			ret = EXIT_DATA;
-		}
-		rec_free(r);
-		input_close(in);
-	}
-	if (ret == EXIT_OK && np)
-		ret = run_chunk(m, &a, ps, np, group, o, v, &written);
+	uint64_t nread = 0, skipped = 0, written = 0;
+	ret = read_prompts(&a, m, v, eot, &ps, &np, &nread, &skipped);
+	for (size_t k = 0; k < np && ret == EXIT_OK; k += CHUNK_PROMPTS)
+		ret = run_chunk(m, &a, ps + k, np - k < CHUNK_PROMPTS ? np - k : CHUNK_PROMPTS, o, v, &written);
 	for (size_t k = 0; k < np; k++)
 		rec_free(ps[k].r), free(ps[k].tok);
+	free(ps);
 	if (output_close(o, ret) < 0)
 		ret = EXIT_DATA;
 	if (ret == EXIT_OK && !a.quiet)
 		fprintf(stderr, "%s: %llu completions of %llu prompts\n", cli_prog(), (unsigned long long)written,
-			(unsigned long long)(group + np));
-	tok_state_free(ts);
+			(unsigned long long)np);
+	if (ret == EXIT_OK && skipped)
+		fprintf(stderr, "%s: %llu of %llu prompts skipped: too long for the model's context of %d\n", cli_prog(),
+			(unsigned long long)skipped, (unsigned long long)nread, model_cfg(m)->n_ctx);
 	tok_free(v);
 	model_free(m);
 	free(a.stops);

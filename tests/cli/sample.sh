@@ -61,6 +61,23 @@ printf '{"id": 1}\n' >"$TMP/noprompt.jsonl"
 expect_err "no prompt field" 1 "record 1: no tokens field and no text text" $S -m "$TMP/a.st" -J "$TMP/noprompt.jsonl"
 python3 -c 'print("{\"text\": \"" + "x " * 200 + "\"}")' >"$TMP/long.jsonl"
 expect_err "prompt longer than the context" 1 "prompt of [0-9]+ tokens: the model takes 1 to 63" $S -m "$TMP/a.st" -J "$TMP/long.jsonl"
+# A prompt too long for the context after 70 good ones (more than one batch
+# of prompts): the run stops before generating anything, or skips it.
+{ for i in $(seq 70); do printf '{"id": %d, "text": "ROMEO:"}\n' "$i"; done; cat "$TMP/long.jsonl"
+  printf '{"id": 72, "text": "JULIET:"}\n'; } >"$TMP/late.jsonl"
+expect_err "a late long prompt fails before any output" 1 "late.jsonl: record 71: prompt of [0-9]+ tokens: the model takes 1 to 63" \
+	$S -m "$TMP/a.st" -N 2 -J "$TMP/late.jsonl"
+[ ! -s "$TMP/out" ] && ok "nothing written before the error" || not_ok "output before the error" "$(wc -l <"$TMP/out") lines"
+expect_err "--too-long error is the default" 1 "record 71: prompt of" $S -m "$TMP/a.st" -N 2 --too-long error -o "$TMP/late.slc" "$TMP/late.jsonl"
+[ ! -e "$TMP/late.slc" ] && ok "-o: no file after the error" || not_ok "-o file left behind"
+expect_err "--too-long skip: counted in the summary" 0 "1 of 72 prompts skipped: too long for the model's context of 64" \
+	$S -m "$TMP/a.st" -N 2 --too-long skip -J "$TMP/late.jsonl"
+[ "$(wc -l <"$TMP/out")" = 71 ] && ok "--too-long skip: the other 71 prompts completed" || not_ok "skip count" "$(wc -l <"$TMP/out")"
+grep -q '"id": 72, .*"group": 71,' "$TMP/out" && ok "--too-long skip: groups keep the prompts' numbers in the input" ||
+	not_ok "skip groups" "$(tail -1 "$TMP/out")"
+expect_err "--too-long skip: counted even with --quiet" 0 "1 of 72 prompts skipped" \
+	$S -m "$TMP/a.st" -N 2 --too-long skip --quiet -J "$TMP/late.jsonl"
+expect_err "bad --too-long" 2 "invalid value for --too-long" $S -m "$TMP/a.st" --too-long maybe "$TMP/p.jsonl"
 printf '{"tokens": [70000]}\n' >"$TMP/badtok.jsonl"
 expect_err "token outside the vocabulary" 1 "token 70000 is outside" $S -m "$TMP/a.st" -J "$TMP/badtok.jsonl"
 expect_err "no -m" 2 "no checkpoint" $S "$TMP/p.jsonl"
