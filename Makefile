@@ -94,7 +94,9 @@ $(O)/tests/helpers/%: tests/helpers/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
 
-test: all $(UNIT_BINS) $(FUZZ_REPLAY) $(HELPER_BINS)
+# The benchmarks are built (not run) with the tests, so every one keeps
+# compiling.
+test: all $(UNIT_BINS) $(FUZZ_REPLAY) $(HELPER_BINS) $(BENCH_BINS)
 	@O=$(O) tests/run.sh
 
 # Coverage-guided fuzzing with libFuzzer (clang): FUZZ_TIME seconds a target.
