@@ -62,6 +62,7 @@ struct shard {
 	shard_opts o;
 	char *dir;
 	char *tokenizer;
+	char *chat, *chat_tokens;  /* chat template and its ids, or NULL */
 	uint64_t n_vocab;
 	uint32_t eot;
 	struct source *src;
@@ -121,6 +122,8 @@ void shard_free(shard *s)
 	free(s->src);
 	free(s->docs);
 	free(s->tokenizer);
+	free(s->chat);
+	free(s->chat_tokens);
 	free(s->dir);
 	buf_release(&s->mem);
 	buf_release(&s->scratch);
@@ -514,6 +517,31 @@ static void put_split(buf *b, const struct split_counts *c)
 		(unsigned long long)c->padding, (unsigned long long)c->truncated, (unsigned long long)c->shards);
 }
 
+int shard_chat(shard *s, const char *name, const char *tokens_json, char *err, size_t errlen)
+{
+	if (s->chat && (strcmp(name, s->chat) != 0 || strcmp(tokens_json, s->chat_tokens) != 0)) {
+		snprintf(err, errlen, "conversations rendered with chat template %s %s, but the sources before with %s %s",
+			 name, tokens_json, s->chat, s->chat_tokens);
+		return -1;
+	}
+	if (!s->chat) {
+		s->chat = xstrdup(name);
+		s->chat_tokens = xstrdup(tokens_json);
+	}
+	return 0;
+}
+
+/* The chat template's members of a header or the dataset, if there is one. */
+static void put_chat(const shard *s, buf *b)
+{
+	if (!s->chat)
+		return;
+	buf_adds(b, ", \"chat_template\": ");
+	put_str(b, s->chat);
+	buf_adds(b, ", \"chat_tokens\": ");
+	buf_adds(b, s->chat_tokens);
+}
+
 /* Everything that decides the shards' content, in one JSON object. */
 static void put_dataset(shard *s, buf *b)
 {
@@ -525,6 +553,7 @@ static void put_dataset(shard *s, buf *b)
 	put_fmt(b, ", \"n_vocab\": %llu, \"eot\": %u, \"seq_len\": %u, \"mode\": \"%s\", \"format\": \"%s\"",
 		(unsigned long long)s->n_vocab, s->eot, s->o.seq_len, s->o.sft ? "sft" : "pretrain",
 		s->o.llmc ? "llmc" : "slc");
+	put_chat(s, b);
 	put_fmt(b, ", \"shuffle\": %s, \"seed\": %llu, \"val_fraction\": %.10g, \"shard_tokens\": %llu",
 		s->o.shuffle ? "true" : "false", (unsigned long long)s->o.seed, s->o.val_fraction,
 		(unsigned long long)s->o.shard_tokens);
@@ -648,10 +677,11 @@ static int sink_open(struct sink *k, char *err, size_t errlen)
 		put_str(&m, s->tokenizer);
 	else
 		buf_adds(&m, "null");
-	put_fmt(&m, ", \"n_vocab\": %llu, \"eot\": %u, \"seq_len\": %u, \"mode\": \"%s\", \"split\": \"%s\", "
-		    "\"shard\": %llu, \"dataset\": \"%s\"}",
-		(unsigned long long)s->n_vocab, s->eot, s->o.seq_len, s->o.sft ? "sft" : "pretrain",
-		split_names[k->sp], (unsigned long long)k->index, s->dataset_hash);
+	put_fmt(&m, ", \"n_vocab\": %llu, \"eot\": %u", (unsigned long long)s->n_vocab, s->eot);
+	put_chat(s, &m);
+	put_fmt(&m, ", \"seq_len\": %u, \"mode\": \"%s\", \"split\": \"%s\", \"shard\": %llu, \"dataset\": \"%s\"}",
+		s->o.seq_len, s->o.sft ? "sft" : "pretrain", split_names[k->sp], (unsigned long long)k->index,
+		s->dataset_hash);
 	int rc = stream_writer_set_meta(k->w, (const char *)m.data, m.len);
 	buf_release(&m);
 	if (rc < 0) {

@@ -51,6 +51,12 @@ void shard_free(shard *s);                               /* accepts NULL */
  * agree.  tokenizer may be NULL (unnamed); n_vocab 0 unknown.  Returns 0,
  * or -1 with err. */
 int shard_vocab(shard *s, const char *tokenizer, uint64_t n_vocab, uint64_t eot, char *err, size_t errlen);
+/* The chat template a source's conversations were rendered with (its name
+ * and the JSON object of its control tokens' ids, as sluice-tokenize --chat
+ * writes them in the stream header): the first one named is written in the
+ * shards' headers and the manifest; a later source naming another template
+ * or other ids is an error.  Returns 0, or -1 with err. */
+int shard_chat(shard *s, const char *name, const char *tokens_json, char *err, size_t errlen);
 /* The end-of-text id, or UINT32_MAX while unknown. */
 uint32_t shard_eot(const shard *s);
 

@@ -245,6 +245,15 @@ static int source_vocab(shard *sh, input *in, char *err, size_t errlen)
 		char *name = t && t->type == REC_STR ? xstrndup((const char *)t->val, t->len) : NULL;
 		rc = shard_vocab(sh, name, n_vocab, eot, err, errlen);
 		free(name);
+		/* Conversations: the template goes on to the shards. */
+		const rec_field *ct = rec_get(m, "chat_template"), *ids = rec_get(m, "chat_tokens");
+		if (rc == 0 && ct && ct->type == REC_STR && ids && ids->type == REC_JSON) {
+			char *chat = xstrndup((const char *)ct->val, ct->len);
+			char *tokens = xstrndup((const char *)ids->val, ids->len);
+			rc = shard_chat(sh, chat, tokens, err, errlen);
+			free(chat);
+			free(tokens);
+		}
 	}
 	rec_free(m);
 	return rc;

@@ -144,6 +144,10 @@ sluice-shard -T 1023 --sft --no-shuffle -o "$TMP/sft" "$TMP/chat.slc" 2>"$TMP/sh
 grep -q '"mode": "sft"' "$TMP/sft/manifest.json" && grep -q '"n_vocab": 50259' "$TMP/sft/manifest.json" &&
 	grep -q '"empty": 1,' "$TMP/sft/manifest.json" &&
 	ok "--sft on chat output: the manifest has the template's vocabulary size and counts the empty conversation" || not_ok "--sft manifest" "$(cat "$TMP/shard.err")"
+zstd -dc "$TMP/sft/train-00000.slc" | head -c 400 | grep -aq '"n_vocab": 50259, "eot": 50256, "chat_template": "chatml", "chat_tokens": {"<|im_start|>": 50257, "<|im_end|>": 50258}, "seq_len"' &&
+	grep -q '"chat_template": "chatml", "chat_tokens": {"<|im_start|>": 50257, "<|im_end|>": 50258}' "$TMP/sft/manifest.json" &&
+	ok "--sft: the shards' headers and the manifest name the chat template and its ids" ||
+	not_ok "--sft chat template" "$(zstd -dc "$TMP/sft/train-00000.slc" | head -c 400)"
 sluice-cat -J "$TMP/chat.slc" | examples 50256 >"$TMP/want.ex"
 sluice-cat -J "$TMP/sft/train-00000.slc" | examples 50256 >"$TMP/got.ex"
 [ "$(wc -l <"$TMP/want.ex")" = 46 ] && [ "$(sluice-cat -J "$TMP/sft/train-00000.slc" | wc -l)" = 46 ] &&

@@ -659,6 +659,13 @@ static void test_bad_input(void)
 	shard *s = shard_new(&o, d, err, sizeof(err));
 	CHECK(shard_vocab(s, "gpt2", 50257, EOT, err, sizeof(err)) == 0);
 	CHECK(shard_vocab(s, "o200k_base", 200019, 199999, err, sizeof(err)) < 0 && strstr(err, "mixing"));
+	/* Conversations: one chat template and one set of ids for all sources. */
+	const char *ids = "{\"<|im_start|>\": 50257, \"<|im_end|>\": 50258}";
+	CHECK(shard_chat(s, "chatml", ids, err, sizeof(err)) == 0);
+	CHECK(shard_chat(s, "chatml", ids, err, sizeof(err)) == 0);
+	CHECK(shard_chat(s, "chatml", "{\"<|im_start|>\": 50258, \"<|im_end|>\": 50257}", err, sizeof(err)) < 0 &&
+	      strstr(err, "chat template"));
+	CHECK(shard_chat(s, "other", ids, err, sizeof(err)) < 0 && strstr(err, "sources before with chatml"));
 	CHECK(shard_source(s, -1, err, sizeof(err)) == 0);
 	uint32_t bad[] = { 1, 2, 50257 };
 	CHECK(shard_add(s, NULL, 0, bad, 3, NULL, err, sizeof(err)) < 0 && strstr(err, "outside the vocabulary"));
