@@ -360,7 +360,8 @@ int bpe_train_run(bpe_trainer *t, uint32_t vocab_size, char *err, size_t errlen)
 	uint64_t *touched = NULL;
 	size_t ntouched = 0, tcap = 0;
 	buf joined = { 0 };
-	while (t->ntokens < vocab_size && t->nheap) {
+	/* The vocabulary written has <|endoftext|> after the merged tokens. */
+	while (t->ntokens + 1 < vocab_size && t->nheap) {
 		struct heap_ent e = heap_pop(t);
 		struct pair *p = pair_get(t, e.key, 0);
 		if (!p || p->count <= 0)

@@ -18,7 +18,8 @@ bpe_trainer *bpe_train_new(const char *pattern, char *err, size_t errlen);
 void bpe_train_free(bpe_trainer *t);                    /* accepts NULL */
 /* Count the pieces of one document (valid UTF-8).  Returns 0, or -1. */
 int bpe_train_add(bpe_trainer *t, const uint8_t *text, size_t n, char *err, size_t errlen);
-/* Merge until vocab_size tokens (256 included) or no pair is left. */
+/* Merge until the vocabulary has vocab_size tokens in all (the 256 bytes,
+ * the merged tokens and <|endoftext|>), or no pair is left. */
 int bpe_train_run(bpe_trainer *t, uint32_t vocab_size, char *err, size_t errlen);
 uint32_t bpe_train_merges(const bpe_trainer *t);
 /* Write PREFIX.tiktoken and PREFIX.json (name, pattern, and one special

@@ -73,7 +73,8 @@ static void usage(FILE *f)
 "Training:\n"
 "      --train            learn a vocabulary from the text; -o PREFIX writes\n"
 "                         PREFIX.tiktoken and PREFIX.json\n"
-"      --vocab-size N     tokens in the vocabulary, 256 bytes included (default 1024)\n"
+"      --vocab-size N     tokens in the vocabulary, the 256 bytes and <|endoftext|>\n"
+"                         included (default 1024)\n"
 "      --heldout F        hold out this fraction of the documents (every\n"
 "                         round(1/F)-th; default 0.1) to report bytes per token\n"
 "      --max-train-bytes SIZE  learn from at most SIZE bytes of text\n"
@@ -157,8 +158,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'd': a->decode = 1; break;
 		case OPT_TRAIN: a->train = 1; break;
 		case OPT_VOCAB_SIZE:
-			if (cli_parse_u64(optarg, 256, 1u << 24, 1, &a->vocab_size) < 0)
-				return cli_usage_error("--vocab-size: expected 256 to 16M, got '%s'", optarg);
+			if (cli_parse_u64(optarg, 257, 1u << 24, 1, &a->vocab_size) < 0)
+				return cli_usage_error("--vocab-size: expected 257 to 16M, got '%s'", optarg);
 			break;
 		case OPT_HELDOUT: {
 			char *end;

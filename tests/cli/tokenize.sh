@@ -88,7 +88,9 @@ st=$?
 	not_ok "--train" "$(cat "$TMP/train.err")"
 sluice-tokenize --train --vocab-size 1024 -o "$TMP/shk2" "$D/tinyshakespeare.txt" 2>/dev/null
 same "--train is deterministic" "$TMP/shk.tiktoken" "$TMP/shk2.tiktoken"
-[ "$(wc -l <"$TMP/shk.tiktoken")" -eq 1024 ] && ok "--vocab-size 1024 gives 1024 tokens" || not_ok "vocab size"
+[ "$(wc -l <"$TMP/shk.tiktoken")" -eq 1023 ] && grep -q '"special_tokens": {"<|endoftext|>": 1023}' "$TMP/shk.json" &&
+	grep -q '"n_vocab": 1024' "$TMP/shk.json" && ok "--vocab-size 1024 gives 1024 tokens: 1023 ranked and <|endoftext|>" ||
+	not_ok "vocab size" "$(wc -l <"$TMP/shk.tiktoken") ranks; $(cat "$TMP/shk.json")"
 sluice-tokenize -v "$TMP/shk.tiktoken" --drop-text "$D/tinyshakespeare.txt" | sluice-tokenize -v "$TMP/shk.tiktoken" -d -t >"$TMP/shk.txt"
 same "a trained vocabulary encodes and decodes exactly" "$D/tinyshakespeare.txt" "$TMP/shk.txt"
 
