@@ -195,6 +195,16 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (a->encoding && a->vocab)
 		return cli_usage_error("--encoding and --vocab exclude each other");
+	/* -e names an encoding, -v is a file: neither is taken for the other. */
+	if (a->encoding && (strchr(a->encoding, '/') || strstr(a->encoding, ".tiktoken")))
+		return cli_usage_error("--encoding '%s': give an encoding name (gpt2, cl100k_base, o200k_base), "
+				       "or the file with --vocab", a->encoding);
+	if (a->vocab && !strchr(a->vocab, '/')) {
+		char *here = xmalloc(strlen(a->vocab) + 3);
+		memcpy(here, "./", 2);
+		strcpy(here + 2, a->vocab);
+		a->vocab = here;
+	}
 	if (a->decode + a->train > 1)
 		return cli_usage_error("--decode and --train exclude each other");
 	if (a->train && (a->encoding || a->vocab))

@@ -94,6 +94,17 @@ same "--train is deterministic" "$TMP/shk.tiktoken" "$TMP/shk2.tiktoken"
 sluice-tokenize -v "$TMP/shk.tiktoken" --drop-text "$D/tinyshakespeare.txt" | sluice-tokenize -v "$TMP/shk.tiktoken" -d -t >"$TMP/shk.txt"
 same "a trained vocabulary encodes and decodes exactly" "$D/tinyshakespeare.txt" "$TMP/shk.txt"
 
+# -e takes only names, -v only files
+expect_err "-e with a path is a usage error" 2 "encoding 'vocab/gpt2.tiktoken': give an encoding name.*--vocab" \
+	sluice-tokenize -e vocab/gpt2.tiktoken "$D/tinyshakespeare.txt"
+expect_err "-e with a .tiktoken name is a usage error" 2 "give an encoding name" sluice-tokenize -e shk.tiktoken "$D/tinyshakespeare.txt"
+printf 'hello\n' >"$TMP/hello.txt"
+(cd "$TMP" && sluice-tokenize -v gpt2 hello.txt >/dev/null 2>"$TMP/v.err"); st=$?
+[ "$st" -ne 0 ] && grep -q "\./gpt2" "$TMP/v.err" && ok "-v with a bare name is a file, not the encoding" ||
+	not_ok "-v bare name" "exit $st: $(cat "$TMP/v.err")"
+(cd "$TMP" && sluice-tokenize -v shk.tiktoken hello.txt -o hello.slc 2>/dev/null) && ok "-v with a file in the current directory" ||
+	not_ok "-v file here"
+
 # --- parity through the tool, with tiktoken itself when it is installed ---
 if python3 -c "import tiktoken" 2>/dev/null; then
 	for e in gpt2 cl100k_base o200k_base; do
