@@ -23,7 +23,11 @@ struct input {
 	uint64_t lineno, nrec, blank;
 	char err[384];
 	int failed;
-	int raw_text;           /* text lines need not be valid UTF-8 */
+	int repair;             /* text that is not UTF-8 is repaired */
+	char repaired[160];     /* what was repaired in the last record */
+	uint64_t replaced;      /* U+FFFD substitutions in all */
+	buf fixed;
+	rec *scratch;
 };
 
 static const char *names[] = { "auto", "records", "jsonl", "text" };
@@ -81,6 +85,8 @@ void input_close(input *in)
 	if (in->fd > STDIN_FILENO)
 		close(in->fd);
 	buf_release(&in->line);
+	buf_release(&in->fixed);
+	rec_free(in->scratch);
 	free(in->path);
 	free(in);
 }
@@ -96,16 +102,69 @@ static int fail(input *in, const char *fmt, ...)
 	return -1;
 }
 
+#define UTF8_BOM "\xEF\xBB\xBF"
+#define DETECT_BYTES 4096
+#define DETECT_LINES 16
+
+static int blank(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Text whose first line is not a JSON object: if a later line (of those
+ * in p[0..n)) is one, the file looks like JSON lines with a bad first
+ * line, which is an error, not text.  Returns 0, or -1 after fail(). */
+static int refuse_jsonl_lookalike(input *in, const uint8_t *p, long n, int whole)
+{
+	uint64_t first = 0, line = 1;
+	long i = 0;
+	char why[128];
+	json_repair rep;
+	if (!in->scratch)
+		in->scratch = rec_new();
+	for (int k = 0; k < DETECT_LINES && i < n; line++) {
+		const uint8_t *nl = memchr(p + i, '\n', (size_t)(n - i));
+		if (!nl && !whole)
+			break;
+		long end = nl ? nl - p : n, j = i;
+		while (j < end && blank(p[j]))
+			j++;
+		if (j < end) {
+			k++;
+			if (!first)
+				first = line;
+			else if (p[j] == '{' && json_parse_line_repair(in->scratch, (const char *)p + i, (size_t)(end - i),
+									&rep, why, sizeof(why)) == 0)
+				return fail(in, "line %llu: not a JSON object, but line %llu is: JSON lines must be objects "
+					    "throughout (--input-format text reads the file as text)",
+					    (unsigned long long)first, (unsigned long long)line);
+		}
+		i = end + 1;
+	}
+	return 0;
+}
+
 /* Decide the format from the first bytes (after any zstd layer). */
 static int detect(input *in)
 {
 	in->started = 1;
 	const uint8_t *p;
-	long n = source_peek(in->src, 4096, &p);
+	long n = source_peek(in->src, DETECT_BYTES, &p);
 	if (n < 0) {
 		uint64_t off;
 		const char *msg = source_error_message(in->src, &off);
 		return fail(in, "byte %llu (record 0): %s", (unsigned long long)off, msg);
+	}
+	/* A byte order mark starts some UTF-8 files: not part of the text. */
+	if (in->fmt != INPUT_RECORDS && n >= 3 && memcmp(p, UTF8_BOM, 3) == 0) {
+		uint8_t bom[3];
+		if (source_read(in->src, bom, 3) != 3 || (n = source_peek(in->src, DETECT_BYTES, &p)) < 0) {
+			uint64_t off;
+			const char *msg = source_error_message(in->src, &off);
+			return fail(in, "byte %llu (record 0): %s", (unsigned long long)off, msg);
+		}
+		if (in->fmt == INPUT_AUTO && n == 0)
+			return fail(in, "empty input (a byte order mark alone)");
 	}
 	if (in->fmt == INPUT_AUTO) {
 		if (n == 0)
@@ -114,9 +173,11 @@ static int detect(input *in)
 			in->fmt = INPUT_RECORDS;
 		} else {
 			long i = 0;
-			while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+			while (i < n && blank(p[i]))
 				i++;
 			in->fmt = i < n && p[i] == '{' ? INPUT_JSONL : INPUT_TEXT;
+			if (in->fmt == INPUT_TEXT && refuse_jsonl_lookalike(in, p, n, n < DETECT_BYTES) < 0)
+				return -1;
 		}
 	}
 	if (in->fmt == INPUT_RECORDS) {
@@ -140,6 +201,29 @@ static int read_line(input *in)
 	return r;
 }
 
+/* Repair the string fields of a record read from a stream that are not
+ * valid UTF-8.  Returns 0, or -1 after fail(). */
+static int repair_fields(input *in, rec *r)
+{
+	for (size_t i = 0; i < rec_nfields(r); i++) {
+		const rec_field *f = rec_field_at(r, i);
+		size_t ok;
+		if (f->type != REC_STR || (ok = utf8_valid_prefix(f->val, f->len)) == f->len)
+			continue;
+		if (!in->repaired[0])
+			snprintf(in->repaired, sizeof(in->repaired), "record %llu, field '%.*s', byte %zu: invalid UTF-8",
+				 (unsigned long long)in->nrec + 1, f->name_len > 64 ? 64 : (int)f->name_len, f->name,
+				 ok + 1);
+		buf_reset(&in->fixed);
+		in->replaced += utf8_repair(&in->fixed, f->val, f->len);
+		char name[REC_NAME_MAX + 1];
+		memcpy(name, f->name, f->name_len);
+		if (rec_set(r, name, f->name_len, REC_STR, in->fixed.data, in->fixed.len) < 0)
+			return fail(in, "record %llu: too large once repaired", (unsigned long long)in->nrec + 1);
+	}
+	return 0;
+}
+
 int input_read(input *in, rec *r)
 {
 	if (in->failed)
@@ -148,11 +232,14 @@ int input_read(input *in, rec *r)
 		return -1;
 	char why[256];
 	int ret;
+	in->repaired[0] = '\0';
 	switch (in->fmt) {
 	case INPUT_RECORDS:
 		ret = stream_read(in->sr, r);
 		if (ret < 0)
 			return fail(in, "%s", stream_reader_error(in->sr));
+		if (ret > 0 && in->repair && repair_fields(in, r) < 0)
+			return -1;
 		break;
 	case INPUT_JSONL:
 		for (;;) {
@@ -167,33 +254,64 @@ int input_read(input *in, rec *r)
 				break;
 			in->blank++;
 		}
-		if (json_parse_line(r, (const char *)in->line.data, in->line.len, why, sizeof(why)) < 0)
-			return fail(in, "line %llu, %s", (unsigned long long)in->lineno, why);
+		if (!in->repair) {
+			if (json_parse_line(r, (const char *)in->line.data, in->line.len, why, sizeof(why)) < 0)
+				return fail(in, "line %llu, %s", (unsigned long long)in->lineno, why);
+		} else {
+			json_repair rep;
+			if (json_parse_line_repair(r, (const char *)in->line.data, in->line.len, &rep, why, sizeof(why)) < 0)
+				return fail(in, "line %llu, %s", (unsigned long long)in->lineno, why);
+			if (rep.replaced) {
+				in->replaced += rep.replaced;
+				snprintf(in->repaired, sizeof(in->repaired), "line %llu, column %zu: %s",
+					 (unsigned long long)in->lineno, rep.column, rep.what);
+			}
+		}
 		ret = 1;
 		break;
-	default: /* INPUT_TEXT */
+	default: /* INPUT_TEXT */ {
 		ret = read_line(in);
 		if (ret <= 0)
 			return ret;
-		size_t ok = in->raw_text ? in->line.len : utf8_valid_prefix(in->line.data, in->line.len);
-		if (ok < in->line.len)
+		const uint8_t *text = in->line.data;
+		size_t len = in->line.len, ok = utf8_valid_prefix(text, len);
+		if (ok < len && !in->repair)
 			return fail(in, "line %llu, column %zu: invalid UTF-8", (unsigned long long)in->lineno, ok + 1);
-		if (in->line.len && memchr(in->line.data, '\0', in->line.len))
+		if (len && memchr(text, '\0', len))
 			return fail(in, "line %llu: NUL byte in text (binary input?)", (unsigned long long)in->lineno);
+		if (ok < len) {
+			snprintf(in->repaired, sizeof(in->repaired), "line %llu, column %zu: invalid UTF-8",
+				 (unsigned long long)in->lineno, ok + 1);
+			buf_reset(&in->fixed);
+			in->replaced += utf8_repair(&in->fixed, text, len);
+			text = in->fixed.data;
+			len = in->fixed.len;
+		}
 		rec_clear(r);
-		if (rec_set_str(r, "text", (const char *)in->line.data, in->line.len) < 0)
+		if (rec_set_str(r, "text", (const char *)text, len) < 0)
 			return fail(in, "line %llu: line too long", (unsigned long long)in->lineno);
 		ret = 1;
 		break;
+	}
 	}
 	if (ret > 0)
 		in->nrec++;
 	return ret;
 }
 
-void input_allow_invalid_utf8(input *in)
+void input_repair_utf8(input *in)
 {
-	in->raw_text = 1;
+	in->repair = 1;
+}
+
+const char *input_repaired(const input *in)
+{
+	return in->repaired[0] ? in->repaired : NULL;
+}
+
+uint64_t input_replaced(const input *in)
+{
+	return in->replaced;
 }
 
 int input_seek(input *in, uint64_t n)

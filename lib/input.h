@@ -22,7 +22,14 @@ typedef enum { INPUT_AUTO, INPUT_RECORDS, INPUT_JSONL, INPUT_TEXT } input_format
 typedef struct input input;
 
 /* Open path (NULL or "-" for stdin).  Returns NULL after printing the error
- * if the file cannot be opened; format problems show at the first read. */
+ * if the file cannot be opened; format problems show at the first read.
+ *
+ * Detection (INPUT_AUTO): the stream magic (after any zstd layer) means a
+ * record stream; else, past a UTF-8 byte order mark (skipped in JSONL and
+ * text whatever the format) and blank lines, '{' means JSONL, anything else
+ * text -- unless a later line among the first 16 in the first 4 KiB is a
+ * JSON object, which makes the input JSONL with a bad first line: an error
+ * naming both lines. */
 input *input_open(const char *path, input_format fmt);
 input *input_open_mem(const void *p, size_t n, input_format fmt);
 void input_close(input *in);                     /* accepts NULL */
@@ -32,9 +39,18 @@ void input_close(input *in);                     /* accepts NULL */
  * without the file name ("line 4, column 9: ..."; "byte N (record M): ..."). */
 int input_read(input *in, rec *r);
 const char *input_error(const input *in);
-/* Pass text lines that are not valid UTF-8 on as they are, for a tool that
- * repairs or rejects them itself (the default is an error). */
-void input_allow_invalid_utf8(input *in);
+/* Repair text that cannot be held as UTF-8 rather than fail on it (the
+ * default): bytes that are not valid UTF-8 in a text line, in a JSONL
+ * string or in a string field of a record stream, and raw NUL bytes and
+ * \u escapes of lone surrogates in JSONL strings, each become U+FFFD (one
+ * per maximal invalid sequence, as utf8_repair() counts).  A NUL byte in a
+ * text line stays an error (binary input). */
+void input_repair_utf8(input *in);
+/* After input_read() returned a record: NULL if nothing in it was repaired,
+ * else where the first repair was, without the file name ("line 3, column
+ * 9: invalid UTF-8"), so that a strict tool can reject the record. */
+const char *input_repaired(const input *in);
+uint64_t input_replaced(const input *in);        /* U+FFFD substitutions */
 /* Skip to record n of a record stream through its index, before any read.
  * Returns 0 if done, -1 if not possible (not a stream, no index, not a
  * file): then nothing has been consumed and reading starts at record 0. */

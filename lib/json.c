@@ -153,6 +153,8 @@ struct parser {
 	size_t *table;         /* key index + 1, or 0 for an empty slot */
 	size_t table_size, table_keys;
 	rec *view;             /* a view of out, to hand to rec_copy() */
+	json_repair *rep;      /* repairing: lone surrogate escapes become U+FFFD */
+	buf fixed;             /* the line with invalid UTF-8 and NULs repaired */
 };
 
 /* The API has no context argument; per-thread state keeps the buffers warm
@@ -220,6 +222,15 @@ static uint8_t *utf8_put(uint8_t *q, uint32_t cp)
 		*q++ = (uint8_t)(0x80 | (cp & 0x3f));
 	}
 	return q;
+}
+
+/* Count a replacement at byte offset at; the first one names the place. */
+static void note_repair(json_repair *rep, size_t at, const char *what)
+{
+	if (!rep->replaced++ || at + 1 < rep->column) {
+		rep->column = at + 1;
+		rep->what = what;
+	}
 }
 
 /* A byte that a string's fast scan stops at: the end of a run of plain
@@ -301,12 +312,16 @@ static const uint8_t *scan_string(struct parser *ps, const uint8_t *p, buf *out)
 				/* Only a high surrogate followed by a low one makes a
 				 * character. */
 				long lo = cp <= 0xdbff && end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
-				if (lo < 0xdc00 || lo > 0xdfff) {
+				if ((lo < 0xdc00 || lo > 0xdfff) && ps->rep) {
+					note_repair(ps->rep, (size_t)(esc - ps->start), "lone surrogate escape");
+					cp = 0xfffd;
+				} else if (lo < 0xdc00 || lo > 0xdfff) {
 					fail(ps, esc, "invalid surrogate escape");
 					return NULL;
+				} else {
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+					p += 6;
 				}
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				p += 6;
 			}
 			if (cp >= 0x7f)
 				ps->flags |= REC_JSON_ASCII;
@@ -693,9 +708,58 @@ close:
 	return 0;
 }
 
+static int parse_line(struct parser *ps, rec *r, const char *line, size_t len, char *err, size_t errlen);
+
 int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errlen)
 {
 	struct parser *ps = &tls_parser;
+	ps->rep = NULL;
+	return parse_line(ps, r, line, len, err, errlen);
+}
+
+int json_parse_line_repair(rec *r, const char *line, size_t len, json_repair *rep, char *err, size_t errlen)
+{
+	struct parser *ps = &tls_parser;
+	const uint8_t *s = (const uint8_t *)line;
+	memset(rep, 0, sizeof(*rep));
+	ps->rep = rep;
+	size_t ok = utf8_valid_prefix(s, len);
+	const uint8_t *nul = memchr(s, 0, ok);
+	if (ok == len && !nul) {
+		int ret = parse_line(ps, r, line, len, err, errlen);
+		ps->rep = NULL;
+		return ret;
+	}
+	/* Invalid UTF-8 and NUL bytes become U+FFFD before parsing: inside a
+	 * string that is the repair; outside one, an error either way.  The
+	 * line up to the first of them is the same, so the column of the
+	 * first replacement is right for the line as given. */
+	size_t i = nul ? (size_t)(nul - s) : ok;
+	buf *f = &ps->fixed;
+	buf_reset(f);
+	buf_add(f, s, i);
+	while (i < len) {
+		size_t run = i;
+		while (run < len && s[run] && (s[run] < 0x80 || utf8_seq(s + run, len - run)))
+			run += s[run] < 0x80 ? 1 : utf8_seq(s + run, len - run);
+		buf_add(f, s + i, run - i);
+		if (run == len)
+			break;
+		uint32_t cp;
+		size_t n = s[run] ? utf8_decode(s + run, len - run, &cp) : 1;
+		note_repair(rep, run, s[run] ? "invalid UTF-8" : "NUL byte");
+		buf_add(f, UTF8_REPLACEMENT, 3);
+		i = run + n;
+	}
+	int ret = parse_line(ps, r, (const char *)f->data, f->len, err, errlen);
+	ps->rep = NULL;
+	if (f->cap > KEEP_MAX)
+		buf_release(f);
+	return ret;
+}
+
+static int parse_line(struct parser *ps, rec *r, const char *line, size_t len, char *err, size_t errlen)
+{
 	const uint8_t *p = (const uint8_t *)line;
 	ps->start = p;
 	ps->end = p + len;
@@ -761,6 +825,7 @@ int json_parse_strings(const char *text, size_t len, buf *out, size_t *count, ch
 {
 	struct parser *ps = &tls_parser;
 	const uint8_t *p = (const uint8_t *)text;
+	ps->rep = NULL;
 	ps->start = p;
 	ps->end = p + len;
 	ps->err = err;

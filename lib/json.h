@@ -30,6 +30,22 @@
  * nothing but blanks. */
 int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errlen);
 
+/* What json_parse_line_repair() replaced. */
+typedef struct json_repair {
+	size_t replaced;       /* U+FFFD substitutions */
+	size_t column;         /* byte column (from 1) of the first; 0 if none */
+	const char *what;      /* its kind: "invalid UTF-8", "NUL byte",
+				  "lone surrogate escape" */
+} json_repair;
+
+/* As json_parse_line(), but text that cannot be held as UTF-8 is repaired
+ * rather than refused: each maximal invalid UTF-8 sequence (as
+ * utf8_repair() counts them), each raw NUL byte and each \u escape of a
+ * lone surrogate becomes U+FFFD, counted in *rep.  Such bytes outside a
+ * string are still syntax errors, whose column then counts the repaired
+ * line's bytes. */
+int json_parse_line_repair(rec *r, const char *line, size_t len, json_repair *rep, char *err, size_t errlen);
+
 /* Parse text[0..len), a JSON array of strings (a 'j' field's value, say),
  * appending each decoded string and a NUL to out.  Returns 0 with *count
  * set, or -1 with "column N: problem" in err. */

@@ -553,14 +553,16 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	par *p = par_new(a->threads, a->decode ? decode_record : chat_enc ? encode_chat_record : encode_record,
 			 emit_record, &j);
 	rec *r = rec_new();
-	uint64_t in_bytes = 0;
+	uint64_t in_bytes = 0, in_replaced = 0;
+	int strict = a->strict && !a->decode;
 	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
 		input *in = input_open(files[i], a->in_fmt);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;
 		}
-		input_allow_invalid_utf8(in);
+		/* Text that is not UTF-8 comes repaired; --strict rejects it. */
+		input_repair_utf8(in);
 		/* Records already in flight keep the name of the file being read:
 		 * drain between files so messages name the right one. */
 		j.inname = input_path(in);
@@ -573,11 +575,23 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 		int got;
 		while ((got = input_read(in, r)) == 1) {
 			j.bytes_in = in_bytes + input_bytes(in);
+			const char *bad = strict ? input_repaired(in) : NULL;
+			if (bad) {
+				/* Set aside in order, after the records before it. */
+				cli_error(input_path(in), "%s: record rejected (--strict)", bad);
+				if (par_finish(p) < 0 || emit_record(&j, r, BAD_UTF8) < 0) {
+					got = -2;
+					break;
+				}
+				continue;
+			}
 			if (par_push(p, r) < 0) {
 				got = -2;
 				break;
 			}
 		}
+		if (!strict)
+			in_replaced += input_replaced(in);
 		if (got == 0 && par_finish(p) < 0)
 			got = -2;
 		if (got == -1) {
@@ -592,7 +606,7 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	cli_progress_done(&j.prog);
 	par_free(p);
 	rec_free(r);
-	uint64_t replaced = 0, skipped = 0;
+	uint64_t replaced = in_replaced, skipped = 0;
 	for (int i = 0; i < a->threads; i++) {
 		replaced += j.replaced[i];
 		skipped += j.skipped[i];

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "input.h"
 #include "json.h"
 #include "utf8.h"
 #include "record.h"
@@ -731,6 +733,178 @@ static void test_gsm8k_lines(void)
 	CHECK_EQ_INT(bad, 0);
 }
 
+/* The text field of line parsed repairing, or NULL; rep gets the count. */
+static char *repaired_text(const char *line, size_t len, json_repair *rep)
+{
+	rec *r = rec_new();
+	char err[256];
+	char *out = NULL;
+	if (json_parse_line_repair(r, line, len, rep, err, sizeof(err)) == 0) {
+		const rec_field *t = rec_get(r, "text");
+		if (t)
+			out = xstrndup((const char *)t->val, t->len);
+	}
+	rec_free(r);
+	return out;
+}
+
+static void test_repair(void)
+{
+	json_repair rep;
+	char *t;
+	/* Nothing to repair: the same record as the strict parser. */
+	const char ok[] = "{\"text\": \"caf\\u00e9 \\ud83d\\ude00\"}";
+	t = repaired_text(ok, sizeof(ok) - 1, &rep);
+	CHECK(t && strcmp(t, "caf\xc3\xa9 \xf0\x9f\x98\x80") == 0);
+	CHECK_EQ_INT(rep.replaced, 0);
+	CHECK_EQ_INT(rep.column, 0);
+	free(t);
+	/* Invalid UTF-8: one U+FFFD per maximal invalid sequence, in any
+	 * string, the first named by its column. */
+	const char bad[] = "{\"text\": \"a\xff\xfe b \xe2\x82 c\", \"k\": \"\xc3\"}";
+	t = repaired_text(bad, sizeof(bad) - 1, &rep);
+	CHECK(t && strcmp(t, "a\xef\xbf\xbd\xef\xbf\xbd b \xef\xbf\xbd c") == 0);
+	CHECK_EQ_INT(rep.replaced, 4);
+	CHECK_EQ_INT(rep.column, 12);
+	CHECK(rep.what && strcmp(rep.what, "invalid UTF-8") == 0);
+	free(t);
+	/* A raw NUL byte. */
+	const char nul[] = "{\"text\": \"x\0y\"}";
+	t = repaired_text(nul, sizeof(nul) - 1, &rep);
+	CHECK(t && strcmp(t, "x\xef\xbf\xbdy") == 0);
+	CHECK_EQ_INT(rep.replaced, 1);
+	CHECK_EQ_INT(rep.column, 12);
+	CHECK(rep.what && strcmp(rep.what, "NUL byte") == 0);
+	free(t);
+	/* Lone surrogates, high or low, and a high one before a non-surrogate
+	 * escape, which stays. */
+	const char sur[] = "{\"text\": \"\\ud800-\\udc00-\\ud800\\u0041\"}";
+	t = repaired_text(sur, sizeof(sur) - 1, &rep);
+	CHECK(t && strcmp(t, "\xef\xbf\xbd-\xef\xbf\xbd-\xef\xbf\xbd" "A") == 0);
+	CHECK_EQ_INT(rep.replaced, 3);
+	CHECK_EQ_INT(rep.column, 11);
+	CHECK(rep.what && strcmp(rep.what, "lone surrogate escape") == 0);
+	free(t);
+	/* The strict parser still refuses all of these. */
+	rec *r = rec_new();
+	char err[256];
+	CHECK(json_parse_line(r, bad, sizeof(bad) - 1, err, sizeof(err)) < 0 && strstr(err, "column 12: invalid UTF-8"));
+	CHECK(json_parse_line(r, nul, sizeof(nul) - 1, err, sizeof(err)) < 0);
+	CHECK(json_parse_line(r, sur, sizeof(sur) - 1, err, sizeof(err)) < 0 && strstr(err, "surrogate"));
+	/* Syntax errors are not repaired: a bad byte outside a string. */
+	const char outside[] = "{\"text\": \"a\"\xff}";
+	CHECK(json_parse_line_repair(r, outside, sizeof(outside) - 1, &rep, err, sizeof(err)) < 0 && err[0]);
+	CHECK(json_parse_line_repair(r, "{\"text\": \"a}", 12, &rep, err, sizeof(err)) < 0 &&
+	      strstr(err, "unterminated string"));
+	rec_free(r);
+}
+
+/* Read all of p through the input layer; the text fields joined by '|' in
+ * out, or the error.  Returns input_read()'s last result. */
+static int read_input(const char *p, size_t n, input_format fmt, int repair, char *out, size_t cap,
+		      uint64_t *replaced)
+{
+	input *in = input_open_mem(p, n, fmt);
+	rec *r = rec_new();
+	int got;
+	out[0] = '\0';
+	if (repair)
+		input_repair_utf8(in);
+	for (int nrec = 0; (got = input_read(in, r)) == 1; nrec++) {
+		const rec_field *t = rec_get(r, "text");
+		size_t k = strlen(out);
+		snprintf(out + k, cap - k, "%s%.*s", nrec ? "|" : "", t ? (int)t->len : 0, t ? (const char *)t->val : "");
+		if (input_repaired(in)) {
+			k = strlen(out);
+			snprintf(out + k, cap - k, "[%s]", input_repaired(in));
+		}
+	}
+	if (got < 0)
+		snprintf(out, cap, "error: %s", input_error(in));
+	if (replaced)
+		*replaced = input_replaced(in);
+	rec_free(r);
+	input_close(in);
+	return got;
+}
+
+static void test_input_utf8(void)
+{
+	char out[512];
+	uint64_t replaced;
+	const char jsonl[] = "{\"text\": \"one\"}\n{\"text\": \"t\xffo\"}\n{\"text\": \"\\udfff\"}\n"
+			     "{\"text\": \"n\0l\"}\n{\"text\": \"last\"}\n";
+	/* Strict (the default): an error naming the line, later records lost. */
+	CHECK_EQ_INT(read_input(jsonl, sizeof(jsonl) - 1, INPUT_AUTO, 0, out, sizeof(out), NULL), -1);
+	CHECK(strcmp(out, "error: line 2, column 12: invalid UTF-8") == 0);
+	/* Repairing: every record, the repaired ones named, replacements counted. */
+	CHECK_EQ_INT(read_input(jsonl, sizeof(jsonl) - 1, INPUT_AUTO, 1, out, sizeof(out), &replaced), 0);
+	CHECK(strcmp(out, "one|t\xef\xbf\xbdo[line 2, column 12: invalid UTF-8]|\xef\xbf\xbd[line 3, column 11: "
+		     "lone surrogate escape]|n\xef\xbf\xbdl[line 4, column 12: NUL byte]|last") == 0);
+	CHECK_EQ_INT(replaced, 3);
+	/* Text lines alike; a NUL byte in a text line stays an error. */
+	const char text[] = "good\nb\xc3" "(d\nend\n";
+	CHECK_EQ_INT(read_input(text, sizeof(text) - 1, INPUT_AUTO, 0, out, sizeof(out), NULL), -1);
+	CHECK(strcmp(out, "error: line 2, column 2: invalid UTF-8") == 0);
+	CHECK_EQ_INT(read_input(text, sizeof(text) - 1, INPUT_AUTO, 1, out, sizeof(out), &replaced), 0);
+	CHECK(strcmp(out, "good|b\xef\xbf\xbd" "(d[line 2, column 2: invalid UTF-8]|end") == 0);
+	CHECK_EQ_INT(read_input("a\nb\0\n", 5, INPUT_AUTO, 1, out, sizeof(out), NULL), -1);
+	CHECK(strstr(out, "line 2: NUL byte") != NULL);
+}
+
+/* A record stream whose string field is not UTF-8 (as earlier versions
+ * wrote the rejects of sluice-tokenize --strict): repaired, the record,
+ * field and byte named. */
+static void test_input_stream_repair(void)
+{
+	FILE *f = tmpfile();
+	stream_writer *w = stream_writer_open(fileno(f), NULL);
+	rec *r = rec_new();
+	rec_set_str(r, "text", "ok", 2);
+	CHECK(stream_write(w, r) == 0);
+	rec_set_str(r, "text", "b\xff" "d", 3);
+	rec_set_str(r, "note", "\xc3", 1);
+	CHECK(stream_write(w, r) == 0);
+	CHECK(stream_writer_close(w) == 0);
+	rec_free(r);
+	long size = lseek(fileno(f), 0, SEEK_END);
+	char *p = xmalloc((size_t)size);
+	CHECK(pread(fileno(f), p, (size_t)size, 0) == size);
+	fclose(f);
+	char out[512];
+	uint64_t replaced;
+	CHECK_EQ_INT(read_input(p, (size_t)size, INPUT_AUTO, 1, out, sizeof(out), &replaced), 0);
+	CHECK(strcmp(out, "ok|b\xef\xbf\xbd" "d[record 2, field 'text', byte 2: invalid UTF-8]") == 0);
+	CHECK_EQ_INT(replaced, 2);
+	free(p);
+}
+
+static void test_input_detection(void)
+{
+	char out[512];
+	/* A byte order mark is skipped, in JSONL and text, detected or named. */
+	const char bom[] = "\xef\xbb\xbf{\"text\": \"a\"}\n{\"text\": \"b\"}\n";
+	CHECK_EQ_INT(read_input(bom, sizeof(bom) - 1, INPUT_AUTO, 0, out, sizeof(out), NULL), 0);
+	CHECK(strcmp(out, "a|b") == 0);
+	CHECK_EQ_INT(read_input(bom, sizeof(bom) - 1, INPUT_JSONL, 0, out, sizeof(out), NULL), 0);
+	CHECK(strcmp(out, "a|b") == 0);
+	CHECK_EQ_INT(read_input("\xef\xbb\xbfhi\nthere\n", 12, INPUT_AUTO, 0, out, sizeof(out), NULL), 0);
+	CHECK(strcmp(out, "hi|there") == 0);
+	CHECK_EQ_INT(read_input("\xef\xbb\xbf", 3, INPUT_AUTO, 0, out, sizeof(out), NULL), -1);
+	/* JSON lines whose first line is not an object: an error naming both
+	 * lines, not text. */
+	const char head[] = "\n[\"header\"]\n\n{\"text\": \"a\"}\n{\"text\": \"b\"}\n";
+	CHECK_EQ_INT(read_input(head, sizeof(head) - 1, INPUT_AUTO, 0, out, sizeof(out), NULL), -1);
+	CHECK(strstr(out, "error: line 2: not a JSON object, but line 4 is") != NULL);
+	/* ...unless named text. */
+	CHECK_EQ_INT(read_input(head, sizeof(head) - 1, INPUT_TEXT, 0, out, sizeof(out), NULL), 0);
+	CHECK(strcmp(out, "|[\"header\"]||{\"text\": \"a\"}|{\"text\": \"b\"}") == 0);
+	/* Text with braces, but no line a JSON object, is text. */
+	const char code[] = "int main()\n{\n\treturn 0;\n}\n";
+	CHECK_EQ_INT(read_input(code, sizeof(code) - 1, INPUT_AUTO, 0, out, sizeof(out), NULL), 0);
+	CHECK(strcmp(out, "int main()|{|\treturn 0;|}") == 0);
+}
+
 int main(void)
 {
 	RUN(test_styles_round_trip);
@@ -747,5 +921,9 @@ int main(void)
 	RUN(test_write_arrays);
 	RUN(test_write_errors);
 	RUN(test_gsm8k_lines);
+	RUN(test_repair);
+	RUN(test_input_utf8);
+	RUN(test_input_stream_repair);
+	RUN(test_input_detection);
 	CHECK_EXIT();
 }
