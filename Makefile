@@ -43,8 +43,10 @@ UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY = $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/replay_%)
 BENCH_BINS = $(patsubst bench/%.c,$(O)/bench/%,$(wildcard bench/*.c))
+# The recipes' own programs (pipelines/*.c: the task generator).
+PIPE_BINS = $(patsubst pipelines/%.c,$(O)/pipelines/%,$(wildcard pipelines/*.c))
 
-all: $(BINS)
+all: $(BINS) $(PIPE_BINS)
 
 $(O)/config.mk: scripts/deps.sh
 	@CC="$(CC)" scripts/deps.sh $@
@@ -83,6 +85,10 @@ $(O)/tests/test_gradcheck: tests/unit/test_gradcheck.c tests/unit/check.h lib/mo
 $(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< tests/fuzz/replay.c $(LIB_A) $(ALL_LIBS) -o $@
+
+$(O)/pipelines/%: pipelines/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
 
 $(O)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(@D)

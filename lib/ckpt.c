@@ -43,6 +43,8 @@ static st_writer *model_writer(model *m, const ckpt_info *info)
 	snprintf(tmp, sizeof(tmp), "%" PRIu64, info->seed);
 	st_writer_meta(w, "seed", tmp);
 	st_writer_meta(w, "dataset", info->dataset);
+	if (info->chat_template[0])
+		st_writer_meta(w, "chat_template", info->chat_template);
 	params_hash(m, hash);
 	st_writer_meta(w, "params_xxh3", hash);
 	for (size_t i = 0; i < model_ntensors(m); i++) {
@@ -222,6 +224,7 @@ static model *ckpt_from_st(const st_file *f, const kern_ops *k, ckpt_info *info,
 	const char *tok = st_meta(f, "tokenizer");
 	copy_meta(info->tokenizer, sizeof(info->tokenizer), tok ? tok : info->config.n_vocab == 50257 ? "gpt2" : "");
 	copy_meta(info->dataset, sizeof(info->dataset), st_meta(f, "dataset"));
+	copy_meta(info->chat_template, sizeof(info->chat_template), st_meta(f, "chat_template"));
 	uint64_t v;
 	if (st_meta(f, "step") && parse_u64(st_meta(f, "step"), &v) == 0)
 		info->step = (int64_t)v;

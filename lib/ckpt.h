@@ -11,6 +11,9 @@
  *   step, train_tokens, train_flops   optimizer steps, tokens and FLOPs so far
  *   seed       the initialisation seed
  *   dataset    the manifest hash of the data last trained on
+ *   chat_template  the template of the chat data it was trained on (only
+ *              when it was; its control tokens' ids follow from it and the
+ *              tokenizer, doc/chat.md)
  *   params_xxh3  XXH3-64 of the parameter bytes, tying the state file to it
  *
  * The optimizer state sits beside it in CKPT.optim, also safetensors:
@@ -44,6 +47,7 @@ typedef struct ckpt_info {
 	model_config config;
 	char tokenizer[64];
 	char dataset[24];
+	char chat_template[16];
 	uint64_t seed;
 	int64_t step;
 	uint64_t tokens;

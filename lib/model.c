@@ -122,6 +122,27 @@ model *model_new(const model_config *c, const kern_ops *k)
 	return m;
 }
 
+model *model_grow_vocab(model *m, int n_vocab)
+{
+	model_config c = m->c;
+	int old = c.n_vocab, C = c.n_embd;
+	c.n_vocab = n_vocab;
+	model *g = model_new(&c, m->k);
+	/* wte comes first: its old rows, then the rest of the parameters as
+	 * they lie, one embedding table further on. */
+	size_t wte = (size_t)old * C, grown = (size_t)n_vocab * C;
+	memcpy(g->params, m->params, wte * sizeof(real));
+	memcpy(g->params + grown, m->params + wte, (m->nparams - wte) * sizeof(real));
+	for (int j = 0; j < C; j++) {
+		double sum = 0;
+		for (int v = 0; v < old; v++)
+			sum += m->params[(size_t)v * C + j];
+		for (int v = old; v < n_vocab; v++)
+			g->params[(size_t)v * C + j] = (real)(sum / old);
+	}
+	return g;
+}
+
 static void free_acts(model *m)
 {
 	free(m->acts);

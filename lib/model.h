@@ -66,6 +66,13 @@ const model_tensor *model_tensor_find(const model *m, const char *name);   /* NU
  * biases 0, norms 1. */
 void model_init(model *m, uint64_t seed);
 
+/* A copy of m with n_vocab rows of token embedding (n_vocab above m's):
+ * every tensor the same, the new rows the mean of the old ones, so that a
+ * token the model never saw starts as the average token (and, through the
+ * tied head, with the average logit).  Used when chat data brings its
+ * control tokens to a model trained without them. */
+model *model_grow_vocab(model *m, int n_vocab);
+
 /* Forward pass over B sequences of T input tokens (T <= n_ctx, ids <
  * n_vocab: the caller checks).  With targets, returns the sum over
  * positions of weight * -log p(target) (weight NULL: all 1) and keeps what

@@ -52,6 +52,7 @@ static void read_header(seqs *s)
 		copy_str(m, "mode", s->h.mode, sizeof(s->h.mode));
 		copy_str(m, "split", s->h.split, sizeof(s->h.split));
 		copy_str(m, "dataset", s->h.dataset, sizeof(s->h.dataset));
+		copy_str(m, "chat_template", s->h.chat_template, sizeof(s->h.chat_template));
 		if (rec_get(m, "shard"))
 			s->h.shard = (int64_t)shard;
 		s->len = s->h.seq_len;

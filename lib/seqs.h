@@ -20,6 +20,7 @@ typedef struct seqs_header {
 	char tokenizer[64];
 	uint64_t n_vocab, eot, seq_len;
 	char mode[16], split[16], dataset[24];
+	char chat_template[16];     /* the chat template of the data, "" if none */
 	int64_t shard;              /* -1 if absent */
 } seqs_header;
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "ckpt.h"
 #include "cli.h"
 #include "eval.h"
@@ -23,10 +24,10 @@
 
 enum { MODE_NONE, MODE_LOSS, MODE_KL, MODE_MC, MODE_SCORE, MODE_GSM8K };
 enum { OPT_LOSS = 256, OPT_KL, OPT_MC, OPT_SCORE, OPT_GSM8K, OPT_SAMPLES, OPT_TEMPERATURE, OPT_MAX_NEW, OPT_BASELINE,
-	OPT_TOKENIZER, OPT_LIMIT, OPT_QUIET };
+	OPT_TOKENIZER, OPT_LIMIT, OPT_QUIET, OPT_CHAT };
 
 struct args {
-	const char *ckpt, *ref, *mc, *gsm8k, *baseline, *tokenizer, *out;
+	const char *ckpt, *ref, *mc, *gsm8k, *baseline, *tokenizer, *out, *chat;
 	int mode, batch, threads, jsonl, force, quiet, samples, max_new;
 	double temperature;
 	uint64_t limit;
@@ -65,6 +66,8 @@ static void usage(FILE *f)
 "      --samples K       --gsm8k: K answers a question, for pass@K (default 1)\n"
 "      --temperature X   --gsm8k: 0 is greedy (default 0; 1 with --samples)\n"
 "      --max-new N       --gsm8k: tokens an answer may take (default 256)\n"
+"      --chat[=TEMPLATE] --gsm8k: ask each question as a user message of a chat\n"
+"                        (default chatml); the answer ends at the end of its turn\n"
 "  -o, --output FILE     write there instead of stdout\n"
 "  -J, --jsonl           --score: JSON lines out\n"
 "  -f, --force           --score: binary to a terminal all the same\n"
@@ -85,6 +88,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "mc", required_argument, NULL, OPT_MC },
 		{ "score", no_argument, NULL, OPT_SCORE },
 		{ "gsm8k", required_argument, NULL, OPT_GSM8K },
+		{ "chat", optional_argument, NULL, OPT_CHAT },
 		{ "samples", required_argument, NULL, OPT_SAMPLES },
 		{ "temperature", required_argument, NULL, OPT_TEMPERATURE },
 		{ "max-new", required_argument, NULL, OPT_MAX_NEW },
@@ -119,6 +123,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_TEMPERATURE: bad = cli_parse_double(optarg, 0, 100, &a->temperature); break;
 		case OPT_MAX_NEW: bad = cli_parse_int(optarg, 1, MODEL_CTX_MAX, &a->max_new); break;
 		case OPT_BASELINE: a->baseline = optarg; break;
+		case OPT_CHAT: a->chat = optarg ? optarg : CHAT_DEFAULT; break;
 		case 'B': bad = cli_parse_int(optarg, 1, 1 << 16, &a->batch); break;
 		case OPT_TOKENIZER: a->tokenizer = optarg; break;
 		case OPT_LIMIT: bad = cli_parse_u64(optarg, 1, UINT64_MAX, 0, &a->limit); break;
@@ -140,6 +145,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return cli_usage_error("give one mode: --loss, --kl REF, --mc FILE, --gsm8k FILE or --score");
 	if (a->temperature < 0)
 		a->temperature = a->samples > 1 ? 1 : 0;
+	if (a->chat && a->mode != MODE_GSM8K)
+		return cli_usage_error("--chat goes with --gsm8k");
 	if (a->baseline && (a->mode == MODE_KL || a->mode == MODE_SCORE))
 		return cli_usage_error("--baseline goes with --loss, --mc and --gsm8k");
 	a->files = cli_inputs(argc, argv, optind, &a->nfiles);
@@ -526,13 +533,18 @@ struct gsm8k_result {
 };
 
 /* One chunk of questions: generate, check, count. */
-static int gsm8k_chunk(model *m, const struct args *a, const tok_vocab *v, uint32_t **prompts, size_t *plen,
-		       char **refs, size_t n, uint64_t first, struct gsm8k_result *res)
+static int gsm8k_chunk(model *m, const struct args *a, const tok_vocab *v, const chat_template *ct,
+		       uint32_t **prompts, size_t *plen, char **refs, size_t n, uint64_t first, struct gsm8k_result *res)
 {
-	uint32_t eot = tok_special(v, "<|endoftext|>");
+	/* Plain: the end-of-text token or a new question ends an answer; chat:
+	 * the end of the turn (or end-of-text). */
+	uint32_t stops[2] = { tok_special(v, "<|endoftext|>"), TOK_NONE };
+	size_t nstops = stops[0] != TOK_NONE;
+	if (ct)
+		stops[nstops++] = chat_end_of_turn(ct);
 	sample_opts so = { .temperature = a->temperature, .top_p = 1, .max_new = a->max_new, .seed = 1,
-			   .stop_tokens = eot != TOK_NONE ? &eot : NULL, .n_stop_tokens = eot != TOK_NONE,
-			   .stop_strings = gsm8k_stops, .n_stop_strings = 2, .vocab = v, .slots = a->batch };
+			   .stop_tokens = stops, .n_stop_tokens = nstops, .stop_strings = ct ? NULL : gsm8k_stops,
+			   .n_stop_strings = ct ? 0 : 2, .vocab = v, .slots = a->batch };
 	size_t nj = n * (size_t)a->samples;
 	sample_job *jobs = xcalloc(nj, sizeof(*jobs));
 	for (size_t i = 0; i < nj; i++) {
@@ -553,11 +565,16 @@ static int gsm8k_chunk(model *m, const struct args *a, const tok_vocab *v, uint3
 			buf_reset(&text);
 			for (size_t t = 0; t < j->nout; t++) {
 				size_t len;
-				const uint8_t *b = tok_bytes(v, j->out[t], &len);
+				const uint8_t *b = ct ? chat_token_bytes(ct, j->out[t], &len) : tok_bytes(v, j->out[t], &len);
 				if (b)
 					buf_add(&text, b, len);
 			}
-			size_t tl = j->text_len < text.len ? j->text_len : text.len;
+			size_t tl = ct || j->text_len > text.len ? text.len : j->text_len;
+			if (ct && j->finish == SAMPLE_STOP_TOKEN) {
+				size_t len;
+				chat_token_bytes(ct, j->out[j->nout - 1], &len);
+				tl -= len < tl ? len : tl; /* the stop token's own text */
+			}
 			double x;
 			res->extracted += verify_final_answer(text.data, tl, &x);
 			int ok = verify_answer_matches(text.data, tl, (const uint8_t *)refs[i], strlen(refs[i]));
@@ -584,14 +601,31 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 	size_t plen[CHUNK], n = 0;
 	char *refs[CHUNK];
 	memset(res, 0, sizeof(*res));
+	char err[512];
+	chat_template *ct = NULL;
+	if (a->chat) {
+		ct = chat_template_new(a->chat, v, err, sizeof(err));
+		if (!ct) {
+			cli_error(NULL, "--chat: %s", err);
+			return EXIT_USAGE;
+		}
+		if (chat_n_vocab(ct) > (uint32_t)model_cfg(m)->n_vocab) {
+			cli_error(a->ckpt, "the model has %d token ids; the %s template needs %u: train it on chat data first",
+				  model_cfg(m)->n_vocab, chat_template_name(ct), chat_n_vocab(ct));
+			chat_template_free(ct);
+			return EXIT_DATA;
+		}
+	}
 	input *in = input_open(a->gsm8k, INPUT_JSONL);
-	if (!in)
+	if (!in) {
+		chat_template_free(ct);
 		return EXIT_DATA;
+	}
 	int ret = EXIT_OK, got = 0;
 	tok_state *ts = tok_state_new(v);
 	rec *r = rec_new();
 	buf q = { 0 };
-	char err[512];
+	chat_out co = { 0 };
 	while (ret == EXIT_OK && (!a->limit || res->items + n < a->limit) && (got = input_read(in, r)) == 1) {
 		const rec_field *qf = rec_get(r, "question"), *af = rec_get(r, "answer");
 		unsigned long long line = input_records(in) + input_blank_lines(in);
@@ -606,23 +640,35 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 			ret = EXIT_DATA;
 			break;
 		}
-		buf_reset(&q);
-		buf_adds(&q, GSM8K_PROMPT_HEAD);
-		buf_add(&q, qf->val, qf->len);
-		buf_adds(&q, GSM8K_PROMPT_TAIL);
 		size_t nt, replaced;
-		if (tok_encode(ts, q.data, q.len, &replaced, err, sizeof(err)) < 0) {
-			cli_error(a->gsm8k, "line %llu: %s", line, err);
-			ret = EXIT_DATA;
-			break;
+		const uint32_t *ids;
+		if (ct) {
+			chat_msg msg = { CHAT_USER, (const char *)qf->val, qf->len };
+			chat_out_reset(&co);
+			if (chat_render(ct, ts, &msg, 1, CHAT_GENERATION_PROMPT, &co, err, sizeof(err)) < 0) {
+				cli_error(a->gsm8k, "line %llu: %s", line, err);
+				ret = EXIT_DATA;
+				break;
+			}
+			ids = co.ids, nt = co.n;
+		} else {
+			buf_reset(&q);
+			buf_adds(&q, GSM8K_PROMPT_HEAD);
+			buf_add(&q, qf->val, qf->len);
+			buf_adds(&q, GSM8K_PROMPT_TAIL);
+			if (tok_encode(ts, q.data, q.len, &replaced, err, sizeof(err)) < 0) {
+				cli_error(a->gsm8k, "line %llu: %s", line, err);
+				ret = EXIT_DATA;
+				break;
+			}
+			ids = tok_ids(ts, &nt);
 		}
-		const uint32_t *ids = tok_ids(ts, &nt);
 		prompts[n] = xmalloc(nt * sizeof(uint32_t));
 		memcpy(prompts[n], ids, nt * sizeof(uint32_t));
 		plen[n] = nt;
 		refs[n] = xstrndup((const char *)af->val, af->len);
 		if (++n == CHUNK) {
-			if (gsm8k_chunk(m, a, v, prompts, plen, refs, n, res->items, res) < 0)
+			if (gsm8k_chunk(m, a, v, ct, prompts, plen, refs, n, res->items, res) < 0)
 				ret = EXIT_DATA;
 			for (size_t i = 0; i < n; i++)
 				free(prompts[i]), free(refs[i]);
@@ -633,7 +679,7 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 		cli_error(a->gsm8k, "%s", input_error(in));
 		ret = EXIT_DATA;
 	}
-	if (ret == EXIT_OK && n && gsm8k_chunk(m, a, v, prompts, plen, refs, n, res->items, res) < 0)
+	if (ret == EXIT_OK && n && gsm8k_chunk(m, a, v, ct, prompts, plen, refs, n, res->items, res) < 0)
 		ret = EXIT_DATA;
 	for (size_t i = 0; i < n; i++)
 		free(prompts[i]), free(refs[i]);
@@ -642,10 +688,23 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 		ret = EXIT_DATA;
 	}
 	buf_release(&q);
+	chat_out_release(&co);
+	chat_template_free(ct);
 	rec_free(r);
 	tok_state_free(ts);
 	input_close(in);
 	return ret;
+}
+
+/* Wilson's 95% score interval for k successes in n trials. */
+static void put_ci95(buf *o, const char *key, uint64_t k, uint64_t n)
+{
+	double z = 1.959963984540054, p = (double)k / (double)n, z2n = z * z / (double)n;
+	double mid = (p + z2n / 2) / (1 + z2n);
+	double half = z * sqrt(p * (1 - p) / (double)n + z2n / (4 * (double)n)) / (1 + z2n);
+	char tmp[128];
+	snprintf(tmp, sizeof(tmp), ", \"%s\": [%.6f, %.6f]", key, fmax(0, mid - half), fmin(1, mid + half));
+	buf_adds(o, tmp);
 }
 
 static void put_gsm8k(buf *o, const struct args *a, const struct gsm8k_result *res)
@@ -658,6 +717,12 @@ static void put_gsm8k(buf *o, const struct args *a, const struct gsm8k_result *r
 		 (double)res->correct / (double)res->items, (double)res->any_correct / (double)res->items,
 		 (unsigned long long)res->answers, (unsigned long long)res->extracted);
 	buf_adds(o, tmp);
+	put_ci95(o, "exact_match_ci95", res->correct, res->items);
+	put_ci95(o, "pass_at_k_ci95", res->any_correct, res->items);
+	if (a->chat) {
+		buf_adds(o, ", \"chat\": ");
+		(void)json_put_string(o, a->chat, strlen(a->chat));
+	}
 }
 
 /* The modes that score a model on data, and so can compare it with a

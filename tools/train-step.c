@@ -307,7 +307,24 @@ static int load_model(struct run *r, const seqs_header *h)
 			cli_error(path, "%s", err);
 			return EXIT_DATA;
 		}
+		/* Chat data brings its control tokens after the vocabulary's
+		 * ids: a model started from one that lacks them grows its
+		 * embedding (a continued one cannot: its optimizer state is of
+		 * the old shape). */
+		if (a->from && h->chat_template[0] && h->n_vocab > (uint64_t)model_cfg(r->m)->n_vocab &&
+		    (!h->tokenizer[0] || !strcmp(h->tokenizer, r->info.tokenizer))) {
+			int old = model_cfg(r->m)->n_vocab;
+			model *g = model_grow_vocab(r->m, (int)h->n_vocab);
+			model_free(r->m);
+			r->m = g;
+			r->info.config = *model_cfg(g);
+			if (!a->quiet)
+				cli_error(path, "token embedding grown from %d to %d rows for the %s template's tokens", old,
+					  model_cfg(g)->n_vocab, h->chat_template);
+		}
 	}
+	if (a->init || a->from)
+		snprintf(r->info.chat_template, sizeof(r->info.chat_template), "%s", h->chat_template);
 	optim_opts_default(&r->state.opts);
 	if (!a->init && !a->from) {
 		char *sp = ckpt_state_path(a->ckpt);
@@ -358,10 +375,18 @@ static int check_input(struct run *r, seqs *s)
 		return -1;
 	}
 	if (h->n_vocab > (uint64_t)c->n_vocab) {
-		cli_error(path, "vocabulary of %llu tokens, but the model has %d", (unsigned long long)h->n_vocab,
-			  c->n_vocab);
+		cli_error(path, "vocabulary of %llu tokens, but the model has %d%s", (unsigned long long)h->n_vocab,
+			  c->n_vocab, h->chat_template[0] ? " (start a new checkpoint from it with --from to add the "
+							      "chat template's tokens)" : "");
 		return -1;
 	}
+	if (h->chat_template[0] && r->info.chat_template[0] && strcmp(h->chat_template, r->info.chat_template)) {
+		cli_error(path, "chat template %s, but the model was trained on %s", h->chat_template,
+			  r->info.chat_template);
+		return -1;
+	}
+	if (h->chat_template[0] && !r->info.chat_template[0])
+		snprintf(r->info.chat_template, sizeof(r->info.chat_template), "%s", h->chat_template);
 	if (h->present && strcmp(h->mode, "pretrain") && strcmp(h->mode, "sft") && h->mode[0]) {
 		cli_error(path, "mode %s: train-step reads pretrain and sft sequences", h->mode);
 		return -1;
