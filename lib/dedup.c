@@ -21,6 +21,7 @@ void dedup_params_default(dedup_params *p)
 	p->rows = 8;
 	p->seed = 1;
 	p->norm = TEXTNORM_DEFAULT;
+	p->min_words = DEDUP_MIN_WORDS;
 }
 
 /* ---- signing ---- */
@@ -115,16 +116,26 @@ size_t dedup_batch_bytes(const dedup_batch *b) { return b->text.len; }
 static void sign_range(dedup_batch *b, size_t lo, size_t hi)
 {
 	buf norm = { 0 }, sh = { 0 }, scratch = { 0 };
+	unsigned exact = b->p.norm & TEXTNORM_EXACT;
+	size_t min_words = b->p.min_words > 0 ? (size_t)b->p.min_words : 1;
 	for (size_t i = lo; i < hi; i++) {
 		const uint8_t *t = b->text.data + b->text_off[i];
 		size_t len = b->text_off[i + 1] - b->text_off[i];
-		textnorm_apply(&norm, t, len, b->p.norm);
+		textnorm_apply(&norm, t, len, exact);
 		XXH128_hash_t h = XXH3_128bits(norm.data, norm.len);
 		b->exact[2 * i] = h.low64;
 		b->exact[2 * i + 1] = h.high64;
-		size_t nsh = minhash_sign(b->mh, norm.data, norm.len, b->keys + i * (size_t)b->p.bands,
-					  b->low8 + i * b->k, b->keep_shingles ? &sh : NULL, &scratch);
-		b->words[i] = nsh > 0;
+		if (b->p.norm != exact)
+			textnorm_apply(&norm, t, len, b->p.norm);
+		uint64_t *keys = b->keys + i * (size_t)b->p.bands;
+		uint8_t *low8 = b->low8 + i * b->k;
+		b->words[i] = minhash_words(norm.data, norm.len) >= min_words;
+		if (!b->words[i]) {
+			memset(keys, 0, (size_t)b->p.bands * sizeof(uint64_t));
+			memset(low8, 0, b->k);
+			continue;
+		}
+		size_t nsh = minhash_sign(b->mh, norm.data, norm.len, keys, low8, b->keep_shingles ? &sh : NULL, &scratch);
 		if (b->keep_shingles && nsh) {
 			b->nshingles[i] = sh.len / sizeof(uint32_t);
 			b->shingles[i] = xmalloc(sh.len);
@@ -182,7 +193,8 @@ void dedup_batch_wait(dedup_batch *b)
 
 /* ---- the set ---- */
 
-enum { F_INDEXED = 1, F_WORDS = 2, F_EXACT_DUP = 4, F_COUNTED = 8 };
+/* F_DROPPED: an index document that its run dropped. */
+enum { F_INDEXED = 1, F_WORDS = 2, F_EXACT_DUP = 4, F_COUNTED = 8, F_DROPPED = 16 };
 
 struct dedup_set {
 	dedup_params p;
@@ -204,6 +216,10 @@ struct dedup_set {
 	uint8_t *reason;
 	float *sim;
 	buf name;
+	/* the last run an index records (run_docs: -1 if none), and the
+	 * options of the last clustering */
+	int64_t run_docs;
+	char run_opts[128], opts[128];
 };
 
 dedup_set *dedup_set_new(const dedup_params *p)
@@ -211,6 +227,7 @@ dedup_set *dedup_set_new(const dedup_params *p)
 	dedup_set *s = xcalloc(1, sizeof(*s));
 	s->p = *p;
 	s->k = (size_t)p->bands * (size_t)p->rows;
+	s->run_docs = -1;
 	return s;
 }
 
@@ -280,7 +297,7 @@ static void set_reserve(dedup_set *s, size_t more)
 
 /* Append one document; the arrays have room. */
 static void set_add(dedup_set *s, uint32_t shard, uint64_t recno, const char *id, size_t idlen, uint64_t length,
-		    const uint64_t exact[2], const uint64_t *keys, const uint8_t *low8, int words, int indexed,
+		    const uint64_t exact[2], const uint64_t *keys, const uint8_t *low8, uint8_t flags,
 		    const uint32_t *sh, size_t nsh)
 {
 	size_t i = s->n++;
@@ -297,7 +314,7 @@ static void set_add(dedup_set *s, uint32_t shard, uint64_t recno, const char *id
 	s->exact[2 * i + 1] = exact[1];
 	memcpy(s->keys + i * (size_t)s->p.bands, keys, (size_t)s->p.bands * sizeof(uint64_t));
 	memcpy(s->low8 + i * s->k, low8, s->k);
-	s->flags[i] = (uint8_t)((words ? F_WORDS : 0) | (indexed ? F_INDEXED : 0));
+	s->flags[i] = flags;
 	if (nsh && !s->sh_off) {
 		s->sh_off = xcalloc(s->cap, sizeof(uint64_t));
 		s->sh_n = xcalloc(s->cap, sizeof(uint32_t));
@@ -315,8 +332,8 @@ void dedup_set_add_batch(dedup_set *s, dedup_batch *b, uint32_t shard, int index
 	for (size_t i = 0; i < b->n; i++) {
 		const char *id = b->id_off[i] ? (const char *)b->ids.data + b->id_off[i] - 1 : NULL;
 		set_add(s, shard, b->recno[i], id, id ? strlen(id) : 0, b->length[i], b->exact + 2 * i,
-			b->keys + i * (size_t)b->p.bands, b->low8 + i * b->k, b->words[i], indexed, b->shingles[i],
-			b->nshingles[i]);
+			b->keys + i * (size_t)b->p.bands, b->low8 + i * b->k,
+			(uint8_t)((b->words[i] ? F_WORDS : 0) | (indexed ? F_INDEXED : 0)), b->shingles[i], b->nshingles[i]);
 	}
 	batch_clear(b);
 }
@@ -332,6 +349,58 @@ const char *dedup_set_doc_name(dedup_set *s, uint32_t doc)
 	buf_adds(&s->name, num);
 	buf_addc(&s->name, 0);
 	return (const char *)s->name.data;
+}
+
+/* The clustering options an index records for its last run. */
+static void options_name(const dedup_cluster_opts *o, char *out, size_t n)
+{
+	snprintf(out, n, "keep=%s near=%d verify=%d threshold=%.6g", o->keep_longest ? "longest" : "first",
+		 o->near != 0, o->near && o->verify, o->near && o->verify ? o->threshold : 0.0);
+}
+
+/* Take documents [lo, hi) out of the set (the string pools keep their
+ * bytes). */
+static void set_remove(dedup_set *s, size_t lo, size_t hi)
+{
+	size_t tail = s->n - hi, d = hi - lo, nb = (size_t)s->p.bands;
+#define SHIFT(arr, per) memmove((arr) + lo * (per), (arr) + hi * (per), tail * (per) * sizeof(*(arr)))
+	SHIFT(s->exact, 2);
+	SHIFT(s->length, 1);
+	SHIFT(s->recno, 1);
+	SHIFT(s->id_off, 1);
+	SHIFT(s->keys, nb);
+	SHIFT(s->shard, 1);
+	SHIFT(s->low8, s->k);
+	SHIFT(s->flags, 1);
+	if (s->sh_off) {
+		SHIFT(s->sh_off, 1);
+		SHIFT(s->sh_n, 1);
+	}
+#undef SHIFT
+	s->n -= d;
+}
+
+int dedup_set_replay(dedup_set *s, const dedup_cluster_opts *o)
+{
+	size_t first = 0;
+	while (first < s->n && (s->flags[first] & F_INDEXED))
+		first++;
+	char opts[sizeof(s->opts)];
+	options_name(o, opts, sizeof(opts));
+	size_t run = s->n - first;
+	if (s->run_docs < 0 || (uint64_t)s->run_docs != run || run > first || strcmp(opts, s->run_opts) != 0)
+		return 0;
+	size_t lo = first - run;
+	for (size_t j = 0; j < run; j++) {
+		size_t a = lo + j, b = first + j;
+		if (strcmp(s->shard_names[s->shard[a]], s->shard_names[s->shard[b]]) != 0 || s->recno[a] != s->recno[b] ||
+		    s->length[a] != s->length[b] || s->exact[2 * a] != s->exact[2 * b] ||
+		    s->exact[2 * a + 1] != s->exact[2 * b + 1])
+			return 0;
+	}
+	set_remove(s, lo, first);
+	s->run_docs = -1;
+	return 1;
 }
 
 double dedup_set_bytes_per_doc(const dedup_set *s)
@@ -389,42 +458,30 @@ static double similarity(const dedup_set *s, uint32_t a, uint32_t b)
 	return minhash_estimate(s->low8 + (size_t)a * s->k, s->low8 + (size_t)b * s->k, s->k);
 }
 
-/* Under --verify, a document is compared with at most this many earlier
- * documents of one LSH bucket, so that a huge bucket cannot make the
- * check quadratic. */
+/* Under verify, a document is compared with at most this many earlier
+ * documents of one LSH bucket, and with at most this many documents kept
+ * before it in its component, so that a huge bucket or component cannot
+ * make the check quadratic (a comparison left out keeps a document). */
 #define VERIFY_MAX_PER_BUCKET 64
+#define VERIFY_MAX_KEPT 256
 
-void dedup_set_cluster(dedup_set *s, const dedup_cluster_opts *o, dedup_stats *st)
+/* Where a document comes in keep order (smaller first, then by number):
+ * documents an earlier run kept, then those it dropped, then this run's,
+ * longest first under keep_longest. */
+static uint64_t keep_rank(const dedup_set *s, uint32_t i, int longest)
+{
+	uint64_t cls = !(s->flags[i] & F_INDEXED) ? 2 : (s->flags[i] & F_DROPPED) ? 1 : 0;
+	uint64_t len = s->length[i] < (1ull << 60) ? s->length[i] : (1ull << 60) - 1;
+	return cls << 61 | (cls == 2 && longest ? (1ull << 60) - 1 - len : 0);
+}
+
+/* Candidate pairs: documents sharing a band key, except the copies already
+ * grouped as exact duplicates (they share every band).  Joins them in
+ * s->parent, under verify only at the threshold. */
+static void join_candidates(dedup_set *s, const dedup_cluster_opts *o, struct keyed *v, dedup_stats *st)
 {
 	size_t n = s->n;
-	memset(st, 0, sizeof(*st));
-	st->docs = n;
-	free(s->parent); free(s->kept); free(s->reason); free(s->sim);
-	s->parent = xmalloc((n ? n : 1) * sizeof(uint32_t));
-	s->kept = xmalloc((n ? n : 1) * sizeof(uint32_t));
-	s->reason = xcalloc(n ? n : 1, 1);
-	s->sim = xcalloc(n ? n : 1, sizeof(float));
-	for (size_t i = 0; i < n; i++) {
-		s->parent[i] = (uint32_t)i;
-		s->flags[i] &= (uint8_t)~F_EXACT_DUP;
-		st->indexed += (s->flags[i] & F_INDEXED) != 0;
-		st->no_words += !(s->flags[i] & F_WORDS);
-	}
-	struct keyed *v = xmalloc((n ? n : 1) * sizeof(*v));
-
-	/* Exact duplicates: equal hashes of the normalised text. */
-	for (size_t i = 0; i < n; i++)
-		v[i] = (struct keyed){ s->exact[2 * i + 1], s->exact[2 * i], (uint32_t)i };
-	qsort(v, n, sizeof(*v), cmp_keyed);
-	for (size_t i = 1; i < n; i++)
-		if (v[i].key == v[i - 1].key && v[i].key2 == v[i - 1].key2) {
-			uf_union(s->parent, v[i - 1].doc, v[i].doc);
-			s->flags[v[i].doc] |= F_EXACT_DUP;
-		}
-
-	/* Near duplicates: documents sharing a band key, except the copies
-	 * already joined as exact duplicates (they share every band). */
-	for (int band = 0; o->near && band < s->p.bands; band++) {
+	for (int band = 0; band < s->p.bands; band++) {
 		size_t m = 0;
 		for (size_t i = 0; i < n; i++)
 			if ((s->flags[i] & (F_WORDS | F_EXACT_DUP)) == F_WORDS)
@@ -451,43 +508,127 @@ void dedup_set_cluster(dedup_set *s, const dedup_cluster_opts *o, dedup_stats *s
 			}
 		}
 	}
-	free(v);
+}
 
-	/* One document kept per component: an indexed one if any (the root,
-	 * as indexed documents come first), else the first or the longest. */
-	uint32_t *best = xmalloc((n ? n : 1) * sizeof(uint32_t));
+static void drop(dedup_set *s, uint32_t i, int reason, uint32_t kept, double sim, dedup_stats *st)
+{
+	s->reason[i] = (uint8_t)reason;
+	s->kept[i] = kept;
+	s->sim[i] = (float)sim;
+	if (reason == DEDUP_EXACT)
+		st->exact++;
+	else
+		st->near++;
+}
+
+void dedup_set_cluster(dedup_set *s, const dedup_cluster_opts *o, dedup_stats *st)
+{
+	size_t n = s->n;
+	int longest = o->keep_longest;
+	memset(st, 0, sizeof(*st));
+	st->docs = n;
+	options_name(o, s->opts, sizeof(s->opts));
+	free(s->parent); free(s->kept); free(s->reason); free(s->sim);
+	s->parent = xmalloc((n ? n : 1) * sizeof(uint32_t));
+	s->kept = xmalloc((n ? n : 1) * sizeof(uint32_t));
+	s->reason = xcalloc(n ? n : 1, 1);
+	s->sim = xcalloc(n ? n : 1, sizeof(float));
+	for (size_t i = 0; i < n; i++) {
+		s->parent[i] = (uint32_t)i;
+		s->kept[i] = (uint32_t)i;
+		s->flags[i] &= (uint8_t)~(F_EXACT_DUP | F_COUNTED);
+		st->indexed += (s->flags[i] & F_INDEXED) != 0;
+		st->short_docs += !(s->flags[i] & (F_WORDS | F_INDEXED));
+	}
+	struct keyed *v = xmalloc((n ? n : 1) * sizeof(*v));
+
+	/* Exact duplicates: equal hashes.  Each group keeps its first document
+	 * in keep order; the others are exact drops, whatever comes next. */
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct keyed){ s->exact[2 * i + 1], s->exact[2 * i], (uint32_t)i };
+	qsort(v, n, sizeof(*v), cmp_keyed);
+	for (size_t lo = 0, hi; lo < n; lo = hi) {
+		uint32_t rep = v[lo].doc;
+		for (hi = lo + 1; hi < n && v[hi].key == v[lo].key && v[hi].key2 == v[lo].key2; hi++)
+			if (keep_rank(s, v[hi].doc, longest) < keep_rank(s, rep, longest))
+				rep = v[hi].doc;
+		for (size_t j = lo; j < hi; j++) {
+			uint32_t d = v[j].doc;
+			if (d == rep)
+				continue;
+			s->flags[d] |= F_EXACT_DUP;
+			uf_union(s->parent, d, rep);
+			if (!(s->flags[d] & F_INDEXED))
+				drop(s, d, DEDUP_EXACT, rep, 1, st);
+		}
+	}
+
+	if (o->near)
+		join_candidates(s, o, v, st);
+
+	/* Near duplicates among the documents left, component by component in
+	 * keep order. */
+	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		s->parent[i] = uf_find(s->parent, (uint32_t)i); /* from here, each points at its root */
-		best[i] = UINT32_MAX;
+		if (o->near && (s->flags[i] & (F_WORDS | F_EXACT_DUP)) == F_WORDS)
+			v[m++] = (struct keyed){ s->parent[i], keep_rank(s, (uint32_t)i, longest), (uint32_t)i };
 	}
-	for (size_t i = 0; i < n; i++) {
-		uint32_t r = s->parent[i], k = best[r];
-		if (k == UINT32_MAX || (o->keep_longest && !(s->flags[k] & F_INDEXED) && s->length[i] > s->length[k]))
-			best[r] = (uint32_t)i;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uint32_t r = s->parent[i], k = best[r];
-		s->kept[i] = k;
-		if (k == i || (s->flags[i] & F_INDEXED))
+	qsort(v, m, sizeof(*v), cmp_keyed);
+	uint32_t *keepers = xmalloc(VERIFY_MAX_KEPT * sizeof(uint32_t));
+	for (size_t lo = 0, hi; lo < m; lo = hi) {
+		for (hi = lo + 1; hi < m && v[hi].key == v[lo].key; hi++)
+			;
+		if (hi - lo < 2)
 			continue;
-		if (s->exact[2 * i] == s->exact[2 * k] && s->exact[2 * i + 1] == s->exact[2 * k + 1]) {
-			s->reason[i] = DEDUP_EXACT;
-			s->sim[i] = 1;
-			st->exact++;
-		} else {
-			s->reason[i] = DEDUP_NEAR;
-			s->sim[i] = (float)similarity(s, (uint32_t)i, k);
-			st->near++;
+		size_t nk = 0;
+		for (size_t j = lo; j < hi; j++) {
+			uint32_t d = v[j].doc;
+			if (s->flags[d] & F_INDEXED) {
+				/* An earlier run's verdict stands; what it kept is an original. */
+				if (!(s->flags[d] & F_DROPPED) && nk < VERIFY_MAX_KEPT)
+					keepers[nk++] = d;
+				continue;
+			}
+			if (!o->verify) {
+				/* Every member of a component goes but the first kept. */
+				if (nk)
+					drop(s, d, DEDUP_NEAR, keepers[0], similarity(s, d, keepers[0]), st);
+				else
+					keepers[nk++] = d;
+				continue;
+			}
+			double best = -1;
+			uint32_t to = d;
+			for (size_t k = 0; k < nk; k++) {
+				double sim = similarity(s, d, keepers[k]);
+				if (sim >= o->threshold && sim > best)
+					best = sim, to = keepers[k];
+			}
+			if (to != d)
+				drop(s, d, DEDUP_NEAR, to, best, st);
+			else if (nk < VERIFY_MAX_KEPT)
+				keepers[nk++] = d;
 		}
-		/* Count a component once, at its first dropped document. */
-		if (!(s->flags[r] & F_COUNTED)) {
-			s->flags[r] |= F_COUNTED;
+	}
+	free(keepers);
+	free(v);
+
+	/* Clusters: the documents kept in the end that something was dropped
+	 * for (an exact drop's original may itself be a near drop). */
+	for (size_t i = 0; i < n; i++) {
+		if (s->reason[i] == DEDUP_KEPT)
+			continue;
+		uint32_t k = s->kept[i];
+		if (s->reason[k] != DEDUP_KEPT)
+			k = s->kept[k];
+		if (!(s->flags[k] & F_COUNTED)) {
+			s->flags[k] |= F_COUNTED;
 			st->clusters++;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
 		s->flags[i] &= (uint8_t)~F_COUNTED;
-	free(best);
 }
 
 void dedup_set_verdict(const dedup_set *s, uint32_t doc, dedup_verdict *v)
@@ -499,23 +640,34 @@ void dedup_set_verdict(const dedup_set *s, uint32_t doc, dedup_verdict *v)
 
 /* ---- signature files and indexes ---- */
 
-static int meta_json(const dedup_params *p, const char *format, buf *out)
+/* The header of a signature file or index (version 2: exact hashes under
+ * TEXTNORM_EXACT, min_words); run_docs >= 0 adds the last run's count and
+ * options. */
+static void meta_json(const dedup_params *p, const char *format, int64_t run_docs, const char *run_opts, buf *out)
 {
-	char m[256];
+	char m[512];
 	int k = snprintf(m, sizeof(m),
-			 "{\"format\": \"%s\", \"version\": 1, \"ngram\": %d, \"bands\": %d, \"rows\": %d, "
-			 "\"seed\": %llu, \"normalize\": \"%s\"}",
-			 format, p->ngram, p->bands, p->rows, (unsigned long long)p->seed, textnorm_name(p->norm));
+			 "{\"format\": \"%s\", \"version\": 2, \"ngram\": %d, \"bands\": %d, \"rows\": %d, "
+			 "\"seed\": %llu, \"normalize\": \"%s\", \"min_words\": %d",
+			 format, p->ngram, p->bands, p->rows, (unsigned long long)p->seed, textnorm_name(p->norm),
+			 p->min_words);
 	buf_reset(out);
 	buf_add(out, m, (size_t)k);
-	return 0;
+	if (run_docs >= 0) {
+		k = snprintf(m, sizeof(m), ", \"run_docs\": %lld, \"run_opts\": \"%s\"", (long long)run_docs, run_opts);
+		buf_add(out, m, (size_t)k);
+	}
+	buf_adds(out, "}");
 }
 
 int dedup_sigfile_write(dedup_set *s, int fd, int index, int with_shingles)
 {
 	stream_writer *w = stream_writer_open(fd, NULL);
 	buf meta = { 0 };
-	meta_json(&s->p, "sluice-dedup-signatures", &meta);
+	int64_t run = 0;
+	for (size_t i = 0; i < s->n; i++)
+		run += !(s->flags[i] & F_INDEXED);
+	meta_json(&s->p, "sluice-dedup-signatures", index ? run : -1, s->opts, &meta);
 	int ret = stream_writer_set_meta(w, (const char *)meta.data, meta.len);
 	buf_release(&meta);
 	rec *r = rec_new();
@@ -533,6 +685,8 @@ int dedup_sigfile_write(dedup_set *s, int fd, int index, int with_shingles)
 		}
 		rec_set_int(r, "length", (int64_t)s->length[i]);
 		rec_set(r, "exact", 5, REC_U8S, ex, 16);
+		if (index && ((s->flags[i] & F_DROPPED) || (s->reason && s->reason[i] != DEDUP_KEPT)))
+			rec_set_int(r, "dropped", 1);
 		if (s->flags[i] & F_WORDS) {
 			uint8_t kb[MINHASH_MAX_HASHES * 8];
 			for (int b = 0; b < s->p.bands; b++)
@@ -563,22 +717,24 @@ int dedup_sigfile_write(dedup_set *s, int fd, int index, int with_shingles)
 }
 
 /* Check the header metadata against s's parameters. */
-static int check_meta(const dedup_set *s, input *in, const char *format, char *err, size_t errlen)
+static int check_meta(dedup_set *s, input *in, const char *format, int indexed, char *err, size_t errlen)
 {
 	size_t len;
 	const char *m = input_meta(in, &len);
 	rec *r = rec_new();
 	char jerr[128];
 	int ret = -1;
-	int64_t ngram, bands, rows, seed, version;
+	int64_t ngram, bands, rows, seed, version, min_words, run_docs;
 	const rec_field *f, *nf;
 	if (len == 0 || json_parse_line(r, m, len, jerr, sizeof(jerr)) < 0 || !(f = rec_get(r, "format")) ||
 	    f->type != REC_STR || f->len != strlen(format) || memcmp(f->val, format, f->len) != 0) {
 		snprintf(err, errlen, "not a %s file", format);
 		goto out;
 	}
-	if (rec_get_int(r, "version", &version) < 0 || version != 1) {
-		snprintf(err, errlen, "unsupported %s version", format);
+	if (rec_get_int(r, "version", &version) < 0 || version != (s ? 2 : 1)) {
+		snprintf(err, errlen, "unsupported %s version%s", format,
+			 s && version == 1 ? " (1: made by an older sluice-dedup, which compared other exact hashes; sign again)"
+					   : "");
 		goto out;
 	}
 	if (!s) {
@@ -587,18 +743,26 @@ static int check_meta(const dedup_set *s, input *in, const char *format, char *e
 	}
 	if (rec_get_int(r, "ngram", &ngram) < 0 || rec_get_int(r, "bands", &bands) < 0 ||
 	    rec_get_int(r, "rows", &rows) < 0 || rec_get_int(r, "seed", &seed) < 0 ||
-	    !(nf = rec_get(r, "normalize")) || nf->type != REC_STR) {
+	    rec_get_int(r, "min_words", &min_words) < 0 || !(nf = rec_get(r, "normalize")) || nf->type != REC_STR) {
 		snprintf(err, errlen, "header lacks a parameter");
 		goto out;
 	}
 	const char *want = textnorm_name(s->p.norm);
 	if (ngram != s->p.ngram || bands != s->p.bands || rows != s->p.rows || (uint64_t)seed != s->p.seed ||
-	    nf->len != strlen(want) || memcmp(nf->val, want, nf->len) != 0) {
+	    min_words != s->p.min_words || nf->len != strlen(want) || memcmp(nf->val, want, nf->len) != 0) {
 		snprintf(err, errlen,
-			 "signed with other parameters (ngram %lld, bands %lld, rows %lld, seed %lld, normalize %.*s)",
-			 (long long)ngram, (long long)bands, (long long)rows, (long long)seed, (int)(nf->len > 64 ? 64 : nf->len),
-			 (const char *)nf->val);
+			 "signed with other parameters (ngram %lld, bands %lld, rows %lld, seed %lld, min-words %lld, "
+			 "normalize %.*s)",
+			 (long long)ngram, (long long)bands, (long long)rows, (long long)seed, (long long)min_words,
+			 (int)(nf->len > 64 ? 64 : nf->len), (const char *)nf->val);
 		goto out;
+	}
+	const rec_field *ro = rec_get(r, "run_opts");
+	if (indexed && rec_get_int(r, "run_docs", &run_docs) == 0 && run_docs >= 0 && ro && ro->type == REC_STR &&
+	    ro->len < sizeof(s->run_opts)) {
+		s->run_docs = run_docs;
+		memcpy(s->run_opts, ro->val, ro->len);
+		s->run_opts[ro->len] = '\0';
 	}
 	ret = 0;
 out:
@@ -621,12 +785,12 @@ static int sigfile_load(dedup_set *s, input *in, int indexed, char *err, size_t 
 	buf name = { 0 };
 	while ((got = input_read(in, r)) == 1) {
 		n++;
-		if (n == 1 && check_meta(s, in, "sluice-dedup-signatures", err, errlen) < 0)
+		if (n == 1 && check_meta(s, in, "sluice-dedup-signatures", indexed, err, errlen) < 0)
 			goto out;
 		const rec_field *fs = get_typed(r, "shard", REC_STR), *fe = get_typed(r, "exact", REC_U8S);
 		const rec_field *fk = get_typed(r, "keys", REC_U8S), *fl = get_typed(r, "low8", REC_U8S);
 		const rec_field *fi = get_typed(r, "id", REC_STR), *fh = get_typed(r, "shingles", REC_U32S);
-		int64_t recno, length, records;
+		int64_t recno, length, records, dropped = 0;
 		if (!fs || memchr(fs->val, 0, fs->len)) {
 			snprintf(err, errlen, "record %llu: no valid shard name", (unsigned long long)n);
 			goto out;
@@ -671,15 +835,21 @@ static int sigfile_load(dedup_set *s, input *in, int indexed, char *err, size_t 
 		uint8_t zero[MINHASH_MAX_HASHES] = { 0 };
 		for (int b = 0; b < s->p.bands; b++)
 			keys[b] = fk ? load_u64le(fk->val + 8 * b) : 0;
+		if (rec_get(r, "dropped") && (rec_get_int(r, "dropped", &dropped) < 0 || dropped < 0 || dropped > 1)) {
+			snprintf(err, errlen, "record %llu: bad dropped field", (unsigned long long)n);
+			goto out;
+		}
 		set_reserve(s, 1);
 		set_add(s, shard, (uint64_t)recno, fi ? (const char *)fi->val : NULL, fi ? fi->len : 0, (uint64_t)length,
-			ex, keys, fl ? fl->val : zero, fk != NULL, indexed, sh, nsh);
+			ex, keys, fl ? fl->val : zero,
+			(uint8_t)((fk ? F_WORDS : 0) | (indexed ? F_INDEXED : 0) | (indexed && dropped ? F_DROPPED : 0)),
+			sh, nsh);
 	}
 	if (got < 0) {
 		snprintf(err, errlen, "%s", input_error(in));
 		goto out;
 	}
-	if (n == 0 && check_meta(s, in, "sluice-dedup-signatures", err, errlen) < 0)
+	if (n == 0 && check_meta(s, in, "sluice-dedup-signatures", indexed, err, errlen) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -808,7 +978,7 @@ static dedup_drops *drops_load(input *in, char *err, size_t errlen)
 	uint64_t n = 0;
 	while ((got = input_read(in, r)) == 1) {
 		n++;
-		if (n == 1 && check_meta(NULL, in, "sluice-dedup-drops", err, errlen) < 0)
+		if (n == 1 && check_meta(NULL, in, "sluice-dedup-drops", 0, err, errlen) < 0)
 			goto bad;
 		const rec_field *fs = get_typed(r, "shard", REC_STR);
 		int64_t records, recno;
@@ -856,7 +1026,7 @@ static dedup_drops *drops_load(input *in, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", input_error(in));
 		goto bad;
 	}
-	if (n == 0 && check_meta(NULL, in, "sluice-dedup-drops", err, errlen) < 0)
+	if (n == 0 && check_meta(NULL, in, "sluice-dedup-drops", 0, err, errlen) < 0)
 		goto bad;
 	qsort(d->e, d->n, sizeof(*d->e), cmp_drop);
 	d->sorted = xmalloc((d->n ? d->n : 1) * sizeof(dedup_drop));

@@ -1,14 +1,29 @@
 /* dedup.h: exact and near-duplicate detection over a set of documents.
  *
  * A document is signed (dedup_batch) from its text: the XXH3-128 hash of
- * its normalised text (textnorm.h) for exact duplicates, and a MinHash
- * signature (minhash.h) for near ones.  Signed documents go into a set
- * (dedup_set) in order; dedup_set_cluster() joins every pair with equal
- * exact hashes, and every pair sharing an LSH band key (optionally only if
- * their Jaccard similarity reaches a threshold), into connected components
- * with union-find, and keeps one document per component: the first, or the
- * longest.  Documents loaded from an index were kept by an earlier run and
- * are never dropped; a component holding one keeps it.
+ * its text under the normalisation steps that cannot merge different
+ * content (TEXTNORM_EXACT of the chosen ones: case, white space, Unicode
+ * composition) for exact duplicates, and a MinHash signature (minhash.h)
+ * of its fully normalised text (textnorm.h) for near ones.  A text of
+ * fewer than min_words words after normalisation takes no part in the
+ * near-duplicate search: a title or a one-line stub shares its only
+ * shingles with unrelated texts once numbers are folded.
+ *
+ * Signed documents go into a set (dedup_set) in order; dedup_set_cluster()
+ * first groups equal exact hashes: each group keeps one document (the
+ * first, or the longest) and drops the others as exact duplicates of it,
+ * whatever the near-duplicate settings, so the exact count does not depend
+ * on them.  Then the documents left that share an LSH band key are near
+ * duplicate candidates.  With verify, a candidate pair is joined only at a
+ * Jaccard similarity of threshold or more, and within each joined
+ * component a document is dropped only if it reaches the threshold against
+ * a document kept before it (in keep order), which it names; so no
+ * document is dropped for a chain of resemblances.  Without verify every
+ * candidate pair is joined, and each component keeps one document.
+ *
+ * Documents loaded from an index come from an earlier run and get no new
+ * verdict; those it kept come first in keep order, those it dropped can be
+ * the original of an exact copy but never the reason for a near drop.
  *
  * A document is named by its shard (a name: the input file, or one given)
  * and its record number in that shard, counted from 1 over every record,
@@ -34,9 +49,13 @@ typedef struct dedup_params {
 	int ngram, bands, rows;
 	uint64_t seed;
 	unsigned norm;          /* textnorm flags */
+	int min_words;          /* fewer words: no near-duplicate search */
 } dedup_params;
 
-/* datatrove's defaults: 5-grams, 14 bands of 8 rows, seed 1. */
+#define DEDUP_MIN_WORDS 5
+
+/* datatrove's MinHash defaults: 5-grams, 14 bands of 8 rows, seed 1; and
+ * TEXTNORM_DEFAULT, DEDUP_MIN_WORDS. */
 void dedup_params_default(dedup_params *p);
 
 enum { DEDUP_KEPT = 0, DEDUP_EXACT = 1, DEDUP_NEAR = 2 };
@@ -83,12 +102,12 @@ size_t dedup_set_count(const dedup_set *s);
 typedef struct dedup_cluster_opts {
 	int keep_longest;   /* keep the longest text of a component, not the first */
 	int near;           /* 0: exact duplicates only */
-	int verify;         /* join LSH candidates only at >= threshold similarity */
+	int verify;         /* join and drop only at >= threshold similarity */
 	double threshold;
 } dedup_cluster_opts;
 
 typedef struct dedup_stats {
-	uint64_t docs, indexed, no_words;
+	uint64_t docs, indexed, short_docs;   /* short: under min_words, exact only */
 	uint64_t candidates, verified;   /* candidate pairs checked, and passed, under verify */
 	uint64_t clusters;               /* components with a dropped document */
 	uint64_t exact, near;            /* documents dropped, by reason */
@@ -98,7 +117,9 @@ void dedup_set_cluster(dedup_set *s, const dedup_cluster_opts *o, dedup_stats *s
 
 typedef struct dedup_verdict {
 	int reason;          /* DEDUP_KEPT, DEDUP_EXACT or DEDUP_NEAR */
-	uint32_t kept;       /* the document kept in its place */
+	uint32_t kept;       /* the document it duplicates: for a near drop one
+				that is kept; for an exact one the document its
+				group keeps, which may itself be a near drop */
 	double similarity;   /* 1 for exact; else exact Jaccard if both shingle
 				sets are known, the signature estimate if not */
 } dedup_verdict;
@@ -110,6 +131,16 @@ uint64_t dedup_set_doc_recno(const dedup_set *s, uint32_t doc);
 /* Its id field, or "SHARD:RECNO" when it had none. */
 const char *dedup_set_doc_name(dedup_set *s, uint32_t doc);
 
+/* A rerun of the run an index records last.  Call after loading the index
+ * and signing this run's documents, before clustering.  When this run's
+ * documents are the ones the index's last run added (the same shards,
+ * record numbers, hashes and lengths, in order) and o is the options that
+ * run clustered with, they are the same run again (one killed after it
+ * updated the index, or repeated): the index's copies are taken out of the
+ * set, so that the run gives the same verdicts as the first time, and 1
+ * is returned.  Otherwise 0, and nothing changes. */
+int dedup_set_replay(dedup_set *s, const dedup_cluster_opts *o);
+
 /* Bytes of memory the set holds per document (its arrays divided by the
  * count), for reports. */
 double dedup_set_bytes_per_doc(const dedup_set *s);
@@ -118,8 +149,11 @@ double dedup_set_bytes_per_doc(const dedup_set *s);
 
 /* Write every document of s to a new signature stream on fd, and unless
  * index, the record count of each shard.  An index holds dropped documents
- * too, so that a later batch joins the components one run over all the
- * batches would have found.  with_shingles keeps the shingle sets.
+ * too, marked as such, so that a later batch finds the exact copies one
+ * run over all the batches would have found; and, in its header, how many
+ * documents the last run added with what options (for dedup_set_replay;
+ * write an index only after dedup_set_cluster).  with_shingles keeps the
+ * shingle sets.
  * Returns 0, or -1 with errno set on a write error. */
 int dedup_sigfile_write(dedup_set *s, int fd, int index, int with_shingles) MUST_CHECK;
 

@@ -109,6 +109,14 @@ size_t minhash_sign(const minhash *m, const uint8_t *s, size_t n, uint64_t *keys
 	return nsh;
 }
 
+size_t minhash_words(const uint8_t *s, size_t n)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++)
+		w += s[i] != ' ' && (i == 0 || s[i - 1] == ' ');
+	return w;
+}
+
 double minhash_estimate(const uint8_t *a, const uint8_t *b, size_t k)
 {
 	if (k == 0)

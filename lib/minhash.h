@@ -45,6 +45,10 @@ int minhash_rows(const minhash *m);
 size_t minhash_sign(const minhash *m, const uint8_t *s, size_t n, uint64_t *keys, uint8_t *low8,
 		    buf *shingles, buf *scratch);
 
+/* The number of words of s[0..n) as minhash_sign() splits it (runs of
+ * characters other than the space). */
+size_t minhash_words(const uint8_t *s, size_t n);
+
 /* Estimated Jaccard similarity from two low-byte signatures of k values:
  * the share of equal bytes corrected for chance agreement (1/256), at
  * least 0. */

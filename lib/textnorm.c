@@ -25,6 +25,8 @@ int textnorm_parse(const char *spec, unsigned *flags)
 		size_t i;
 		if (len == 7 && memcmp(p, "default", 7) == 0)
 			f |= TEXTNORM_DEFAULT;
+		else if (len == 9 && memcmp(p, "datatrove", 9) == 0)
+			f |= TEXTNORM_DATATROVE;
 		else if (!(len == 4 && memcmp(p, "none", 4) == 0)) {
 			for (i = 0; i < NSTEPS; i++)
 				if (strlen(steps[i].name) == len && memcmp(p, steps[i].name, len) == 0)

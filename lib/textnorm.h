@@ -1,8 +1,11 @@
 /* textnorm.h: the text normalisation that deduplication compares.
  *
- * Each step is a flag; the default set follows datatrove's simplify_text()
+ * Each step is a flag.  TEXTNORM_DATATROVE is datatrove's simplify_text()
  * (its defaults, in its order): lower case, numbers to "0", punctuation and
  * symbols to spaces, runs of white space to one space, diacritics removed.
+ * The default is the same without numbers to "0": texts that differ only
+ * in their numbers ("Route 611" and "Route 618", the 1955 and the 1980
+ * edition of a race) are different documents, not near duplicates.
  * Unicode data (case folding, decomposition, categories) comes from
  * utf8proc.  Text that is all ASCII takes a fast path with the same result.
  *
@@ -23,11 +26,16 @@ enum {
 	TEXTNORM_SPACE   = 0x10, /* white space and controls runs -> one space, trimmed */
 	TEXTNORM_ACCENTS = 0x20, /* decompose and drop combining marks (Mn) */
 };
-#define TEXTNORM_DEFAULT (TEXTNORM_NFC | TEXTNORM_CASE | TEXTNORM_DIGITS | TEXTNORM_PUNCT | \
-			  TEXTNORM_SPACE | TEXTNORM_ACCENTS)
+#define TEXTNORM_DATATROVE (TEXTNORM_NFC | TEXTNORM_CASE | TEXTNORM_DIGITS | TEXTNORM_PUNCT | \
+			    TEXTNORM_SPACE | TEXTNORM_ACCENTS)
+#define TEXTNORM_DEFAULT (TEXTNORM_DATATROVE & ~TEXTNORM_DIGITS)
+/* The steps that cannot make two texts with different content equal: the
+ * only ones exact duplicates are compared under (numbers, punctuation and
+ * accents carry content: "GPL-2+" is not "GPL-3+"). */
+#define TEXTNORM_EXACT (TEXTNORM_NFC | TEXTNORM_CASE | TEXTNORM_SPACE)
 
 /* Parse a comma-separated list of "nfc", "case", "digits", "punct", "space",
- * "accents", or one of "default", "none".  Returns 0, or -1 if a word is
+ * "accents", "default", "datatrove" (each a set of these), or "none".  Returns 0, or -1 if a word is
  * unknown. */
 int textnorm_parse(const char *spec, unsigned *flags);
 /* The list form of flags ("case,punct,space"; "none"), in a static buffer. */

@@ -1,5 +1,6 @@
 /* sluice-dedup: drop exact and near-duplicate documents (MinHash-LSH), in one
  * pass or as signature, merge and apply passes over shards. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -23,8 +24,11 @@ enum { MODE_ONE, MODE_SIGN, MODE_MERGE, MODE_APPLY };
 enum {
 	OPT_REJECTS = 256, OPT_INDEX, OPT_SIGNATURES, OPT_MERGE, OPT_APPLY, OPT_SHARD, OPT_FIELD, OPT_NGRAM,
 	OPT_BANDS, OPT_ROWS, OPT_SEED, OPT_NORMALIZE, OPT_VERIFY, OPT_THRESHOLD, OPT_KEEP, OPT_EXACT_ONLY,
-	OPT_STATS, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET,
+	OPT_STATS, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET, OPT_NO_VERIFY, OPT_MIN_WORDS,
 };
+
+/* The Jaccard similarity at which --verify joins and drops by default. */
+#define DEFAULT_THRESHOLD 0.9
 
 /* Documents signed per batch: enough text to share among threads. */
 #define BATCH_BYTES (8u << 20)
@@ -54,20 +58,27 @@ static void usage(FILE *f)
 "      --field NAME       the text field to compare (default text)\n"
 "      --normalize LIST   how texts are compared: comma-separated steps among\n"
 "                         nfc, case, digits, punct, space, accents, or a preset:\n"
-"                         default (every step; the default) or none (the bytes\n"
-"                         as they are)\n"
+"                         default (every step but digits; the default),\n"
+"                         datatrove (every step) or none (the bytes as they\n"
+"                         are); exact duplicates use only its nfc, case and\n"
+"                         space steps\n"
 "      --exact-only       exact duplicates only, no MinHash\n"
+"      --min-words N      texts of fewer words are only exact duplicates (default %d)\n"
 "      --ngram N          words per shingle (default 5)\n"
 "      --bands N          LSH bands (default 14)\n"
 "      --rows N           hashes per band (default 8)\n"
 "      --seed N           seed of the hash functions (default 1)\n"
-"      --verify           join LSH candidates only at --threshold similarity or more\n"
-"      --threshold X      Jaccard threshold of --verify (default 0.8)\n"
+"      --verify           drop only at --threshold Jaccard similarity to a kept\n"
+"                         document (the default)\n"
+"      --no-verify        drop every LSH candidate of a cluster, unchecked\n"
+"      --threshold X      Jaccard threshold of --verify (default %g)\n"
 "      --keep WHICH       first (default) or longest of each cluster\n"
 "      --index FILE       a signature file of earlier runs (created if missing):\n"
 "                         documents that duplicate one in it are dropped (its\n"
-"                         own never are), then FILE is rewritten with all of\n"
-"                         this run's documents added, dropped ones included\n"
+"                         own never are); once the outputs are complete, FILE\n"
+"                         is rewritten with all of this run's documents added,\n"
+"                         dropped ones marked; repeating its last run gives\n"
+"                         the same output again\n"
 "Passes over shards:\n"
 "      --signatures FILE  only sign the input, writing a signature file\n"
 "      --merge            inputs are signature files: write the drop list (-o)\n"
@@ -83,7 +94,7 @@ static void usage(FILE *f)
 "  -V, --version          show the version and exit\n"
 "\n"
 "Exit status: 0 ok, 1 data or I/O error, 2 usage error.\n"
-"See sluice-dedup(1).\n");
+"See sluice-dedup(1).\n", DEDUP_MIN_WORDS, DEFAULT_THRESHOLD);
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -101,6 +112,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "rows", required_argument, NULL, OPT_ROWS },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+		{ "min-words", required_argument, NULL, OPT_MIN_WORDS },
 		{ "threshold", required_argument, NULL, OPT_THRESHOLD },
 		{ "keep", required_argument, NULL, OPT_KEEP },
 		{ "index", required_argument, NULL, OPT_INDEX },
@@ -122,7 +135,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	char *end;
 	dedup_params_default(&a->p);
 	a->threads = 1;
-	a->threshold = 0.8;
+	a->verify = 1;
+	a->threshold = DEFAULT_THRESHOLD;
 	a->field = "text";
 	while ((c = getopt_long(argc, argv, "o:Jfj:hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -138,7 +152,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_NORMALIZE:
 			if (textnorm_parse(optarg, &a->p.norm) < 0)
 				return cli_usage_error("--normalize: expected a list of nfc, case, digits, punct, space, "
-						       "accents, or default or none, got '%s'", optarg);
+						       "accents, default, datatrove, or none, got '%s'", optarg);
 			break;
 		case OPT_EXACT_ONLY: a->exact_only = 1; break;
 		case OPT_NGRAM:
@@ -159,6 +173,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->p.seed = u;
 			break;
 		case OPT_VERIFY: a->verify = 1; break;
+		case OPT_NO_VERIFY: a->verify = 0; break;
+		case OPT_MIN_WORDS:
+			if (cli_parse_int(optarg, 0, 1 << 20, &a->p.min_words) < 0)
+				return cli_usage_error("--min-words: expected 0 to %d, got '%s'", 1 << 20, optarg);
+			break;
 		case OPT_THRESHOLD:
 			errno = 0;
 			a->threshold = strtod(optarg, &end);
@@ -243,6 +262,27 @@ static int out_close(struct out *o, int status)
 	int ret = output_close(o->o, status);
 	o->o = NULL;
 	return ret;
+}
+
+/* Complete both outputs (an error in one aborts the other).  Returns 0, or
+ * -1 after a message. */
+static int close_outputs(struct out *o, struct out *rj)
+{
+	int bad = out_close(o, EXIT_OK) < 0;
+	return (out_close(rj, bad ? EXIT_DATA : EXIT_OK) < 0 || bad) ? -1 : 0;
+}
+
+/* The index's last run again (see dedup_set_replay): taken out of the
+ * index's documents, counted.  Returns the number of index documents left. */
+static uint32_t replay(const struct args *a, dedup_set *set, const dedup_cluster_opts *co, size_t indexed,
+		       cli_counts *counts)
+{
+	size_t n = dedup_set_count(set);
+	if (a->index && dedup_set_replay(set, co)) {
+		cli_counts_add(counts, "rerun", 1);
+		return (uint32_t)(indexed - (n - dedup_set_count(set)));
+	}
+	return (uint32_t)indexed;
 }
 
 /* A rejected record: the original fields plus why. */
@@ -439,6 +479,7 @@ static void add_stats(cli_counts *c, const dedup_stats *st, const struct args *a
 	cli_counts_add(c, "documents", st->docs - st->indexed);
 	if (a->index)
 		cli_counts_add(c, "indexed", st->indexed);
+	cli_counts_add(c, "short", st->short_docs);
 	cli_counts_add(c, "clusters", st->clusters);
 	cli_counts_add(c, "dropped_exact", st->exact);
 	cli_counts_add(c, "dropped_near", st->near);
@@ -448,8 +489,38 @@ static void add_stats(cli_counts *c, const dedup_stats *st, const struct args *a
 	}
 }
 
+/* Remove the temporary files that runs killed while writing the index
+ * left beside it (INDEX.tmp.XXXXXX, see atomic_create()).  They are never
+ * read; this only gives their space back. */
+static void remove_stale_temps(const char *index)
+{
+	const char *slash = strrchr(index, '/');
+	char *dir = slash ? xstrndup(index, (size_t)(slash - index) + 1) : xstrdup("./");
+	const char *base = slash ? slash + 1 : index;
+	size_t bl = strlen(base), tl = strlen(MKSTEMP_SUFFIX);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	buf path = { 0 };
+	while (d && (e = readdir(d))) {
+		const char *name = e->d_name;
+		if (strncmp(name, base, bl) != 0 || strncmp(name + bl, ".tmp.", 5) != 0 || strlen(name + bl + 5) != tl)
+			continue;
+		buf_reset(&path);
+		buf_adds(&path, dir);
+		buf_adds(&path, name);
+		buf_addc(&path, 0);
+		unlink((const char *)path.data);
+	}
+	if (d)
+		closedir(d);
+	buf_release(&path);
+	free(dir);
+}
+
 /* Rewrite the index: its documents and this run's, kept or dropped (see
- * dedup.h), through a temporary file renamed into place. */
+ * dedup.h), through a temporary file renamed into place.  Only once the
+ * run's outputs are complete: an index that lists a document no output
+ * holds would drop it from every later run. */
 static int write_index(const struct args *a, dedup_set *set)
 {
 	char *tmp;
@@ -469,7 +540,10 @@ static int write_index(const struct args *a, dedup_set *set)
 static int load_index(const struct args *a, dedup_set *set)
 {
 	char err[512];
-	if (!a->index || access(a->index, F_OK) != 0)
+	if (!a->index)
+		return 0;
+	remove_stale_temps(a->index);
+	if (access(a->index, F_OK) != 0)
 		return 0; /* a new index */
 	if (dedup_sigfile_read(set, a->index, 1, err, sizeof(err)) < 0) {
 		cli_error(a->index, "%s", err);
@@ -665,6 +739,7 @@ int main(int argc, char **argv)
 	dedup_stats st;
 	dedup_cluster_opts co = { a.keep_longest, !a.exact_only, a.verify, a.threshold };
 	int fd, fail = 0;
+	size_t indexed_m = 0;
 	ret = EXIT_OK;
 
 	if (a.mode == MODE_ONE || a.mode == MODE_APPLY) {
@@ -682,16 +757,18 @@ int main(int argc, char **argv)
 			fail = 1;
 			break;
 		}
-		uint32_t first = (uint32_t)dedup_set_count(set);
+		size_t indexed = dedup_set_count(set);
 		if (sign_inputs(&a, files, nfiles, set, spools, counts, &prog) < 0) {
 			fail = 1;
 			break;
 		}
 		cli_progress_done(&prog);
+		uint32_t first = replay(&a, set, &co, indexed, counts);
 		dedup_set_cluster(set, &co, &st);
 		add_stats(counts, &st, &a);
+		/* The outputs are complete before the index lists what they hold. */
 		fail = apply_verdicts(&a, files, spools, nfiles, set, first, &o, &rj, counts) < 0 ||
-		       (a.index && write_index(&a, set) < 0);
+		       (a.index && (close_outputs(&o, &rj) < 0 || write_index(&a, set) < 0));
 		break;
 	}
 	case MODE_SIGN:
@@ -712,6 +789,7 @@ int main(int argc, char **argv)
 			fail = 1;
 			break;
 		}
+		indexed_m = dedup_set_count(set);
 		for (int i = 0; i < nfiles && !fail; i++) {
 			char err[512];
 			if (dedup_sigfile_read(set, files[i], 0, err, sizeof(err)) < 0) {
@@ -721,6 +799,7 @@ int main(int argc, char **argv)
 		}
 		if (fail)
 			break;
+		replay(&a, set, &co, indexed_m, counts);
 		dedup_set_cluster(set, &co, &st);
 		add_stats(counts, &st, &a);
 		fd = open_binary(a.output, a.force);

@@ -32,11 +32,23 @@ sed 's/"id"/"x"/' "$D/gsm8k/test.jsonl" | head -3 | sed 's/^{/{"id": "doc-A", /'
 cat "$TMP/ids.jsonl" "$TMP/ids.jsonl" | sed '4,6s/doc-A/doc-B/' >"$TMP/ids2.jsonl"
 sluice-dedup -J --field question --rejects "$TMP/rej.jsonl" "$TMP/ids2.jsonl" >/dev/null 2>&1
 grep -q '"dup_of": "doc-A"' "$TMP/rej.jsonl" && ok "an id field names documents" || not_ok "an id field names documents"
-printf '{"text": "Hello, World!"}\n{"text": "hello world"}\n{"text": "HELLO   world."}\n' >"$TMP/norm.jsonl"
-[ "$(sluice-dedup -J "$TMP/norm.jsonl" 2>/dev/null | wc -l)" -eq 1 ] && ok "normalised text is compared" ||
-	not_ok "normalised text is compared"
+printf '{"text": "Hello, World!"}\n{"text": "hello, world!"}\n{"text": "HELLO,   world! "}\n' >"$TMP/norm.jsonl"
+[ "$(sluice-dedup -J "$TMP/norm.jsonl" 2>/dev/null | wc -l)" -eq 1 ] && ok "exact up to case and white space" ||
+	not_ok "exact up to case and white space"
 [ "$(sluice-dedup -J --normalize none "$TMP/norm.jsonl" 2>/dev/null | wc -l)" -eq 3 ] &&
 	ok "--normalize none compares bytes" || not_ok "--normalize none compares bytes"
+# Numbers and punctuation are content: never an exact duplicate, and texts
+# this short are not near-duplicate candidates unless asked.
+printf '%s\n' '{"text": "Apple TV (5th generation)"}' '{"text": "Apple TV (4th generation)"}' \
+	'{"text": "3F00FF"}' '{"text": "7F00FF"}' '{"text": "Hello World"}' '{"text": "Hello, World!"}' \
+	'{"text": "Licence: GPL-2+ of the Free Software Foundation, see the file COPYING"}' \
+	'{"text": "Licence: GPL-3+ of the Free Software Foundation, see the file COPYING"}' >"$TMP/short.jsonl"
+sluice-dedup -J --stats "$TMP/sst.json" "$TMP/short.jsonl" >"$TMP/sout.jsonl" 2>/dev/null
+same "numbers and punctuation tell texts apart" "$TMP/short.jsonl" "$TMP/sout.jsonl"
+grep -q '"short": 6' "$TMP/sst.json" && ok "short texts counted" || not_ok "short texts counted" "$(cat "$TMP/sst.json")"
+[ "$(sluice-dedup -J --min-words 1 --normalize datatrove "$TMP/short.jsonl" 2>/dev/null | wc -l)" -eq 4 ] &&
+	ok "--min-words 1 --normalize datatrove folds them" || not_ok "--min-words 1 --normalize datatrove folds them"
+expect_err "bad --min-words" 2 "--min-words" sluice-dedup --min-words x
 printf '{"tokens": [1, 2]}\n{"tokens": [1, 2]}\n' >"$TMP/notext.jsonl"
 [ "$(sluice-dedup -J "$TMP/notext.jsonl" 2>"$TMP/err" | wc -l)" -eq 2 ] && grep -q "no_text 2" "$TMP/err" &&
 	ok "records without text pass, counted" || not_ok "records without text pass, counted"
@@ -50,13 +62,13 @@ awk '{ print } NR % 5 == 0 { n = split($0, w, " "); w[int(n / 2)] = "zounds"; s 
 	for (i = 2; i <= n; i++) s = s " " w[i]; later[++k] = s }
 	END { for (i = 1; i <= k; i++) print later[i] }' "$TMP/pass.txt" >"$TMP/near.txt"
 sluice-cat -r "$TMP/near.txt" >"$TMP/near.slc"
-sluice-dedup --verify --rejects "$TMP/nrej.slc" -o "$TMP/nkept.slc" "$TMP/near.slc" 2>"$TMP/err"
+sluice-dedup --threshold 0.8 --rejects "$TMP/nrej.slc" -o "$TMP/nkept.slc" "$TMP/near.slc" 2>"$TMP/err"
 nrej=$(sluice-cat "$TMP/nrej.slc" | grep -c near_duplicate)
 [ "$nrej" -ge 58 ] && ok "planted near-duplicates found ($nrej of 60)" || not_ok "planted near-duplicates" "$nrej of 60"
 sluice-cat -t "$TMP/nkept.slc" | head -n 300 | sed 's/ *$//' >"$TMP/kept300"
 sed 's/ *$//' "$TMP/pass.txt" >"$TMP/pass300"
 same "the originals are kept, in order" "$TMP/pass300" "$TMP/kept300"
-sluice-dedup -j 2 --verify --rejects "$TMP/nrej2.slc" -o "$TMP/nkept2.slc" "$TMP/near.slc" 2>/dev/null
+sluice-dedup -j 2 --threshold 0.8 --rejects "$TMP/nrej2.slc" -o "$TMP/nkept2.slc" "$TMP/near.slc" 2>/dev/null
 same "-j 2 gives the same output" "$TMP/nkept.slc" "$TMP/nkept2.slc"
 same "-j 2 gives the same rejects" "$TMP/nrej.slc" "$TMP/nrej2.slc"
 sluice-dedup --exact-only -o "$TMP/ex.slc" "$TMP/near.slc" 2>/dev/null
@@ -64,6 +76,15 @@ sluice-dedup --exact-only -o "$TMP/ex.slc" "$TMP/near.slc" 2>/dev/null
 	not_ok "--exact-only keeps near-duplicates"
 sluice-dedup --keep longest -J --rejects "$TMP/lrej.jsonl" "$TMP/norm.jsonl" >"$TMP/long.jsonl" 2>/dev/null
 grep -q 'HELLO' "$TMP/long.jsonl" && ok "--keep longest" || not_ok "--keep longest" "$(cat "$TMP/long.jsonl")"
+# The exact count is the same whatever the near-duplicate settings.
+cat "$TMP/near.txt" "$TMP/near.txt" >"$TMP/near2.txt"
+for opts in --exact-only --no-verify "--threshold 0.5" "--keep longest" ""; do
+	# shellcheck disable=SC2086
+	sluice-dedup $opts --stats "$TMP/m.json" -o /dev/null "$TMP/near2.txt" 2>/dev/null
+	grep -o '"dropped_exact": [0-9]*' "$TMP/m.json"
+done | sort | uniq -c >"$TMP/modes"
+[ "$(wc -l <"$TMP/modes")" -eq 1 ] && grep -q "5 \"dropped_exact\": $(wc -l <"$TMP/near.txt")" "$TMP/modes" &&
+	ok "dropped_exact does not depend on the mode" || not_ok "dropped_exact does not depend on the mode" "$(cat "$TMP/modes")"
 
 # --- two passes over shards give the drops of one pass ---
 split -n l/3 -d "$TMP/near.txt" "$TMP/shard."
@@ -104,6 +125,38 @@ grep -q '"indexed": [1-9]' "$TMP/ist.json" && ok "index documents counted" || no
 sluice-dedup --index "$TMP/idx" -o "$TMP/again.slc" "$TMP/s1.slc" 2>/dev/null
 [ "$(sluice-cat "$TMP/again.slc" | wc -l)" -eq 0 ] && ok "a batch seen before is all dropped" ||
 	not_ok "a batch seen before is all dropped"
+# An output that fails leaves the index as it was: the rerun loses nothing.
+rm -f "$TMP/fidx"
+expect_err "--index with a full output fails" 1 "write error" sluice-dedup --index "$TMP/fidx" -o /dev/full "$TMP/s0.slc"
+[ ! -e "$TMP/fidx" ] && ok "no index after a failed output" || not_ok "no index after a failed output"
+sluice-dedup --index "$TMP/idx" -o "$TMP/idx.before" "$TMP/s0.slc" 2>/dev/null # a batch it has seen: all go
+cp "$TMP/idx" "$TMP/idx.copy"
+expect "a batch fails against an index" 1 sluice-dedup --index "$TMP/idx" -o /dev/full "$TMP/s0.slc"
+same "the index is unchanged by the failed run" "$TMP/idx.copy" "$TMP/idx"
+sluice-dedup -o "$TMP/f1.slc" "$TMP/s0.slc" 2>/dev/null
+sluice-dedup --index "$TMP/fidx" -o "$TMP/f2.slc" "$TMP/s0.slc" 2>/dev/null
+same "after a failed run the rerun keeps every document" "$TMP/f1.slc" "$TMP/f2.slc"
+expect "a failed rejects output keeps the index too" 1 sluice-dedup --index "$TMP/fidx" -o "$TMP/f3.slc" \
+	--rejects /dev/full "$TMP/s1.slc"
+sluice-cat --check "$TMP/fidx" >/dev/null 2>&1 && [ "$(sluice-cat "$TMP/fidx" | wc -l)" -eq "$(sluice-cat "$TMP/f2.slc" | wc -l)" ] &&
+	ok "the index lists only the completed run" || not_ok "the index lists only the completed run"
+# The run an index records last, run again (killed after the index was
+# written, or repeated), gives the same output, not an empty one.
+sluice-dedup --index "$TMP/fidx" -o "$TMP/r1.slc" "$TMP/s1.slc" 2>/dev/null
+cp "$TMP/fidx" "$TMP/fidx.1"
+sluice-dedup --index "$TMP/fidx" -o "$TMP/r2.slc" --stats "$TMP/rst.json" "$TMP/s1.slc" 2>/dev/null
+same "the last run again gives the same output" "$TMP/r1.slc" "$TMP/r2.slc"
+same "and the same index" "$TMP/fidx.1" "$TMP/fidx"
+grep -q '"rerun": 1' "$TMP/rst.json" && ok "a rerun is counted" || not_ok "a rerun is counted" "$(cat "$TMP/rst.json")"
+sluice-dedup --index "$TMP/fidx" -o "$TMP/r3.slc" "$TMP/s0.slc" 2>/dev/null
+[ "$(sluice-cat "$TMP/r3.slc" | wc -l)" -eq 0 ] && ok "an earlier batch again is all dropped" ||
+	not_ok "an earlier batch again is all dropped"
+# Temporary files a killed run left beside the index go at the next run.
+: >"$TMP/fidx.tmp.AbC123"
+: >"$TMP/fidx.tmp.keep"
+sluice-dedup --index "$TMP/fidx" -o /dev/null "$TMP/s2.slc" 2>/dev/null
+[ ! -e "$TMP/fidx.tmp.AbC123" ] && [ -e "$TMP/fidx.tmp.keep" ] && ok "stale index temporaries removed" ||
+	not_ok "stale index temporaries removed"
 printf 'garbage' >"$TMP/badidx"
 expect_err "a bad index is an error, not a fresh start" 1 "badidx: " sluice-dedup --index "$TMP/badidx" -o /dev/null "$TMP/s0.slc"
 expect_err "index with other parameters" 1 "other parameters" sluice-dedup --ngram 3 --index "$TMP/idx" -o /dev/null "$TMP/s0.slc"

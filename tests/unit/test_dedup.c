@@ -28,9 +28,17 @@ static int norm_is(const char *in, unsigned flags, const char *want)
 
 static void test_textnorm(void)
 {
-	unsigned f = TEXTNORM_DEFAULT;
+	unsigned f = TEXTNORM_DATATROVE;
 	CHECK(norm_is("  Hello,   World!\n", f, "hello world"));
 	CHECK(norm_is("Pi is 3.14159, e is 2,718 and 42", f, "pi is 0 e is 0 and 0"));
+	/* The default keeps numbers: they tell documents apart. */
+	CHECK(norm_is("Apple TV (5th generation)", TEXTNORM_DEFAULT, "apple tv 5th generation"));
+	CHECK(norm_is("3F00FF", TEXTNORM_DEFAULT, "3f00ff"));
+	CHECK(norm_is("Pi is 3.14", TEXTNORM_DEFAULT, "pi is 3 14"));
+	/* Exact duplicates: only case, white space and composition. */
+	CHECK(norm_is("  Hello,\tWORLD! \n", TEXTNORM_EXACT, "hello, world!"));
+	CHECK(norm_is("GPL-2+ or Caf\xc3\xa9", TEXTNORM_EXACT, "gpl-2+ or caf\xc3\xa9"));
+	CHECK(norm_is("Cafe\xcc\x81", TEXTNORM_EXACT, "caf\xc3\xa9"));
 	CHECK(norm_is("Café CRÈME brûlée", f, "cafe creme brulee"));
 	CHECK(norm_is("Straße", f, "strasse"));
 	CHECK(norm_is("«quoted» — dash … ok", f, "quoted dash ok"));
@@ -44,7 +52,9 @@ static void test_textnorm(void)
 	unsigned g;
 	CHECK(textnorm_parse("case,punct", &g) == 0 && g == (TEXTNORM_CASE | TEXTNORM_PUNCT));
 	CHECK(textnorm_parse("none", &g) == 0 && g == 0);
-	CHECK(textnorm_parse("default", &g) == 0 && g == TEXTNORM_DEFAULT);
+	CHECK(textnorm_parse("default", &g) == 0 && g == TEXTNORM_DEFAULT && !(g & TEXTNORM_DIGITS));
+	CHECK(textnorm_parse("datatrove", &g) == 0 && g == TEXTNORM_DATATROVE);
+	CHECK(textnorm_parse("default,digits", &g) == 0 && g == TEXTNORM_DATATROVE);
 	CHECK(textnorm_parse("case,", &g) < 0);
 	CHECK(textnorm_parse("bogus", &g) < 0);
 	CHECK(textnorm_parse("", &g) < 0);
@@ -280,6 +290,185 @@ static void test_quality(void)
 	minhash_free(m);
 }
 
+/* Sign docs into a new set (shard "t", record numbers from 1) and cluster
+ * them with o; the caller frees the set. */
+static dedup_set *cluster_docs(const dedup_params *p, const char *const *docs, size_t n,
+			       const dedup_cluster_opts *o, dedup_stats *st)
+{
+	dedup_set *s = dedup_set_new(p);
+	dedup_batch *b = dedup_batch_new(p, o->verify);
+	uint32_t shard = dedup_set_shard(s, "t");
+	for (size_t i = 0; i < n; i++)
+		dedup_batch_add(b, (const uint8_t *)docs[i], strlen(docs[i]), NULL, 0, i + 1);
+	CHECK(dedup_batch_sign(b, 1) == 0);
+	dedup_set_add_batch(s, b, shard, 0);
+	dedup_batch_free(b);
+	dedup_set_cluster(s, o, st);
+	return s;
+}
+
+static int reason_of(const dedup_set *s, uint32_t doc)
+{
+	dedup_verdict v;
+	dedup_set_verdict(s, doc, &v);
+	return v.reason;
+}
+
+/* A text of n words "wK" with K from k0, with the words at the positions
+ * in change[] (up to nchange of them) replaced by others. */
+static char *words_text(int n, int k0, const int *change, int nchange)
+{
+	buf b = { 0 };
+	for (int i = 0; i < n; i++) {
+		int other = 0;
+		for (int j = 0; j < nchange; j++)
+			other |= change[j] == i;
+		char w[32];
+		snprintf(w, sizeof(w), "%s%s%d", i ? " " : "", other ? "x" : "w", k0 + i);
+		buf_adds(&b, w);
+	}
+	buf_addc(&b, 0);
+	return (char *)b.data;
+}
+
+/* Texts that differ in content are never exact duplicates, and the exact
+ * count does not depend on the near-duplicate settings. */
+static void test_exact(void)
+{
+	const char *docs[] = {
+		"Apple TV (5th generation)", "Apple TV (4th generation)", "3F00FF", "7F00FF",
+		"This program is free software; you can redistribute it under the terms of the GNU General "
+		"Public License, version 2 or later (GPL-2+).",
+		"This program is free software; you can redistribute it under the terms of the GNU General "
+		"Public License, version 3 or later (GPL-3+).",
+		"Hello,   World", "hello, world", "HELLO, WORLD ", "Hello World",
+	};
+	size_t n = sizeof(docs) / sizeof(docs[0]);
+	dedup_params p;
+	dedup_params_default(&p);
+	const dedup_cluster_opts modes[] = { { 0, 0, 0, 0.9 }, { 0, 1, 0, 0.9 }, { 0, 1, 1, 0.9 }, { 1, 1, 1, 0.9 },
+					     { 1, 1, 0, 0.5 } };
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		dedup_stats st;
+		dedup_set *s = cluster_docs(&p, docs, n, &modes[m], &st);
+		CHECK_EQ_INT(st.exact, 2); /* "hello, world" and "HELLO, WORLD " are "Hello,   World" */
+		for (uint32_t i = 0; i < 7; i++)
+			CHECK(reason_of(s, i) == DEDUP_KEPT);
+		CHECK(reason_of(s, 7) == DEDUP_EXACT && reason_of(s, 8) == DEDUP_EXACT);
+		CHECK(reason_of(s, 9) == DEDUP_KEPT); /* punctuation differs: not exact, and short */
+		dedup_set_free(s);
+	}
+	/* With datatrove's normalisation and no minimum, the old behaviour:
+	 * folded numbers make the short texts near duplicates. */
+	p.norm = TEXTNORM_DATATROVE;
+	p.min_words = 1;
+	dedup_cluster_opts o = { 0, 1, 1, 0.9 };
+	dedup_stats st;
+	dedup_set *s = cluster_docs(&p, docs, n, &o, &st);
+	CHECK_EQ_INT(st.exact, 2);
+	CHECK(reason_of(s, 1) == DEDUP_NEAR && reason_of(s, 3) == DEDUP_NEAR && reason_of(s, 5) == DEDUP_NEAR);
+	dedup_set_free(s);
+}
+
+/* Texts under min_words take part in exact deduplication only. */
+static void test_short(void)
+{
+	const char *docs[] = { "Spanish-American War Museum", ("Spanish\xe2\x80\x93" "American War Museum"),
+			       "spanish-american  war museum" };
+	dedup_params p;
+	dedup_params_default(&p);
+	dedup_cluster_opts o = { 0, 1, 1, 0.9 };
+	dedup_stats st;
+	dedup_set *s = cluster_docs(&p, docs, 3, &o, &st);
+	CHECK_EQ_INT(st.short_docs, 3);
+	CHECK(reason_of(s, 1) == DEDUP_KEPT && reason_of(s, 2) == DEDUP_EXACT);
+	dedup_set_free(s);
+	p.min_words = 1; /* asked for: the dash is punctuation */
+	s = cluster_docs(&p, docs, 3, &o, &st);
+	CHECK_EQ_INT(st.short_docs, 0);
+	CHECK(reason_of(s, 1) == DEDUP_NEAR && reason_of(s, 2) == DEDUP_EXACT);
+	dedup_set_free(s);
+}
+
+/* A resembles B and B resembles C, but A not C: under verify C stays (its
+ * only near duplicate, B, is dropped); without, the chain drops it. */
+static void test_chain(void)
+{
+	int cb[] = { 40, 80 }, cc[] = { 40, 80, 120, 160 };
+	char *docs[3] = { words_text(200, 0, NULL, 0), words_text(200, 0, cb, 2), words_text(200, 0, cc, 4) };
+	dedup_params p;
+	dedup_params_default(&p);
+	dedup_cluster_opts o = { 0, 1, 1, 0.9 };
+	dedup_stats st;
+	dedup_set *s = cluster_docs(&p, (const char *const *)docs, 3, &o, &st);
+	dedup_verdict v;
+	dedup_set_verdict(s, 1, &v);
+	CHECK(v.reason == DEDUP_NEAR && v.kept == 0 && v.similarity >= 0.9);
+	CHECK(reason_of(s, 2) == DEDUP_KEPT);
+	CHECK_EQ_INT(st.near, 1);
+	dedup_set_free(s);
+	o.verify = 0;
+	s = cluster_docs(&p, (const char *const *)docs, 3, &o, &st);
+	dedup_set_verdict(s, 2, &v);
+	CHECK(v.reason == DEDUP_NEAR && v.kept == 0 && v.similarity < 0.9);
+	dedup_set_free(s);
+	for (int i = 0; i < 3; i++)
+		free(docs[i]);
+}
+
+/* An index records its last run; the same run again is recognised and
+ * gives the same verdicts, any other run is not. */
+static void test_replay(void)
+{
+	const char *batch1[] = { "alpha beta gamma delta epsilon zeta eta theta", "one two three four five six" };
+	const char *batch2[] = { "one two three four five six", "Alpha beta gamma delta epsilon zeta eta theta",
+				 "a new text of some more words here" };
+	dedup_params p;
+	dedup_params_default(&p);
+	dedup_cluster_opts o = { 0, 1, 1, 0.9 };
+	char path[] = "/tmp/test_dedup." "XX" "XX" "XX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	/* Run 1 makes the index; run 2 adds batch 2 to it. */
+	dedup_stats st;
+	dedup_set *s = cluster_docs(&p, batch1, 2, &o, &st);
+	CHECK(dedup_sigfile_write(s, fd, 1, 1) == 0);
+	dedup_set_free(s);
+	char err[256] = "";
+	for (int run = 0; run < 3; run++) {
+		s = dedup_set_new(&p);
+		CHECK(dedup_sigfile_read(s, path, 1, err, sizeof(err)) == 0);
+		dedup_batch *b = dedup_batch_new(&p, 1);
+		uint32_t shard = dedup_set_shard(s, "t");
+		for (size_t i = 0; i < 3; i++)
+			dedup_batch_add(b, (const uint8_t *)batch2[i], strlen(batch2[i]), NULL, 0, i + 1);
+		CHECK(dedup_batch_sign(b, 1) == 0);
+		dedup_set_add_batch(s, b, shard, 0);
+		dedup_batch_free(b);
+		dedup_cluster_opts other = o;
+		other.threshold = 0.95;
+		/* run 0: a new run; 1: the same again; 2: with other options */
+		CHECK_EQ_INT(dedup_set_replay(s, run == 2 ? &other : &o), run == 1);
+		CHECK_EQ_INT(dedup_set_count(s), run == 1 ? 5 : 5 + (run == 2 ? 3 : 0));
+		dedup_set_cluster(s, run == 2 ? &other : &o, &st);
+		if (run < 2) {
+			/* batch 2 against batch 1, both times */
+			CHECK_EQ_INT(st.indexed, 2);
+			CHECK(reason_of(s, 2) == DEDUP_EXACT && reason_of(s, 3) == DEDUP_EXACT && reason_of(s, 4) == DEDUP_KEPT);
+		} else {
+			/* batch 2 against batches 1 and 2: all seen */
+			CHECK_EQ_INT(st.indexed, 5);
+			CHECK(reason_of(s, 5) == DEDUP_EXACT && reason_of(s, 6) == DEDUP_EXACT && reason_of(s, 7) == DEDUP_EXACT);
+		}
+		if (run == 0) {
+			fd = open(path, O_WRONLY | O_TRUNC);
+			CHECK(fd >= 0 && dedup_sigfile_write(s, fd, 1, 1) == 0);
+		}
+		dedup_set_free(s);
+	}
+	unlink(path);
+}
+
 /* Write a set's signatures to a temporary file and read them back. */
 static void test_sigfile(void)
 {
@@ -288,7 +477,7 @@ static void test_sigfile(void)
 	dedup_set *s = dedup_set_new(&p);
 	dedup_batch *b = dedup_batch_new(&p, 1);
 	uint32_t shard = dedup_set_shard(s, "a.jsonl");
-	const char *docs[] = { "one two three four five six", "One, two; three four five six!", "x", "",
+	const char *docs[] = { "one two three four five six", "One  TWO three\tfour five six ", "x", "",
 			       "one two three four five seven" };
 	for (size_t i = 0; i < 5; i++)
 		dedup_batch_add(b, (const uint8_t *)docs[i], strlen(docs[i]), i == 2 ? "id-x" : NULL, i == 2 ? 4 : 0,
@@ -356,6 +545,10 @@ int main(void)
 	RUN(test_textnorm);
 	RUN(test_minhash);
 	RUN(test_sigfile);
+	RUN(test_exact);
+	RUN(test_short);
+	RUN(test_chain);
+	RUN(test_replay);
 	RUN(test_quality);
 	CHECK_EXIT();
 }
