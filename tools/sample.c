@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "ckpt.h"
 #include "cli.h"
 #include "input.h"
+#include "json.h"
 #include "model.h"
 #include "output.h"
 #include "record.h"
@@ -18,12 +20,13 @@
 #include "utf8.h"
 #include "util.h"
 
-enum { OPT_STOP = 256, OPT_STOP_TOKEN, OPT_NO_STOP_EOT, OPT_FIELD, OPT_TOKENIZER, OPT_TOO_LONG, OPT_QUIET };
+enum { OPT_STOP = 256, OPT_STOP_TOKEN, OPT_NO_STOP_EOT, OPT_FIELD, OPT_TOKENIZER, OPT_TOO_LONG, OPT_QUIET, OPT_CHAT };
 
 #define CHUNK_PROMPTS 64 /* prompts given to one sample_run */
 
 struct args {
 	const char *ckpt, *field, *tokenizer, *out;
+	const char *chat;          /* --chat: a template's name, "" for the checkpoint's */
 	sample_opts so;
 	int samples, threads, jsonl, force, quiet, no_stop_eot, skip_long;
 	const char **stops;
@@ -55,7 +58,14 @@ static void usage(FILE *f)
 "      --no-stop-eot       do not stop at the end-of-text token\n"
 "  -s, --seed N            random seed (default 1): the same seed gives the same\n"
 "                          completions, whatever the batch or thread count\n"
-"      --field NAME        the prompt's text field (default text)\n"
+"      --field NAME        the prompt's text field (default text; messages\n"
+"                          with --chat)\n"
+"      --chat[=TEMPLATE]   prompts are conversations (the field messages): each\n"
+"                          is rendered up to the opening of the assistant's turn\n"
+"                          (a final assistant message, the reference, is left\n"
+"                          out), the reply ends at the end of the turn and is\n"
+"                          written as an assistant message; TEMPLATE defaults to\n"
+"                          the checkpoint's, else chatml\n"
 "      --tokenizer NAME    for a checkpoint that does not name its own\n"
 "      --too-long error|skip  a prompt that leaves no room in the model's\n"
 "                          context: stop before generating anything (default),\n"
@@ -86,6 +96,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "no-stop-eot", no_argument, NULL, OPT_NO_STOP_EOT },
 		{ "seed", required_argument, NULL, 's' },
 		{ "field", required_argument, NULL, OPT_FIELD },
+		{ "chat", optional_argument, NULL, OPT_CHAT },
 		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
 		{ "too-long", required_argument, NULL, OPT_TOO_LONG },
 		{ "batch", required_argument, NULL, 'B' },
@@ -99,7 +110,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ NULL, 0, NULL, 0 },
 	};
 	a->samples = 1;
-	a->field = "text";
 	a->so.temperature = 1;
 	a->so.top_p = 1;
 	a->so.max_new = 256;
@@ -130,6 +140,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_NO_STOP_EOT: a->no_stop_eot = 1; break;
 		case 's': bad = cli_parse_u64(optarg, 0, UINT64_MAX, 0, &a->so.seed); break;
 		case OPT_FIELD: a->field = optarg; break;
+		case OPT_CHAT: a->chat = optarg ? optarg : ""; break;
 		case OPT_TOKENIZER: a->tokenizer = optarg; break;
 		case OPT_TOO_LONG:
 			if (!strcmp(optarg, "skip"))
@@ -154,6 +165,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");
+	if (!a->field)
+		a->field = a->chat ? "messages" : "text";
 	a->files = cli_inputs(argc, argv, optind, &a->nfiles);
 	return 0;
 }
@@ -165,16 +178,18 @@ struct prompt {
 	size_t n;
 	uint64_t group;
 	char where[96];
+	buf msgs;                  /* --chat: the prompt's messages as JSON, "[" ... without the "]" */
 };
 
 static const char *const finish_names[] = { "length", "stop_token", "stop_string" };
 
-static int write_job(output *o, const struct prompt *p, const sample_job *j, const tok_vocab *v, buf *text, rec *w)
+static int write_job(output *o, const struct prompt *p, const sample_job *j, const tok_vocab *v,
+		     const chat_template *ct, buf *text, rec *w)
 {
 	buf raw = { 0 };
 	for (size_t i = 0; i < j->nout; i++) {
 		size_t len;
-		const uint8_t *b = tok_bytes(v, j->out[i], &len);
+		const uint8_t *b = ct ? chat_token_bytes(ct, j->out[i], &len) : tok_bytes(v, j->out[i], &len);
 		if (b && !(i + 1 == j->nout && j->finish == SAMPLE_STOP_TOKEN))
 			buf_add(&raw, b, len);
 	}
@@ -189,6 +204,16 @@ static int write_job(output *o, const struct prompt *p, const sample_job *j, con
 		  rec_set(w, "logprobs", 8, REC_F32S, j->logprobs, j->nout * sizeof(float)) < 0 ||
 		  rec_set_int(w, "group", (int64_t)j->group) < 0 || rec_set_int(w, "sample", (int64_t)j->index) < 0 ||
 		  rec_set_str(w, "finish", finish_names[j->finish], strlen(finish_names[j->finish])) < 0;
+	if (ct && !bad) {
+		/* The conversation goes on with the reply. */
+		buf msgs = { 0 };
+		buf_add(&msgs, p->msgs.data, p->msgs.len);
+		buf_adds(&msgs, p->msgs.len > 1 ? ", {\"role\": \"assistant\", \"content\": " : "{\"role\": \"assistant\", \"content\": ");
+		bad = json_put_string(&msgs, (const char *)text->data, text->len) < 0;
+		buf_adds(&msgs, "}]");
+		bad = bad || rec_set(w, "messages", 8, REC_JSON, msgs.data, msgs.len) < 0;
+		buf_release(&msgs);
+	}
 	if (bad) {
 		cli_error(NULL, "%s: too large with its completion", p->where);
 		return -1;
@@ -197,7 +222,7 @@ static int write_job(output *o, const struct prompt *p, const sample_job *j, con
 }
 
 static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t np, output *o, const tok_vocab *v,
-		     uint64_t *written)
+		     const chat_template *ct, uint64_t *written)
 {
 	size_t n = np * (size_t)a->samples;
 	sample_job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
@@ -218,7 +243,7 @@ static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t n
 	buf text = { 0 };
 	rec *w = rec_new();
 	for (size_t i = 0; i < n && ret == EXIT_OK; i++) {
-		if (write_job(o, &ps[i / (size_t)a->samples], &jobs[i], v, &text, w) < 0)
+		if (write_job(o, &ps[i / (size_t)a->samples], &jobs[i], v, ct, &text, w) < 0)
 			ret = EXIT_DATA;
 		else
 			++*written;
@@ -231,13 +256,46 @@ static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t n
 	return ret;
 }
 
+/* --chat: the conversation in field f as a prompt: rendered up to the
+ * opening of the assistant's turn, a final assistant message (the
+ * reference answer) left out; its messages as JSON in *json for the reply
+ * to join. */
+static int chat_prompt(const chat_template *ct, tok_state *ts, const rec_field *f, chat_conv *conv, chat_out *co,
+		       buf *json, char *err, size_t errlen)
+{
+	if (f->type != REC_JSON) {
+		snprintf(err, errlen, "not an array of messages but %s", f->type == REC_STR ? "a string" : "a typed field");
+		return -1;
+	}
+	if (chat_parse(conv, (const char *)f->val, f->len, err, errlen) < 0)
+		return -1;
+	size_t n = conv->n;
+	if (n && conv->msgs[n - 1].role == CHAT_ASSISTANT)
+		n--;
+	chat_out_reset(co);
+	if (chat_render(ct, ts, conv->msgs, n, CHAT_GENERATION_PROMPT, co, err, errlen) < 0)
+		return -1;
+	buf_addc(json, '[');
+	for (size_t i = 0; i < n; i++) {
+		const char *role = chat_role_name(conv->msgs[i].role);
+		buf_adds(json, i ? ", {\"role\": " : "{\"role\": ");
+		(void)json_put_string(json, role, strlen(role));
+		buf_adds(json, ", \"content\": ");
+		(void)json_put_string(json, conv->msgs[i].content, conv->msgs[i].len);
+		buf_addc(json, '}');
+	}
+	return 0;
+}
+
 /* Read every prompt of the inputs into *ps, checking each: a record with
  * no prompt, a token outside the vocabulary or an empty prompt is an error;
  * so is a prompt that leaves no room to generate, unless --too-long skip
  * (then it is counted in *skipped). */
-static int read_prompts(const struct args *a, model *m, const tok_vocab *v, uint32_t eot, struct prompt **ps,
-			size_t *np, uint64_t *nread, uint64_t *skipped)
+static int read_prompts(const struct args *a, model *m, const tok_vocab *v, const chat_template *ct, uint32_t eot,
+			struct prompt **ps, size_t *np, uint64_t *nread, uint64_t *skipped)
 {
+	chat_conv conv = { 0 };
+	chat_out co = { 0 };
 	size_t cap = 0;
 	int n_ctx = model_cfg(m)->n_ctx, n_vocab = model_cfg(m)->n_vocab;
 	tok_state *ts = tok_state_new(v);
@@ -261,7 +319,18 @@ static int read_prompts(const struct args *a, model *m, const tok_vocab *v, uint
 				 (unsigned long long)input_records(in));
 			const rec_field *t = rec_get(r, "tokens"), *tx = rec_get(r, a->field);
 			size_t n, replaced;
-			if (t && t->type == REC_U32S) {
+			p->msgs = (buf){ 0 };
+			if (ct) {
+				if (!tx || chat_prompt(ct, ts, tx, &conv, &co, &p->msgs, err, sizeof(err)) < 0) {
+					cli_error(NULL, "%s: %s%s", p->where, tx ? "" : "no field ", tx ? err : a->field);
+					buf_release(&p->msgs);
+					ret = EXIT_DATA;
+					break;
+				}
+				n = co.n;
+				p->tok = xmalloc((n + 1) * sizeof(*p->tok));
+				memcpy(p->tok, co.ids, n * sizeof(*co.ids));
+			} else if (t && t->type == REC_U32S) {
 				n = t->len / 4;
 				p->tok = xmalloc((n + 1) * sizeof(*p->tok));
 				memcpy(p->tok, t->val, t->len);
@@ -293,6 +362,7 @@ static int read_prompts(const struct args *a, model *m, const tok_vocab *v, uint
 			if (ret == EXIT_OK && n >= (size_t)n_ctx && a->skip_long) {
 				++*skipped;
 				free(p->tok);
+				buf_release(&p->msgs);
 				continue;
 			}
 			if (ret == EXIT_OK && (!n || n >= (size_t)n_ctx)) {
@@ -302,6 +372,7 @@ static int read_prompts(const struct args *a, model *m, const tok_vocab *v, uint
 			}
 			if (ret) {
 				free(p->tok);
+				buf_release(&p->msgs);
 				break;
 			}
 			p->n = n;
@@ -318,6 +389,8 @@ static int read_prompts(const struct args *a, model *m, const tok_vocab *v, uint
 		input_close(in);
 	}
 	tok_state_free(ts);
+	chat_conv_release(&conv);
+	chat_out_release(&co);
 	return ret;
 }
 
@@ -350,6 +423,27 @@ int main(int argc, char **argv)
 		a.stop_tokens = xrealloc(a.stop_tokens, (a.nstop_tokens + 1) * sizeof(*a.stop_tokens));
 		a.stop_tokens[a.nstop_tokens++] = eot;
 	}
+	chat_template *ct = NULL;
+	if (a.chat) {
+		const char *name = a.chat[0] ? a.chat : info.chat_template[0] ? info.chat_template : CHAT_DEFAULT;
+		ct = chat_template_new(name, v, err, sizeof(err));
+		if (!ct) {
+			cli_error(NULL, "--chat: %s", err);
+			tok_free(v);
+			model_free(m);
+			return EXIT_USAGE;
+		}
+		if (chat_n_vocab(ct) > (uint32_t)model_cfg(m)->n_vocab) {
+			cli_error(a.ckpt, "the model has %d token ids; the %s template needs %u: train it on chat data first",
+				  model_cfg(m)->n_vocab, name, chat_n_vocab(ct));
+			chat_template_free(ct);
+			tok_free(v);
+			model_free(m);
+			return EXIT_DATA;
+		}
+		a.stop_tokens = xrealloc(a.stop_tokens, (a.nstop_tokens + 1) * sizeof(*a.stop_tokens));
+		a.stop_tokens[a.nstop_tokens++] = chat_end_of_turn(ct);
+	}
 	a.so.stop_tokens = a.stop_tokens;
 	a.so.n_stop_tokens = a.nstop_tokens;
 	a.so.stop_strings = a.stops;
@@ -358,6 +452,7 @@ int main(int argc, char **argv)
 	int status = EXIT_OK;
 	output *o = output_open(a.out, a.jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a.force, &status);
 	if (!o) {
+		chat_template_free(ct);
 		tok_free(v);
 		model_free(m);
 		return status;
@@ -367,11 +462,11 @@ int main(int argc, char **argv)
 	struct prompt *ps = NULL;
 	size_t np = 0;
 	uint64_t nread = 0, skipped = 0, written = 0;
-	ret = read_prompts(&a, m, v, eot, &ps, &np, &nread, &skipped);
+	ret = read_prompts(&a, m, v, ct, eot, &ps, &np, &nread, &skipped);
 	for (size_t k = 0; k < np && ret == EXIT_OK; k += CHUNK_PROMPTS)
-		ret = run_chunk(m, &a, ps + k, np - k < CHUNK_PROMPTS ? np - k : CHUNK_PROMPTS, o, v, &written);
+		ret = run_chunk(m, &a, ps + k, np - k < CHUNK_PROMPTS ? np - k : CHUNK_PROMPTS, o, v, ct, &written);
 	for (size_t k = 0; k < np; k++)
-		rec_free(ps[k].r), free(ps[k].tok);
+		rec_free(ps[k].r), free(ps[k].tok), buf_release(&ps[k].msgs);
 	free(ps);
 	if (output_close(o, ret) < 0)
 		ret = EXIT_DATA;
@@ -381,6 +476,7 @@ int main(int argc, char **argv)
 	if (ret == EXIT_OK && skipped)
 		fprintf(stderr, "%s: %llu of %llu prompts skipped: too long for the model's context of %d\n", cli_prog(),
 			(unsigned long long)skipped, (unsigned long long)nread, model_cfg(m)->n_ctx);
+	chat_template_free(ct);
 	tok_free(v);
 	model_free(m);
 	free(a.stops);

@@ -76,3 +76,38 @@ expect_err "eval --chat: a model without the chat tokens is refused" 1 "needs 30
 	sluice-eval -m "$TMP/base.st" --gsm8k "$TMP/t.jsonl" --chat --limit 2
 expect_err "eval --chat: only with --gsm8k" 2 "goes with --gsm8k" \
 	sluice-eval -m "$TMP/sft.st" --loss --chat "$TMP/sft/train-00000.slc"
+
+# Sampling in chat form: the prompt is the conversation up to the opening of
+# the assistant's turn (the reference answer left out), the reply joins the
+# messages as the assistant's.
+head -2 "$TMP/t.jsonl" >"$TMP/p.jsonl"
+expect "sample --chat: replies to conversations" 0 sluice-sample -m "$TMP/sft.st" --chat -n 3 -N 16 -J --quiet \
+	-o "$TMP/r.jsonl" "$TMP/p.jsonl"
+n=$(wc -l <"$TMP/r.jsonl")
+[ "$n" -eq 6 ] && ok "sample --chat: three replies to each of two prompts" || not_ok "sample --chat: three replies to each of two prompts" "$n"
+reply_is_last() { # the reply is the last message, and the prompt is the user's turn then <|im_start|>assistant\n
+	local line=$1 completion last
+	completion=$(sed 's/.*"completion": \("[^"]*"\).*/\1/' <<<"$line")
+	last=$(sed 's/.*"messages": \[{"role": "user", "content": "[^"]*"}, {"role": "assistant", "content": \("[^"]*"\)}\].*/\1/' <<<"$line")
+	[ "$completion" = "$last" ]
+}
+good=0
+while IFS= read -r line; do reply_is_last "$line" && good=$((good + 1)); done <"$TMP/r.jsonl"
+[ "$good" -eq 6 ] && ok "sample --chat: each reply is the assistant's message after the user's, the reference gone" ||
+	not_ok "sample --chat: each reply is the assistant's message after the user's, the reference gone" "$good of 6"
+# The prompt's ids: those of tokenize --chat for the user turn, then
+# <|im_start|>assistant\n.
+sed -n 1p "$TMP/p.jsonl" | sed 's/, {"role": "assistant", "content": "[^"]*"}\]/]/' >"$TMP/u.jsonl"
+sluice-tokenize -v "$TMP/ar.tiktoken" --chat -J "$TMP/u.jsonl" 2>/dev/null | sed 's/.*"tokens": \[\([^]]*\)\].*/\1/' >"$TMP/u.ids"
+printf '%s\n' '{"messages": [{"role": "assistant", "content": ""}]}' |
+	sluice-tokenize -v "$TMP/ar.tiktoken" --chat -J 2>/dev/null | sed 's/.*"tokens": \[\([^]]*\)\].*/\1/' >"$TMP/a.ids"
+# assistant turn with empty content: <|im_start|> assistant\n <|im_end|> \n; the prompt ends before <|im_end|>.
+want="$(cat "$TMP/u.ids"), $(sed 's/, [0-9]*, [0-9]*$//' "$TMP/a.ids")"
+got=$(sed -n 1p "$TMP/r.jsonl" | sed 's/.*"prompt_tokens": \[\([^]]*\)\].*/\1/')
+[ "$got" = "$want" ] && ok "sample --chat: the prompt is the user's turn, then <|im_start|>assistant\\n" ||
+	not_ok "sample --chat: the prompt is the user's turn, then <|im_start|>assistant\\n" "got [$got] want [$want]"
+expect_err "sample --chat: a model without the chat tokens is refused" 1 "needs 302" \
+	sluice-sample -m "$TMP/base.st" --chat -N 4 -J "$TMP/p.jsonl"
+printf '%s\n' '{"messages": "What is 2+2?"}' >"$TMP/bad.jsonl"
+expect_err "sample --chat: messages that are not an array name the record" 1 "record 1: not an array" \
+	sluice-sample -m "$TMP/sft.st" --chat -N 4 -J "$TMP/bad.jsonl"
