@@ -9,6 +9,7 @@
 #include "utf8.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,41 @@ struct parser {
 /* The API has no context argument; per-thread state keeps the buffers warm
  * from line to line without locking. */
 static _Thread_local struct parser tls_parser;
+
+/* A thread that ends gives its state back: a pool's worker threads that
+ * parse (chat conversations, say) would otherwise leave it behind.  The
+ * key's destructor runs at thread exit, before the thread's own storage
+ * goes. */
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static _Thread_local int tls_registered;
+
+static void parser_release(void *p)
+{
+	struct parser *ps = p;
+	buf_release(&ps->out);
+	buf_release(&ps->fixed);
+	free(ps->keys);
+	free(ps->table);
+	rec_free(ps->view);
+	memset(ps, 0, sizeof(*ps));
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&tls_key, parser_release);
+}
+
+/* This thread's parser state. */
+static struct parser *thread_parser(void)
+{
+	if (!tls_registered) {
+		pthread_once(&tls_once, make_key);
+		pthread_setspecific(tls_key, &tls_parser);
+		tls_registered = 1;
+	}
+	return &tls_parser;
+}
 
 PRINTF_LIKE(3, 4)
 static int fail(struct parser *ps, const uint8_t *at, const char *fmt, ...)
@@ -712,14 +748,14 @@ static int parse_line(struct parser *ps, rec *r, const char *line, size_t len, c
 
 int json_parse_line(rec *r, const char *line, size_t len, char *err, size_t errlen)
 {
-	struct parser *ps = &tls_parser;
+	struct parser *ps = thread_parser();
 	ps->rep = NULL;
 	return parse_line(ps, r, line, len, err, errlen);
 }
 
 int json_parse_line_repair(rec *r, const char *line, size_t len, json_repair *rep, char *err, size_t errlen)
 {
-	struct parser *ps = &tls_parser;
+	struct parser *ps = thread_parser();
 	const uint8_t *s = (const uint8_t *)line;
 	memset(rep, 0, sizeof(*rep));
 	ps->rep = rep;
@@ -823,7 +859,7 @@ static int parse_line(struct parser *ps, rec *r, const char *line, size_t len, c
 
 int json_parse_strings(const char *text, size_t len, buf *out, size_t *count, char *err, size_t errlen)
 {
-	struct parser *ps = &tls_parser;
+	struct parser *ps = thread_parser();
 	const uint8_t *p = (const uint8_t *)text;
 	ps->rep = NULL;
 	ps->start = p;
