@@ -1,7 +1,8 @@
 #!/bin/bash
-# dedup.sh: sluice-dedup (MinHash, defaults) on a large input at -j 1 and -j 2,
-# datatrove's MinHash signing side by side on the same documents when it is
-# installed, and the memory an index takes per document.
+# dedup.sh: sluice-dedup (defaults) on a large input at -j 1 and -j 2, and
+# with --no-verify; when datatrove is installed, its MinHash signing side by
+# side on the same documents, and the documents its whole MinHash pipeline
+# removes against ours; and the memory an index takes per document.
 #
 # Corpus: $DEDUP_INPUT (JSONL, may be zstd-compressed), else the Wikipedia
 # sample under $SLUICE_DATA (default ../shared/data), e.g.
@@ -43,13 +44,13 @@ run() {
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
 mbs() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.1f", n / 1e6 / t }'; }
 
-echo "== sluice-dedup (exact + MinHash 5-grams, 14 x 8), JSONL in, JSONL out to /dev/null"
+echo "== sluice-dedup (defaults: exact, MinHash 5-grams 14 x 8, verified at 0.9), JSONL in, JSONL out to /dev/null"
 for j in 1 2; do
 	read -r wall cpu rss <<<"$(run "$BIN" -j "$j" -J "$TMP/in.jsonl")"
 	echo "-j $j: $(rate "$docs" "$wall") docs/s, $(mbs "$bytes" "$wall") MB/s wall ($wall s, cpu $cpu s, max RSS $((rss / 1024)) MiB); $(tail -1 "$TMP/err")"
 done
-read -r wall cpu rss <<<"$(run "$BIN" -j 1 --verify -J "$TMP/in.jsonl")"
-echo "-j 1 --verify: $(rate "$docs" "$wall") docs/s, $(mbs "$bytes" "$wall") MB/s wall (max RSS $((rss / 1024)) MiB)"
+read -r wall cpu rss <<<"$(run "$BIN" -j 1 --no-verify -J "$TMP/in.jsonl")"
+echo "-j 1 --no-verify: $(rate "$docs" "$wall") docs/s, $(mbs "$bytes" "$wall") MB/s wall (max RSS $((rss / 1024)) MiB); $(tail -1 "$TMP/err")"
 echo
 
 echo "== datatrove MinHash signing vs sluice-dedup, first $DT_DOCS documents, one core each"
@@ -62,6 +63,22 @@ if python3 bench/dedup_datatrove.py "$TMP/dt.jsonl" >"$TMP/dt.out" 2>"$TMP/dt.er
 	echo "ratio (datatrove / sluice): $(awk -v a="$swall" -v b="$dwall" 'BEGIN { printf "%.1f", b / a }')x on $dtbytes bytes"
 else
 	echo "datatrove not run: $(tail -1 "$TMP/dt.err")"
+fi
+echo
+
+# Removals: datatrove's four MinHash stages (its defaults) against ours on
+# the first DT_REMOVE_DOCS documents (they need an "id").
+DT_REMOVE_DOCS=${DT_REMOVE_DOCS:-20000}
+echo "== documents removed, first $DT_REMOVE_DOCS documents: sluice-dedup defaults vs datatrove's MinHash pipeline"
+head -n "$DT_REMOVE_DOCS" "$TMP/in.jsonl" >"$TMP/rm.jsonl"
+"$BIN" -J --stats "$TMP/rm.json" "$TMP/rm.jsonl" >/dev/null 2>&1
+ours=$(awk -F'[:,}]' '{ for (i = 1; i < NF; i++) if ($i ~ /dropped_/) s += $(i + 1) } END { print s }' "$TMP/rm.json")
+if python3 bench/dedup_datatrove_pipeline.py "$TMP/rm.jsonl" "$TMP/dtwork" >"$TMP/dt.removed" 2>"$TMP/dtp.err"; then
+	theirs=$(wc -l <"$TMP/dt.removed")
+	echo "sluice-dedup: $ours ($(tr -d '{}"' <"$TMP/rm.json")); datatrove: $theirs;" \
+		"ratio $(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%.2f", a / b }')x"
+else
+	echo "sluice-dedup: $ours; datatrove pipeline not run: $(tail -1 "$TMP/dtp.err")"
 fi
 echo
 
