@@ -94,7 +94,7 @@ uint64_t seqs_records(const seqs *s) { return s->records; }
 
 static int bad(seqs *s, const char *what)
 {
-	snprintf(s->err, sizeof(s->err), "record %llu: %s", (unsigned long long)s->records, what);
+	snprintf(s->err, sizeof(s->err), "record %llu: %s", (unsigned long long)s->records + 1, what);
 	return -1;
 }
 
@@ -167,7 +167,7 @@ int seqs_skip(seqs *s, uint64_t n)
 		int got = seqs_next(s, &t, &m, &len);
 		if (got <= 0) {
 			if (got == 0)
-				snprintf(s->err, sizeof(s->err), "ends at record %llu, before the position to resume from",
+				snprintf(s->err, sizeof(s->err), "ends after %llu records, before the position to resume from",
 					 (unsigned long long)s->records);
 			return -1;
 		}

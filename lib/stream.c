@@ -485,8 +485,9 @@ struct stream_reader {
 
 static int vrfail(stream_reader *r, uint64_t input_off, const char *fmt, va_list ap)
 {
+	/* The record being read, counted from 1. */
 	int n = snprintf(r->err, sizeof(r->err), "byte %llu (record %llu): ", (unsigned long long)input_off,
-			 (unsigned long long)r->nrec);
+			 (unsigned long long)r->nrec + 1);
 	vsnprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, ap);
 	r->state = R_FAILED;
 	return -1;
@@ -526,7 +527,7 @@ static int rfail_source(stream_reader *r)
 	uint64_t off;
 	const char *msg = source_error_message(r->src, &off);
 	snprintf(r->err, sizeof(r->err), "byte %llu (record %llu): %s", (unsigned long long)off,
-		 (unsigned long long)r->nrec, msg);
+		 (unsigned long long)r->nrec + 1, msg);
 	r->state = R_FAILED;
 	return -1;
 }

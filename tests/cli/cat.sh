@@ -135,7 +135,7 @@ sluice-tokenize -v "$TMP/shk.tiktoken" --drop-text "$TMP/shk.txt" >"$TMP/shk.slc
 sluice-tokenize -e gpt2 --drop-text "$TMP/shk.txt" >"$TMP/gpt2.slc" 2>/dev/null
 at=$(stat -c %s "$TMP/gpt2.slc")
 expect_err "gpt2 and shk streams concatenated: shard refuses at the second header" 1 \
-	"\(stdin\): byte $at \(record 2000\): the header of a concatenated stream disagrees .*tokenizer \"shk\" here, \"gpt2\" before" \
+	"\(stdin\): byte $at \(record 2001\): the header of a concatenated stream disagrees .*tokenizer \"shk\" here, \"gpt2\" before" \
 	sh -c "cat $TMP/gpt2.slc $TMP/shk.slc | sluice-shard -T 64 -o $TMP/mixed"
 [ ! -e "$TMP/mixed/manifest.json" ] && ok "no manifest for the mixed stream" || not_ok "no manifest for the mixed stream"
 expect_err "gpt2 and shk streams concatenated: decoding refuses" 1 "tokenizer \"shk\" here" \

@@ -140,12 +140,12 @@ sluice-shard --quiet -T 128 -o "$TMP/long" "$TMP/shk.tok"
 expect_err "sequences longer than the context" 1 "longer than the model's context of 64" \
 	sluice-train-step -m "$TMP/a.st" "$TMP/long/train-00000.slc"
 untouched "too long"
-expect_err "validation sequences longer than the context" 1 "long/train-00000.slc: record 0: sequences of 129 tokens are longer than the model's context of 64" \
+expect_err "validation sequences longer than the context" 1 "long/train-00000.slc: record 1: sequences of 129 tokens are longer than the model's context of 64" \
 	sluice-train-step -m "$TMP/a.st" --steps 1 --val "$TMP/long/train-00000.slc" "$TRAIN"
 untouched "too long for validation"
-# A bad token id at record 9, after two steps have run in memory.
+# A bad token id at record 10, after two steps have run in memory.
 sluice-cat -J -n 12 "$TRAIN" | awk 'NR == 10 { sub(/\[[0-9]+/, "[60000") } { print }' >"$TMP/bad.jsonl"
-expect_err "token outside the vocabulary" 1 "record 9: token 60000 at position 0 is outside the vocabulary of 50257" \
+expect_err "token outside the vocabulary" 1 "record 10: token 60000 at position 0 is outside the vocabulary of 50257" \
 	sluice-train-step -m "$TMP/a.st" -B 4 "$TMP/bad.jsonl"
 untouched "bad token after some steps"
 head -c 100000 "$TRAIN" >"$TMP/cut.slc"

@@ -325,7 +325,7 @@ static void test_concatenation_headers(void)
 	/* Different vocabularies: refused at the second header, by offset. */
 	CHECK_EQ_INT(read_concat(gpt2, "{\"tokenizer\": \"shk\", \"n_vocab\": 4096, \"eot\": 4095}", err,
 				 sizeof(err), &n1), -1);
-	snprintf(want, sizeof(want), "byte %zu (record 10): ", n1);
+	snprintf(want, sizeof(want), "byte %zu (record 11): ", n1);
 	CHECK(strncmp(err, want, strlen(want)) == 0);
 	CHECK(strstr(err, "tokenizer \"shk\" here, \"gpt2\" before") != NULL);
 	CHECK_EQ_INT(read_concat(gpt2, "{\"tokenizer\": \"gpt2\", \"n_vocab\": 50304, \"eot\": 50256}", err,
