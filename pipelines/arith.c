@@ -2,11 +2,13 @@
  * and RL, seeded and reproducible.
  *
  *   arith [-n COUNT] [-s SEED] [--digits D] [--steps S] [--ops OPS]
- *         [--split train|test] [--test-per-mille P]
+ *         [--work columns|plain] [--split train|test] [--test-per-mille P]
  *
  * Each problem is a short story of S operations on a count of things,
  * starting from a number of D digits; the worked solution has one line per
- * operation in GSM8K's style and ends with "#### ANSWER".  Written as JSONL,
+ * operation, in GSM8K's style, and ends with "#### ANSWER".  The lines work
+ * each operation column by column (the default; a small model learns the
+ * one-digit facts and carries) or state it whole ("--work plain").  Written as JSONL,
  * one problem a line:
  *
  *   {"id": "arith-d2s2-...", "question": "...", "solution": "...",
@@ -60,7 +62,70 @@ typedef struct problem {
 
 #define ADD(buf, len, ...) (len += (size_t)snprintf(buf + len, sizeof(buf) - len, __VA_ARGS__))
 
-static void generate(rng *r, problem *p, int digits, int steps, const char *ops)
+/* One worked line for w = a OP b.  Plain: "a + b = w".  By columns, from
+ * the units up, one small fact each, the carry or borrow written in:
+ *
+ *   154 + 87: 4+7=11, 5+8+1=14, 1+1=2, so 241
+ *   154 - 87: 14-7=7, 15-8-1=6, 1-1=0, so 67
+ *   46 * 5: 6*5=30, 4*5+3=23, so 230
+ *
+ * (a digit that borrows is written with its 10; the answer is the last
+ * column's result before the earlier columns' last digits). */
+static void work_line(problem *p, long a, char op, long b, long w, int columns)
+{
+	if (!columns) {
+		ADD(p->s, p->sn, "%ld %c %ld = %ld\n", a, op, b, w);
+		return;
+	}
+	ADD(p->s, p->sn, "%ld %c %ld:", a, op, b);
+	long x = a, y = op == '*' ? 0 : b;
+	int carry = 0;
+	for (int col = 0; x || y || carry || !col; col++) {
+		int da = (int)(x % 10), db = (int)(y % 10), has_b = y > 0, r;
+		x /= 10, y /= 10;
+		ADD(p->s, p->sn, col ? ", " : " ");
+		if (op == '+') {
+			r = da + db + carry;
+			ADD(p->s, p->sn, "%d", da);
+			if (has_b)
+				ADD(p->s, p->sn, "+%d", db);
+			if (carry)
+				ADD(p->s, p->sn, "+1");
+			ADD(p->s, p->sn, "=%d", r);
+			carry = r / 10;
+			if (!x && !y && carry) { /* the last column keeps its carry */
+				carry = 0;
+				break;
+			}
+		} else if (op == '-') {
+			int need = db + carry, borrow = da < need;
+			r = da + 10 * borrow - need;
+			ADD(p->s, p->sn, "%d", da + 10 * borrow);
+			if (has_b)
+				ADD(p->s, p->sn, "-%d", db);
+			if (carry)
+				ADD(p->s, p->sn, "-1");
+			ADD(p->s, p->sn, "=%d", r);
+			carry = borrow;
+		} else {
+			r = da * (int)b + carry;
+			ADD(p->s, p->sn, "%d*%ld", da, b);
+			if (carry)
+				ADD(p->s, p->sn, "+%d", carry);
+			ADD(p->s, p->sn, "=%d", r);
+			carry = r / 10;
+			if (!x && carry) {
+				carry = 0;
+				break;
+			}
+		}
+		if (!x && !y && !carry)
+			break;
+	}
+	ADD(p->s, p->sn, ", so %ld\n", w);
+}
+
+static void generate(rng *r, problem *p, int digits, int steps, const char *ops, int columns)
 {
 	unsigned who = pick(r, COUNT(names)), what = pick(r, COUNT(things));
 	const char *name = names[who], *he = female[who] ? "She" : "He", *him = female[who] ? "her" : "him";
@@ -81,7 +146,7 @@ static void generate(rng *r, problem *p, int digits, int steps, const char *ops)
 			case 1: ADD(p->q, p->qn, " %s finds %ld more.", he, b); break;
 			default: ADD(p->q, p->qn, " A friend gives %s %ld more.", him, b); break;
 			}
-			ADD(p->s, p->sn, "%ld + %ld = %ld\n", v, b, w);
+			work_line(p, v, '+', b, w, columns);
 		} else if (op == '-') {
 			/* At most v - 1 of the current count, and at most D digits. */
 			long cap = v - 1, lim = 1;
@@ -95,12 +160,12 @@ static void generate(rng *r, problem *p, int digits, int steps, const char *ops)
 			case 1: ADD(p->q, p->qn, " %s loses %ld.", he, b); break;
 			default: ADD(p->q, p->qn, " %s sells %ld.", he, b); break;
 			}
-			ADD(p->s, p->sn, "%ld - %ld = %ld\n", v, b, w);
+			work_line(p, v, '-', b, w, columns);
 		} else {
 			b = 2 + (long)pick(r, 4); /* 2..5 */
 			w = v * b;
 			ADD(p->q, p->qn, " Then %s has %ld times as many.", name, b);
-			ADD(p->s, p->sn, "%ld * %ld = %ld\n", v, b, w);
+			work_line(p, v, '*', b, w, columns);
 		}
 		v = w;
 	}
@@ -161,7 +226,7 @@ static void put_solution(const problem *p)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: arith [-n COUNT] [-s SEED] [--digits D] [--steps S] [--ops OPS]\n"
-		   "             [--split train|test] [--test-per-mille P]\n"
+		   "             [--work columns|plain] [--split train|test] [--test-per-mille P]\n"
 		   "Arithmetic word problems with worked solutions, as chat JSONL on stdout.\n");
 }
 
@@ -183,11 +248,13 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' }, { "seed", required_argument, NULL, 's' },
 		{ "digits", required_argument, NULL, 'd' }, { "steps", required_argument, NULL, 'S' },
 		{ "ops", required_argument, NULL, 'o' },    { "split", required_argument, NULL, 'p' },
-		{ "test-per-mille", required_argument, NULL, 'P' }, { "help", no_argument, NULL, 'h' },
+		{ "test-per-mille", required_argument, NULL, 'P' }, { "work", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long count = 1000, seed = 1, digits = 2, steps = 2, per_mille = 100;
 	const char *ops = "+-", *split = "train";
+	int columns = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "n:s:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -210,6 +277,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'w':
+			if (strcmp(optarg, "columns") && strcmp(optarg, "plain")) {
+				fprintf(stderr, "arith: --work: '%s': columns or plain\n", optarg);
+				return 2;
+			}
+			columns = !strcmp(optarg, "columns");
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -229,7 +303,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "arith: only %ld distinct problems found; ask for fewer or harder ones\n", written);
 			return 1;
 		}
-		generate(&r, &p, (int)digits, (int)steps, ops);
+		generate(&r, &p, (int)digits, (int)steps, ops, columns);
 		uint64_t h = fnv1a(p.q, p.qn);
 		if ((h % 1000 < (uint64_t)per_mille) != want_test || !seen_add(&s, h))
 			continue;

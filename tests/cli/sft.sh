@@ -47,11 +47,11 @@ sed 's/#### \([0-9]\)/#### 1\1/' "$TMP/a.jsonl" | sluice-synth-filter -R "$TMP/v
 sed 's/.*"question": "\([^"]*\)", "solution": "\([^"]*\)".*/{"text": "\1\\n\2"}/' "$TMP/a.jsonl" >"$TMP/plain.jsonl"
 sluice-tokenize --train --vocab-size 300 -o "$TMP/ar" "$TMP/plain.jsonl" 2>/dev/null
 sluice-tokenize -v "$TMP/ar.tiktoken" --drop-text -o "$TMP/plain.slc" "$TMP/plain.jsonl" 2>/dev/null
-sluice-shard --quiet -T 96 -o "$TMP/pt" "$TMP/plain.slc"
+sluice-shard --quiet -T 160 -o "$TMP/pt" "$TMP/plain.slc"
 sluice-tokenize -v "$TMP/ar.tiktoken" --chat --drop-text -o "$TMP/chat.slc" "$TMP/a.jsonl" 2>/dev/null
-sluice-shard --quiet --sft -T 96 -o "$TMP/sft" "$TMP/chat.slc"
+sluice-shard --quiet --sft -T 160 -o "$TMP/sft" "$TMP/chat.slc"
 expect "base: pretrain without chat tokens" 0 sluice-train-step -m "$TMP/base.st" --init custom -L 1 -C 32 -H 2 \
-	--ctx 96 -B 4 --steps 2 --quiet "$TMP/pt/train-00000.slc"
+	--ctx 160 -B 4 --steps 2 --quiet "$TMP/pt/train-00000.slc"
 expect_err "sft: continuing the base itself on chat data is refused, with the way out" 1 "with --from" \
 	sluice-train-step -m "$TMP/base.st" -B 4 --steps 1 --quiet "$TMP/sft/train-00000.slc"
 expect_err "sft: started from the base, the embedding grows" 0 "grown from 300 to 302 rows" \
@@ -63,6 +63,13 @@ case $meta in
 esac
 expect "sft: continues on chat data" 0 sluice-train-step -m "$TMP/sft.st" -B 4 --steps 1 --quiet \
 	"$TMP/sft/train-00000.slc"
+
+# Loss on chat data counts the assistant's tokens only: the mask's ones.
+expect "eval --loss: chat shards" 0 sluice-eval -m "$TMP/sft.st" --loss "$TMP/sft/train-00000.slc"
+got=$(sed -n 's/.*"targets": \([0-9]*\).*/\1/p' "$TMP/out")
+want=$(sluice-cat -J "$TMP/sft/train-00000.slc" | grep -o '"mask": \[[^]]*\]' | grep -o 1 | wc -l)
+[ -n "$got" ] && [ "$got" -eq "$want" ] && ok "eval --loss: targets are the assistant's tokens ($want)" ||
+	not_ok "eval --loss: targets are the assistant's tokens" "got $got, want $want"
 
 # Exact match in chat form.
 expect "eval --chat: exact match over chat prompts" 0 sluice-eval -m "$TMP/sft.st" --gsm8k "$TMP/t.jsonl" --chat \

@@ -1,0 +1,43 @@
+#!/bin/bash
+# sft-table.sh DIR: the table that ends `make sft` (pipelines/sft.mk), from
+# the reports of sluice-eval and sluice-synth-filter in DIR.
+set -eu
+dir=$1
+
+get() { # get FILE KEY: a number or [lo, hi] of a one-line JSON report
+	sed -n "s/.*\"$2\": \(\[[^]]*\]\|[^,}]*\).*/\1/p" "$1" | head -1
+}
+pct() { awk -v x="$1" 'BEGIN { printf "%5.1f%%", 100 * x }'; }
+ci() { tr -d '[] ' <<<"$1" | awk -F, '{ printf "[%4.1f, %4.1f]", 100 * $1, 100 * $2 }'; }
+pflops() { awk -v x="$1" 'BEGIN { printf "%.4f", x / 1e15 }'; }
+gain() { # gain NOW BEFORE: points of exact match per PFLOP spent between them
+	awk -v a="$(get "$1" exact_match)" -v b="$(get "$2" exact_match)" \
+		-v fa="$(get "$1" train_flops)" -v fb="$(get "$2" train_flops)" \
+		'BEGIN { if (fa > fb) printf "%+.0f", 100 * (a - b) / ((fa - fb) / 1e15); else printf "-" }'
+}
+row() { # row NAME EM_REPORT [PASS_REPORT] [BEFORE_REPORT]
+	local pass=- g=-
+	[ -n "${3:-}" ] && pass=$(pct "$(get "$3" pass_at_k)")
+	[ -n "${4:-}" ] && g=$(gain "$2" "$4")
+	printf '%-34s %s  %s  %7s  %9s  %8s\n' "$1" "$(pct "$(get "$2" exact_match)")" "$(ci "$(get "$2" exact_match_ci95)")" \
+		"$pass" "$(pflops "$(get "$2" train_flops)")" "$g"
+}
+
+k=$(get "$dir/pass-sft.json" samples)
+echo "== held-out exact match: $(get "$dir/em-sft.json" items) problems never trained on, greedy answers"
+printf '%-34s %s  %s  %7s  %9s  %8s\n' "model" "exact " "95% interval" "pass@$k" "PFLOPs" "pts/PFLOP"
+row "base (tiny Shakespeare)" "$dir/em-base.json"
+row "SFT on verified teacher data" "$dir/em-sft.json" "$dir/pass-sft.json" "$dir/em-base.json"
+row "+ rejection sampling, verified" "$dir/em-rs-verified.json" "$dir/pass-rs-verified.json" "$dir/em-sft.json"
+row "+ rejection sampling, unverified" "$dir/em-rs-unverified.json" "" "$dir/em-sft.json"
+echo "(base asked in plain form, the others in ChatML; pts/PFLOP: exact-match points gained over the row"
+echo " above it, the SFT row over the base, per PFLOP of training between them)"
+echo "== harder held-out problems: one more operation than any trained on"
+row "SFT on verified teacher data" "$dir/harder-sft.json"
+row "+ rejection sampling, verified" "$dir/harder-rs-verified.json"
+echo "== the data"
+why=$(grep -o '"drop:[^,}]*' "$dir/teacher-filter.json" | tr -d '"' | paste -sd ' ')
+echo "teacher: $(get "$dir/teacher-filter.json" records) problems generated, $(get "$dir/teacher-filter.json" kept) kept" \
+	"(dropped by the verifier or as sharing 13 words with a held-out question: ${why:-none})"
+echo "self-generated: $(get "$dir/rs-filter.json" records) answers sampled, $(get "$dir/rs-filter.json" kept) right" \
+	"(verified set), all $(get "$dir/rs-filter.json" records) in the unverified set"
