@@ -30,8 +30,13 @@ run() { # run NAME SHARD: tokens/s over STEPS steps (the first left out)
 		--log "$TMP/$1.log" --tokenizer gpt2 --n-vocab 50259 "$2" 2>/dev/null
 	mean_tps "$TMP/$1.log"
 }
+sa=0 sb=0
 for r in $(seq "$ROUNDS"); do
 	a=$(run sft "$TMP/sft/train-00000.slc")
 	b=$(run plain "$TMP/nomask.slc")
 	echo "round $r: SFT (masked) $a tokens/s, unmasked $b tokens/s, ratio $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", a / b }')"
+	sa=$(awk -v s="$sa" -v a="$a" 'BEGIN { print s + a }')
+	sb=$(awk -v s="$sb" -v b="$b" 'BEGIN { print s + b }')
 done
+awk -v a="$sa" -v b="$sb" -v n="$ROUNDS" \
+	'BEGIN { printf "mean of %d rounds: SFT %.1f tokens/s, unmasked %.1f tokens/s, ratio %.3f\n", n, a / n, b / n, a / b }'

@@ -6,9 +6,9 @@
  *
  * Each problem is a short story of S operations on a count of things,
  * starting from a number of D digits; the worked solution has one line per
- * operation, in GSM8K's style, and ends with "#### ANSWER".  The lines work
- * each operation column by column (the default; a small model learns the
- * one-digit facts and carries) or state it whole ("--work plain").  Written as JSONL,
+ * operation, in GSM8K's style, and ends with "#### ANSWER".  A line states
+ * the operation whole ("48 + 47 = 95", the default), or works it column by
+ * column ("--work columns"), one small fact and carry at a time.  Written as JSONL,
  * one problem a line:
  *
  *   {"id": "arith-d2s2-...", "question": "...", "solution": "...",
@@ -131,6 +131,8 @@ static void generate(rng *r, problem *p, int digits, int steps, const char *ops,
 	const char *name = names[who], *he = female[who] ? "She" : "He", *him = female[who] ? "her" : "him";
 	const char *thing = things[what];
 	long v = number(r, digits);
+	if (v == 1)
+		v = 2; /* "has 1 apples" */
 	p->qn = p->sn = 0;
 	ADD(p->q, p->qn, "%s has %ld %s.", name, v, thing);
 	for (int i = 0; i < steps; i++) {
@@ -254,7 +256,7 @@ int main(int argc, char **argv)
 	};
 	long count = 1000, seed = 1, digits = 2, steps = 2, per_mille = 100;
 	const char *ops = "+-", *split = "train";
-	int columns = 1;
+	int columns = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "n:s:h", longopts, NULL)) != -1) {
 		switch (c) {

@@ -18,9 +18,10 @@
 
 SFT = $(OUT)/sft
 ARITH = $(O)/pipelines/arith
-SFT_DIGITS ?= 2
+SFT_DIGITS ?= 1
 SFT_STEPS ?= 2
 SFT_OPS ?= +-
+SFT_WORK ?= plain
 SFT_TRAIN ?= 20000
 SFT_TEST ?= 1000
 SFT_RS ?= 2000
@@ -29,19 +30,21 @@ SFT_VOCAB ?= 512
 SFT_SHAPE ?= -L 4 -C 128 -H 4
 SFT_T ?= 96
 BASE_STEPS ?= 100
-TEACHER_STEPS ?= 600
-RS_STEPS ?= 150
+TEACHER_STEPS ?= 800
+RS_STEPS ?= 200
 PASS_K ?= 8
-ARITH_ARGS = --digits $(SFT_DIGITS) --steps $(SFT_STEPS) --ops '$(SFT_OPS)'
+ARITH_ARGS = --digits $(SFT_DIGITS) --steps $(SFT_STEPS) --ops '$(SFT_OPS)' --work $(SFT_WORK)
 # GPT-2's pre-tokenization, but one digit a piece: numbers are read and
 # written digit by digit.
-DIGIT_PATTERN = 's|'"'"'t|'"'"'re|'"'"'ve|'"'"'m|'"'"'ll|'"'"'d| ?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+DIGIT_PATTERN = 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 SFT_TRAIN_FLAGS = -B 16 --lr 3e-3 --warmup 20 --quiet
 # Greedy exact match, then pass@k at temperature 1.
 EM = sluice-eval --gsm8k $(SFT)/test.jsonl --chat -B 64 --max-new 48
 export SLUICE_VOCAB_DIR := $(abspath $(SFT))
 
 .PHONY: sft
+# Every stage's file is kept, so that make redoes only what changed.
+.SECONDARY:
 sft: $(SFT)/table.txt
 	@cat $(SFT)/table.txt
 
@@ -56,7 +59,7 @@ $(SFT)/test.jsonl: $(ARITH)
 $(SFT)/harder.jsonl: $(ARITH)
 	@mkdir -p $(SFT)
 	$(ARITH) -n $(SFT_TEST) -s 3 --split test --digits $(SFT_DIGITS) --steps $$(($(SFT_STEPS) + 1)) \
-		--ops '$(SFT_OPS)' >$@.tmp && mv $@.tmp $@
+		--ops '$(SFT_OPS)' --work $(SFT_WORK) >$@.tmp && mv $@.tmp $@
 $(SFT)/rs-prompts.jsonl: $(ARITH)
 	@mkdir -p $(SFT)
 	$(ARITH) -n $(SFT_RS) -s 4 $(ARITH_ARGS) >$@.tmp && mv $@.tmp $@
@@ -81,7 +84,7 @@ $(SFT)/task.tiktoken: $(SFT)/teacher.jsonl $(DATA)/tinyshakespeare.txt
 
 # The base model: tiny Shakespeare, no chat tokens.
 $(SFT)/base.safetensors: $(SFT)/task.tiktoken
-	awk -f ../scripts/paragraphs.awk $(DATA)/tinyshakespeare.txt |
+	awk -f ../scripts/paragraphs.awk $(DATA)/tinyshakespeare.txt | \
 		sluice-tokenize -v $(SFT)/task.tiktoken --drop-text -o $(SFT)/shk.slc 2>/dev/null
 	rm -rf $(SFT)/shk && sluice-shard --quiet -T $(SFT_T) -o $(SFT)/shk $(SFT)/shk.slc
 	rm -f $@ $@.optim
@@ -123,12 +126,16 @@ $(SFT)/em-base.json: $(SFT)/base.safetensors $(SFT)/test.jsonl
 $(SFT)/em-%.json: $(SFT)/%.safetensors $(SFT)/test.jsonl
 	$(EM) -m $< -o $@
 $(SFT)/pass-%.json: $(SFT)/%.safetensors $(SFT)/test.jsonl
-	$(EM) -m $< --samples $(PASS_K) -t 1 -o $@
+	$(EM) -m $< --samples $(PASS_K) --temperature 1 -o $@
 $(SFT)/harder-%.json: $(SFT)/%.safetensors $(SFT)/harder.jsonl
 	sluice-eval --gsm8k $(SFT)/harder.jsonl --chat -B 64 --max-new 64 -m $< -o $@
 
 SFT_REPORTS = $(SFT)/em-base.json $(SFT)/em-sft.json $(SFT)/em-rs-verified.json $(SFT)/em-rs-unverified.json \
 	$(SFT)/pass-sft.json $(SFT)/pass-rs-verified.json $(SFT)/harder-sft.json $(SFT)/harder-rs-verified.json
 
-$(SFT)/table.txt: $(SFT_REPORTS) $(SFT)/teacher.jsonl $(SFT)/rs-verified.jsonl
+# Three held-out conversations with the last model, greedy.
+$(SFT)/conversations.jsonl: $(SFT)/rs-verified.safetensors $(SFT)/test.jsonl
+	head -3 $(SFT)/test.jsonl | sluice-sample -m $< --chat -t 0 -N 48 -J --quiet -o $@
+
+$(SFT)/table.txt: $(SFT_REPORTS) $(SFT)/teacher.jsonl $(SFT)/rs-verified.jsonl $(SFT)/conversations.jsonl
 	../scripts/sft-table.sh $(SFT) >$@.tmp && mv $@.tmp $@

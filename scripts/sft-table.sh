@@ -41,3 +41,6 @@ echo "teacher: $(get "$dir/teacher-filter.json" records) problems generated, $(g
 	"(dropped by the verifier or as sharing 13 words with a held-out question: ${why:-none})"
 echo "self-generated: $(get "$dir/rs-filter.json" records) answers sampled, $(get "$dir/rs-filter.json" kept) right" \
 	"(verified set), all $(get "$dir/rs-filter.json" records) in the unverified set"
+echo "== three held-out conversations (the last model, greedy)"
+sed 's/.*"messages": \[{"role": "user", "content": "\([^"]*\)"}, {"role": "assistant", "content": "\([^"]*\)"}\].*"answer": "\([^"]*\)".*/user: \1\nassistant: \2\n(right answer: \3)/; s/.*"answer": "\([^"]*\)".*"messages": \[{"role": "user", "content": "\([^"]*\)"}, {"role": "assistant", "content": "\([^"]*\)"}\].*/user: \2\nassistant: \3\n(right answer: \1)/' \
+	"$dir/conversations.jsonl" | sed 's/\\n/\n           /g'
