@@ -24,15 +24,16 @@ SFT_OPS ?= +-
 SFT_WORK ?= plain
 SFT_TRAIN ?= 20000
 SFT_TEST ?= 1000
-SFT_RS ?= 2000
+SFT_RS ?= 1500
 SFT_RS_SAMPLES ?= 4
 SFT_VOCAB ?= 512
 SFT_SHAPE ?= -L 4 -C 128 -H 4
 SFT_T ?= 96
 BASE_STEPS ?= 100
 TEACHER_STEPS ?= 800
-RS_STEPS ?= 200
+RS_STEPS ?= 150
 PASS_K ?= 8
+PASS_ITEMS ?= 300
 ARITH_ARGS = --digits $(SFT_DIGITS) --steps $(SFT_STEPS) --ops '$(SFT_OPS)' --work $(SFT_WORK)
 # GPT-2's pre-tokenization, but one digit a piece: numbers are read and
 # written digit by digit.
@@ -89,7 +90,7 @@ $(SFT)/base.safetensors: $(SFT)/task.tiktoken
 	rm -rf $(SFT)/shk && sluice-shard --quiet -T $(SFT_T) -o $(SFT)/shk $(SFT)/shk.slc
 	rm -f $@ $@.optim
 	sluice-train-step -m $@ --init custom $(SFT_SHAPE) --ctx $(SFT_T) $(SFT_TRAIN_FLAGS) --steps $(BASE_STEPS) \
-		$(SFT)/shk/train-00000.slc
+		--log $(SFT)/base.log $(SFT)/shk/train-00000.slc
 
 # Chat data into SFT shards: loss on the assistant's tokens only.
 $(SFT)/%/manifest.json: $(SFT)/%.jsonl $(SFT)/task.tiktoken
@@ -126,9 +127,9 @@ $(SFT)/em-base.json: $(SFT)/base.safetensors $(SFT)/test.jsonl
 $(SFT)/em-%.json: $(SFT)/%.safetensors $(SFT)/test.jsonl
 	$(EM) -m $< -o $@
 $(SFT)/pass-%.json: $(SFT)/%.safetensors $(SFT)/test.jsonl
-	$(EM) -m $< --samples $(PASS_K) --temperature 1 -o $@
+	$(EM) -m $< --samples $(PASS_K) --temperature 1 --limit $(PASS_ITEMS) -o $@
 $(SFT)/harder-%.json: $(SFT)/%.safetensors $(SFT)/harder.jsonl
-	sluice-eval --gsm8k $(SFT)/harder.jsonl --chat -B 64 --max-new 64 -m $< -o $@
+	sluice-eval --gsm8k $(SFT)/harder.jsonl --chat -B 64 --max-new 64 --limit 500 -m $< -o $@
 
 SFT_REPORTS = $(SFT)/em-base.json $(SFT)/em-sft.json $(SFT)/em-rs-verified.json $(SFT)/em-rs-unverified.json \
 	$(SFT)/pass-sft.json $(SFT)/pass-rs-verified.json $(SFT)/harder-sft.json $(SFT)/harder-rs-verified.json
