@@ -300,6 +300,8 @@ void chat_out_release(chat_out *o)
 
 static void out_add(chat_out *o, const uint32_t *ids, size_t n, uint8_t mask)
 {
+	if (!n)
+		return; /* an empty piece: ids may be NULL */
 	if (o->cap - o->n < n) {
 		size_t cap = o->cap ? o->cap : 256;
 		while (cap - o->n < n)

@@ -200,9 +200,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return cli_usage_error("--encoding '%s': give an encoding name (gpt2, cl100k_base, o200k_base), "
 				       "or the file with --vocab", a->encoding);
 	if (a->vocab && !strchr(a->vocab, '/')) {
-		char *here = xmalloc(strlen(a->vocab) + 3);
-		memcpy(here, "./", 2);
-		strcpy(here + 2, a->vocab);
+		static char here[4096];
+		if ((size_t)snprintf(here, sizeof(here), "./%s", a->vocab) >= sizeof(here))
+			return cli_usage_error("--vocab: a name of %zu bytes is too long", strlen(a->vocab));
 		a->vocab = here;
 	}
 	if (a->decode + a->train > 1)
