@@ -13,7 +13,7 @@ ROUNDS=${ROUNDS:-3}
 SHAPE=${SHAPE:-"-L 4 -C 128 -H 4"}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 BIN=$PWD/$O/bin
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $OMP_NUM_THREADS threads"

@@ -25,8 +25,9 @@
  *
  * The two are saved as a pair, so that a reader finds the old pair or the
  * new one whatever stops the save (a kill, a full disk, a failed sync):
- *   1. both files are written to temporary names (CKPT.tmp.XXXXXX,
- *      CKPT.optim.tmp.XXXXXX) and synced; a failure removes them;
+ *   1. both files are written to temporary names (CKPT.tmp.* and
+ *      CKPT.optim.tmp.*, random suffixes) and synced; a failure removes
+ *      them;
  *   2. the state is renamed to CKPT.optim.next;
  *   3. the model is renamed to CKPT;
  *   4. CKPT.optim.next is renamed to CKPT.optim.

@@ -53,7 +53,7 @@ int file_read_all(const char *path, uint8_t **p, size_t *n);
 #define MKSTEMP_SUFFIX "XX" "XX" "XX"
 
 /* Replace a file whole: atomic_create() makes a temporary file beside path
- * (named path.tmp.XXXXXX) and returns its descriptor (*tmp gets its name);
+ * (named path.tmp. and a random suffix) and returns its descriptor (*tmp gets its name);
  * atomic_commit() syncs it, gives it the mode a new file gets (0666 less
  * the umask) and renames it over path, or, if fail is set or any of that
  * fails, removes it.  commit frees *tmp and closes fd either way.  Both
@@ -70,7 +70,7 @@ int atomic_create(const char *path, char **tmp);
 int atomic_commit(int fd, char *tmp, const char *path, int fail);
 int atomic_close(int fd, char *tmp, int fail);
 int atomic_rename(char *tmp, const char *path, int fail);
-/* Remove the temporary files of path (path.tmp.XXXXXX) that a writer
+/* Remove the temporary files of path (path.tmp.*) that a writer
  * killed before its commit left behind.  Only for a path that one writer
  * at a time replaces.  Returns the number removed, or -1 with errno set. */
 int atomic_cleanup(const char *path);

@@ -490,7 +490,7 @@ static void add_stats(cli_counts *c, const dedup_stats *st, const struct args *a
 }
 
 /* Remove the temporary files that runs killed while writing the index
- * left beside it (INDEX.tmp.XXXXXX, see atomic_create()).  They are never
+ * left beside it (INDEX.tmp.*, see atomic_create()).  They are never
  * read; this only gives their space back. */
 static void remove_stale_temps(const char *index)
 {
