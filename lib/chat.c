@@ -222,6 +222,19 @@ chat_template *chat_template_new(const char *name, const tok_vocab *v, char *err
 	return t;
 }
 
+chat_template *chat_template_for_model(const char *name, const tok_vocab *v, uint32_t n_vocab, char *err,
+				       size_t errlen)
+{
+	chat_template *t = chat_template_new(name, v, err, errlen);
+	if (t && chat_n_vocab(t) > n_vocab) {
+		snprintf(err, errlen, "the model has %u token ids; the %s template needs %u: train it on chat data first",
+			 n_vocab, chat_template_name(t), chat_n_vocab(t));
+		chat_template_free(t);
+		return NULL;
+	}
+	return t;
+}
+
 void chat_template_free(chat_template *t)
 {
 	if (!t)

@@ -62,6 +62,11 @@ typedef struct chat_template chat_template;
  * name. */
 chat_template *chat_template_new(const char *name, const tok_vocab *v, char *err, size_t errlen);
 void chat_template_free(chat_template *t);               /* accepts NULL */
+/* The same for a model of n_vocab token ids: NULL with the problem in err
+ * also when the model lacks the template's ids (it was not trained on chat
+ * data). */
+chat_template *chat_template_for_model(const char *name, const tok_vocab *v, uint32_t n_vocab, char *err,
+				       size_t errlen);
 
 const char *chat_template_name(const chat_template *t);
 const tok_vocab *chat_template_vocab(const chat_template *t);

@@ -604,15 +604,9 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 	char err[512];
 	chat_template *ct = NULL;
 	if (a->chat) {
-		ct = chat_template_new(a->chat, v, err, sizeof(err));
+		ct = chat_template_for_model(a->chat, v, (uint32_t)model_cfg(m)->n_vocab, err, sizeof(err));
 		if (!ct) {
-			cli_error(NULL, "--chat: %s", err);
-			return EXIT_USAGE;
-		}
-		if (chat_n_vocab(ct) > (uint32_t)model_cfg(m)->n_vocab) {
-			cli_error(a->ckpt, "the model has %d token ids; the %s template needs %u: train it on chat data first",
-				  model_cfg(m)->n_vocab, chat_template_name(ct), chat_n_vocab(ct));
-			chat_template_free(ct);
+			cli_error(a->ckpt, "--chat: %s", err);
 			return EXIT_DATA;
 		}
 	}

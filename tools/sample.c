@@ -426,17 +426,9 @@ int main(int argc, char **argv)
 	chat_template *ct = NULL;
 	if (a.chat) {
 		const char *name = a.chat[0] ? a.chat : info.chat_template[0] ? info.chat_template : CHAT_DEFAULT;
-		ct = chat_template_new(name, v, err, sizeof(err));
+		ct = chat_template_for_model(name, v, (uint32_t)model_cfg(m)->n_vocab, err, sizeof(err));
 		if (!ct) {
-			cli_error(NULL, "--chat: %s", err);
-			tok_free(v);
-			model_free(m);
-			return EXIT_USAGE;
-		}
-		if (chat_n_vocab(ct) > (uint32_t)model_cfg(m)->n_vocab) {
-			cli_error(a.ckpt, "the model has %d token ids; the %s template needs %u: train it on chat data first",
-				  model_cfg(m)->n_vocab, name, chat_n_vocab(ct));
-			chat_template_free(ct);
+			cli_error(a.ckpt, "--chat: %s", err);
 			tok_free(v);
 			model_free(m);
 			return EXIT_DATA;
