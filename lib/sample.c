@@ -32,8 +32,12 @@ static int by_p_desc(const void *a, const void *b)
 }
 
 /* Pick the next token from a row of logits; *logprob gets the model's own
- * log-probability of it.  c is scratch of V entries. */
-static uint32_t pick(const real *z, int V, const sample_opts *o, rng *r, struct cand *c, double *logprob)
+ * log-probability of it, *sample_lp its log-probability under the
+ * distribution it was drawn from (the logits over the temperature, cut to
+ * the kept set and renormalised over it; 0 when greedy).  c is scratch of
+ * V entries. */
+static uint32_t pick(const real *z, int V, const sample_opts *o, rng *r, struct cand *c, double *logprob,
+		     double *sample_lp)
 {
 	double mx = z[0];
 	uint32_t arg = 0;
@@ -45,6 +49,7 @@ static uint32_t pick(const real *z, int V, const sample_opts *o, rng *r, struct 
 		lse += exp(z[j] - mx);
 	lse = mx + log(lse);
 	uint32_t tok = arg;
+	*sample_lp = 0;
 	if (o->temperature > 0) {
 		double sum = 0;
 		for (int j = 0; j < V; j++) {
@@ -79,6 +84,8 @@ static uint32_t pick(const real *z, int V, const sample_opts *o, rng *r, struct 
 				break;
 			}
 		}
+		/* The kept set's mass is sum, the token's exp((z - mx) / t). */
+		*sample_lp = (z[tok] - mx) / o->temperature - log(sum);
 	}
 	*logprob = z[tok] - lse;
 	return tok;
@@ -118,14 +125,18 @@ static int stop_string_at(const sample_opts *o, struct run *s, size_t before, si
 }
 
 /* Append a generated token; returns 1 when the job is done. */
-static int append(const sample_opts *o, sample_job *j, struct run *s, uint32_t t, double lp, int n_ctx)
+static int append(const sample_opts *o, sample_job *j, struct run *s, uint32_t t, double lp, double slp, int n_ctx)
 {
 	if (j->nout == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 64;
 		j->out = xrealloc(j->out, s->cap * sizeof(*j->out));
 		j->logprobs = xrealloc(j->logprobs, s->cap * sizeof(*j->logprobs));
+		if (o->temperature > 0)
+			j->sample_logprobs = xrealloc(j->sample_logprobs, s->cap * sizeof(*j->sample_logprobs));
 	}
 	j->out[j->nout] = t;
+	if (o->temperature > 0)
+		j->sample_logprobs[j->nout] = (float)slp;
 	j->logprobs[j->nout++] = (float)lp;
 	if (is_stop_token(o, t)) {
 		j->finish = SAMPLE_STOP_TOKEN;
@@ -155,7 +166,7 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 	int n_ctx = model_cfg(m)->n_ctx, V = model_cfg(m)->n_vocab, S = o->slots > 0 ? o->slots : 1;
 	for (size_t i = 0; i < n; i++) {
 		jobs[i].out = NULL;
-		jobs[i].logprobs = NULL;
+		jobs[i].logprobs = jobs[i].sample_logprobs = NULL;
 		jobs[i].nout = jobs[i].text_len = 0;
 		jobs[i].finish = SAMPLE_LENGTH;
 		if (!jobs[i].nprompt || jobs[i].nprompt >= (size_t)n_ctx) {
@@ -201,9 +212,9 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 			finished[i] = 0;
 			if (cursor[s] + 1 < j->nprompt)
 				continue; /* still reading the prompt */
-			double lp;
-			uint32_t t = pick(z + (size_t)i * V, V, o, &runs[slot_job[s]].rng, cands + (size_t)s * V, &lp);
-			finished[i] = append(o, j, &runs[slot_job[s]], t, lp, n_ctx);
+			double lp, slp;
+			uint32_t t = pick(z + (size_t)i * V, V, o, &runs[slot_job[s]].rng, cands + (size_t)s * V, &lp, &slp);
+			finished[i] = append(o, j, &runs[slot_job[s]], t, lp, slp, n_ctx);
 		}
 		for (int i = 0; i < rows; i++) {
 			int s = rslot[i];
@@ -232,7 +243,8 @@ void sample_job_release(sample_job *j)
 {
 	free(j->out);
 	free(j->logprobs);
+	free(j->sample_logprobs);
 	j->out = NULL;
-	j->logprobs = NULL;
+	j->logprobs = j->sample_logprobs = NULL;
 	j->nout = 0;
 }

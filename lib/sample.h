@@ -4,9 +4,12 @@
  * A job is one completion of one prompt.  Each job draws from its own
  * random stream, seeded by (seed, group, index) alone, so a job's output
  * does not depend on which other jobs share the batch or on the thread
- * count: the same seed gives the same completions.  The log-probability
- * kept with each generated token is the model's own (temperature 1, no
- * truncation), the one a full forward pass gives, as RL needs it. */
+ * count: the same seed gives the same completions.  Two log-probabilities
+ * are kept with each generated token: the model's own (temperature 1, no
+ * truncation), the one a full forward pass gives, and the sampler's, under
+ * the distribution the token was drawn from (the logits divided by the
+ * temperature, cut by top-k and top-p and renormalised over what is kept),
+ * the old policy's probability that RL's ratios divide by. */
 #ifndef SLUICE_SAMPLE_H
 #define SLUICE_SAMPLE_H
 
@@ -38,7 +41,8 @@ typedef struct sample_job {
 	uint64_t group, index;      /* the random stream's key */
 	/* Results, owned by the job (sample_job_release frees them). */
 	uint32_t *out;
-	float *logprobs;
+	float *logprobs;            /* the model's own, at temperature 1 */
+	float *sample_logprobs;     /* the sampler's; NULL when greedy (temperature 0) */
 	size_t nout;
 	int finish;                 /* SAMPLE_* */
 	size_t text_len;            /* bytes of the completion's text before a stop string */

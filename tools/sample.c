@@ -29,6 +29,7 @@ struct args {
 	const char *chat;          /* --chat: a template's name, "" for the checkpoint's */
 	sample_opts so;
 	int samples, threads, jsonl, force, quiet, no_stop_eot, skip_long;
+	int64_t policy_step;       /* the checkpoint's step */
 	const char **stops;
 	uint32_t *stop_tokens;
 	size_t nstops, nstop_tokens;
@@ -44,7 +45,9 @@ static void usage(FILE *f)
 "tokens field is the prompt as it is, else the text field is tokenized) and\n"
 "write each prompt's record once per completion with prompt_tokens,\n"
 "completion, completion_tokens, logprobs (the model's own, per token),\n"
-"group (the prompt's number), sample and finish added.\n"
+"sample_logprobs (the sampler's: after temperature, top-k and top-p; not\n"
+"when greedy), group (the prompt's number), sample, finish, temperature,\n"
+"top_k, top_p, max_new and policy_step (the checkpoint's step) added.\n"
 "\n"
 "  -m, --model CKPT        the checkpoint\n"
 "  -n, --samples N         completions per prompt (default 1)\n"
@@ -183,8 +186,8 @@ struct prompt {
 
 static const char *const finish_names[] = { "length", "stop_token", "stop_string" };
 
-static int write_job(output *o, const struct prompt *p, const sample_job *j, const tok_vocab *v,
-		     const chat_template *ct, buf *text, rec *w)
+static int write_job(output *o, const struct args *a, const struct prompt *p, const sample_job *j,
+		     const tok_vocab *v, const chat_template *ct, buf *text, rec *w)
 {
 	buf raw = { 0 };
 	for (size_t i = 0; i < j->nout; i++) {
@@ -202,8 +205,13 @@ static int write_job(output *o, const struct prompt *p, const sample_job *j, con
 		  rec_set_str(w, "completion", (const char *)text->data, text->len) < 0 ||
 		  rec_set_u32s(w, "completion_tokens", j->out, j->nout) < 0 ||
 		  rec_set(w, "logprobs", 8, REC_F32S, j->logprobs, j->nout * sizeof(float)) < 0 ||
+		  (a->so.temperature > 0 &&
+		   rec_set(w, "sample_logprobs", 15, REC_F32S, j->sample_logprobs, j->nout * sizeof(float)) < 0) ||
 		  rec_set_int(w, "group", (int64_t)j->group) < 0 || rec_set_int(w, "sample", (int64_t)j->index) < 0 ||
-		  rec_set_str(w, "finish", finish_names[j->finish], strlen(finish_names[j->finish])) < 0;
+		  rec_set_str(w, "finish", finish_names[j->finish], strlen(finish_names[j->finish])) < 0 ||
+		  rec_set_float(w, "temperature", a->so.temperature) < 0 || rec_set_int(w, "top_k", a->so.top_k) < 0 ||
+		  rec_set_float(w, "top_p", a->so.top_p) < 0 || rec_set_int(w, "max_new", a->so.max_new) < 0 ||
+		  rec_set_int(w, "policy_step", a->policy_step) < 0;
 	if (ct && !bad) {
 		/* The conversation goes on with the reply. */
 		buf msgs = { 0 };
@@ -243,7 +251,7 @@ static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t n
 	buf text = { 0 };
 	rec *w = rec_new();
 	for (size_t i = 0; i < n && ret == EXIT_OK; i++) {
-		if (write_job(o, &ps[i / (size_t)a->samples], &jobs[i], v, ct, &text, w) < 0)
+		if (write_job(o, a, &ps[i / (size_t)a->samples], &jobs[i], v, ct, &text, w) < 0)
 			ret = EXIT_DATA;
 		else
 			++*written;
@@ -394,6 +402,28 @@ static int read_prompts(const struct args *a, model *m, const tok_vocab *v, cons
 	return ret;
 }
 
+/* The stream header of rollouts (doc/rl.md): what the token ids are and
+ * how many completions make a group. */
+static void rollout_meta(const struct args *a, const model *m, const tok_vocab *v, const chat_template *ct, buf *out)
+{
+	char tmp[256];
+	buf_adds(out, "{\"mode\": \"rollouts\", \"tokenizer\": ");
+	(void)json_put_string(out, tok_name(v), strlen(tok_name(v)));
+	snprintf(tmp, sizeof(tmp), ", \"n_vocab\": %d", model_cfg(m)->n_vocab);
+	buf_adds(out, tmp);
+	uint32_t eot = tok_special(v, "<|endoftext|>");
+	if (eot != TOK_NONE) {
+		snprintf(tmp, sizeof(tmp), ", \"eot\": %u", eot);
+		buf_adds(out, tmp);
+	}
+	if (ct)
+		chat_meta(ct, out);
+	else
+		buf_adds(out, ", \"chat_template\": \"\"");
+	snprintf(tmp, sizeof(tmp), ", \"samples\": %d}", a->samples);
+	buf_adds(out, tmp);
+}
+
 int main(int argc, char **argv)
 {
 	cli_init("sluice-sample");
@@ -441,6 +471,7 @@ int main(int argc, char **argv)
 	a.so.stop_strings = a.stops;
 	a.so.n_stop_strings = a.nstops;
 	a.so.vocab = v;
+	a.policy_step = info.step;
 	int status = EXIT_OK;
 	output *o = output_open(a.out, a.jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a.force, &status);
 	if (!o) {
@@ -449,12 +480,18 @@ int main(int argc, char **argv)
 		model_free(m);
 		return status;
 	}
+	buf meta = { 0 };
+	rollout_meta(&a, m, v, ct, &meta);
+	if (!a.jsonl && output_set_meta(o, (const char *)meta.data, meta.len) < 0)
+		ret = EXIT_DATA;
+	buf_release(&meta);
 	/* Every prompt is read and checked before the first is generated, so
 	 * that a bad one stops the run before any output. */
 	struct prompt *ps = NULL;
 	size_t np = 0;
 	uint64_t nread = 0, skipped = 0, written = 0;
-	ret = read_prompts(&a, m, v, ct, eot, &ps, &np, &nread, &skipped);
+	if (ret == EXIT_OK)
+		ret = read_prompts(&a, m, v, ct, eot, &ps, &np, &nread, &skipped);
 	for (size_t k = 0; k < np && ret == EXIT_OK; k += CHUNK_PROMPTS)
 		ret = run_chunk(m, &a, ps + k, np - k < CHUNK_PROMPTS ? np - k : CHUNK_PROMPTS, o, v, ct, &written);
 	for (size_t k = 0; k < np; k++)

@@ -449,8 +449,10 @@ static int decode_chat_for(struct job *j, input *in)
 	char err[256];
 	int rc = 0;
 	const rec_field *t;
-	/* A header that is not an object names no template. */
-	if (json_parse_line(m, meta, len, err, sizeof(err)) < 0 || !(t = rec_get(m, "chat_template")))
+	/* A header that is not an object names no template, nor does an empty
+	 * name (sluice-sample's rollouts of plain prompts). */
+	if (json_parse_line(m, meta, len, err, sizeof(err)) < 0 || !(t = rec_get(m, "chat_template")) ||
+	    (t->type == REC_STR && !t->len))
 		goto done;
 	rc = -1;
 	if (t->type != REC_STR) {

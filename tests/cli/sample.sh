@@ -1,7 +1,7 @@
 #!/bin/bash
 # sample.sh: sluice-sample end to end: fields of each completion, n per
 # prompt in order, seeds, greedy, stops, the log-probs against sluice-eval's
-# full forward pass, and errors.
+# full forward pass, the rollout fields and header RL reads, and errors.
 . "$(dirname "$0")/../lib.sh"
 D=data
 export OMP_NUM_THREADS=2
@@ -47,6 +47,55 @@ awk -v s="$(cat "$TMP/sum")" 'NR == 1 { a = $1 } NR == 2 { b = $1 } END { d = (a
 	"$TMP/lp" 2>"$TMP/diff" && ok "log-probs sum to the full pass's score of the completion (difference $(cat "$TMP/diff"))" ||
 	not_ok "log-probs vs eval" "$(cat "$TMP/diff") $(cat "$TMP/sum") $(cat "$TMP/lp")"
 
+# --- rollout records (doc/rl.md): the sampler's log-probs, the settings, the
+# policy's step, the stream header ---
+$S -m "$TMP/a.st" -n 3 -N 12 "$TMP/p.jsonl" 2>/dev/null >"$TMP/r1.slc"
+sluice-cat -J "$TMP/r1.slc" >"$TMP/r1.jsonl"
+same "records and -J: the same rollouts" "$TMP/s1.jsonl" "$TMP/r1.jsonl"
+$S -m "$TMP/a.st" -n 2 -N 12 -t 0.5 -k 40 -p 0.9 "$TMP/p.jsonl" 2>/dev/null | sluice-cat -J >"$TMP/r2.jsonl"
+$S -m "$TMP/a.st" -n 2 -N 12 -t 1.5 -k 1 "$TMP/p.jsonl" 2>/dev/null | sluice-cat -J >"$TMP/r3.jsonl"
+$S -m "$TMP/a.st" -n 1 -N 12 -t 0 "$TMP/p.jsonl" 2>/dev/null | sluice-cat -J >"$TMP/r4.jsonl"
+python3 - "$TMP" <<'PY' >"$TMP/rl.out" 2>&1 && ok "rollout fields: $(cat "$TMP/rl.out")" || not_ok "rollout fields" "$(cat "$TMP/rl.out")"
+import json, sys
+t = sys.argv[1]
+def recs(name):
+    return [json.loads(l) for l in open(t + "/" + name)]
+def settings(d, temp, k, p, n):
+    for key, want, kind in (("temperature", temp, float), ("top_k", k, int), ("top_p", p, float),
+                            ("max_new", n, int), ("policy_step", 20, int)):
+        assert type(d[key]) is kind and d[key] == want, (key, d[key], want)
+worst = 0
+for d in recs("r1.jsonl"):
+    settings(d, 1.0, 0, 1.0, 12)
+    s, l = d["sample_logprobs"], d["logprobs"]
+    assert len(s) == len(d["completion_tokens"]) == len(l) > 0, d
+    assert all(type(x) is float for x in s), s
+    worst = max([worst] + [abs(a - b) for a, b in zip(s, l)])
+assert worst <= 1e-6, worst
+diff = 0
+for d in recs("r2.jsonl"):
+    settings(d, 0.5, 40, 0.9, 12)
+    assert len(d["sample_logprobs"]) == len(d["completion_tokens"])
+    assert all(x <= 0 for x in d["sample_logprobs"])
+    diff = max([diff] + [abs(a - b) for a, b in zip(d["sample_logprobs"], d["logprobs"])])
+assert diff > 0.1, diff
+for d in recs("r3.jsonl"):
+    settings(d, 1.5, 1, 1.0, 12)
+    assert d["sample_logprobs"] == [0.0] * len(d["completion_tokens"]), d["sample_logprobs"]
+for d in recs("r4.jsonl"):
+    settings(d, 0.0, 0, 1.0, 12)
+    assert "sample_logprobs" not in d and len(d["logprobs"]) == len(d["completion_tokens"]), d
+print("types right; at t 1 the sampler's log-probs are the model's (max difference %g), at t 0.5 top-k 40 top-p 0.9 "
+      "they are not (%g), at top-k 1 all 0, none when greedy" % (worst, diff))
+PY
+zstd -dc "$TMP/r1.slc" 2>/dev/null | head -c 300 | tr -cd '[:print:]' >"$TMP/r1.head"
+grep -qF '{"mode": "rollouts", "tokenizer": "gpt2", "n_vocab": 50257, "eot": 50256, "chat_template": "", "samples": 3}' \
+	"$TMP/r1.head" && ok "the stream header: mode rollouts, tokenizer, vocabulary, no chat template, samples" ||
+	not_ok "rollout header" "$(cat "$TMP/r1.head")"
+sluice-tokenize -e gpt2 -d --tokens-field completion_tokens -t "$TMP/r1.slc" 2>"$TMP/err" >"$TMP/dec.txt" &&
+	[ -s "$TMP/dec.txt" ] && ok "rollouts of plain prompts decode (an empty chat_template names none)" ||
+	not_ok "decode rollouts" "$(cat "$TMP/err")"
+
 # This small model ends lines soon: stop at the first newline.
 expect "--stop" 0 $S -m "$TMP/a.st" -t 0 -N 30 --stop $'\n' --no-stop-eot -J "$TMP/p.jsonl"
 grep -o '"completion": "[^"]*"' "$TMP/out" | grep -q '\\n' && not_ok "--stop: the string is cut" "$(cat "$TMP/out")" ||
@@ -75,6 +124,18 @@ expect_err "--too-long skip: counted in the summary" 0 "1 of 72 prompts skipped:
 [ "$(wc -l <"$TMP/out")" = 71 ] && ok "--too-long skip: the other 71 prompts completed" || not_ok "skip count" "$(wc -l <"$TMP/out")"
 grep -q '"id": 72, .*"group": 71,' "$TMP/out" && ok "--too-long skip: groups keep the prompts' numbers in the input" ||
 	not_ok "skip groups" "$(tail -1 "$TMP/out")"
+# A group's completions are written one after the other, whatever the
+# batch: 71 prompts (more than one batch of prompts), 3 samples each, 5
+# sequences decoded together.
+$S -m "$TMP/a.st" -n 3 -N 3 -B 5 --too-long skip --quiet -J "$TMP/late.jsonl" 2>/dev/null >"$TMP/groups.jsonl"
+python3 - "$TMP/groups.jsonl" <<'PY' >"$TMP/g.out" 2>&1 && ok "groups contiguous: $(cat "$TMP/g.out")" || not_ok "groups contiguous" "$(cat "$TMP/g.out")"
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+pairs = [(d["group"], d["sample"]) for d in rs]
+want = [(g, k) for g in list(range(70)) + [71] for k in range(3)]
+assert pairs == want, pairs[:12]
+print("%d records, groups 0-69 and 71, samples 0-2 in order" % len(rs))
+PY
 expect_err "--too-long skip: counted even with --quiet" 0 "1 of 72 prompts skipped" \
 	$S -m "$TMP/a.st" -N 2 --too-long skip --quiet -J "$TMP/late.jsonl"
 expect_err "bad --too-long" 2 "invalid value for --too-long" $S -m "$TMP/a.st" --too-long maybe "$TMP/p.jsonl"

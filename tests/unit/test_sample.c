@@ -1,6 +1,6 @@
 /* test_sample: generation with the key/value cache against full
  * recomputation, log-probabilities against the full pass, seeds, top-k,
- * stops. */
+ * stops, the sampler's log-probabilities against a direct computation. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +174,122 @@ static void test_seed_independent_of_batching(void)
 	model_free(m);
 }
 
+/* The sampler's log-prob of token tok after row z: log softmax(z / t) over
+ * the kept set (top-k, then top-p of what top-k kept), computed directly. */
+static double direct_sample_logprob(const real *z, uint32_t tok, double t, int top_k, double top_p)
+{
+	int V = cfg.n_vocab, order[128];
+	double p[128], mx = z[0];
+	for (int v = 1; v < V; v++)
+		mx = z[v] > mx ? z[v] : mx;
+	for (int v = 0; v < V; v++) {
+		p[v] = exp((z[v] - mx) / t);
+		order[v] = v;
+	}
+	/* Insertion sort by probability, ties to the lower id. */
+	for (int i = 1; i < V; i++)
+		for (int k = i; k > 0 && (p[order[k]] > p[order[k - 1]] ||
+					  (p[order[k]] == p[order[k - 1]] && order[k] < order[k - 1])); k--) {
+			int x = order[k];
+			order[k] = order[k - 1];
+			order[k - 1] = x;
+		}
+	int n = top_k > 0 && top_k < V ? top_k : V;
+	double keep = 0;
+	for (int i = 0; i < n; i++)
+		keep += p[order[i]];
+	if (top_p < 1) {
+		double mass = 0;
+		int m = 0;
+		while (m < n && mass < top_p * keep)
+			mass += p[order[m++]];
+		n = m ? m : 1;
+	}
+	double sum = 0;
+	int kept = 0;
+	for (int i = 0; i < n; i++) {
+		sum += p[order[i]];
+		kept |= order[i] == (int)tok;
+	}
+	return kept ? log(p[tok] / sum) : -INFINITY;
+}
+
+/* The sampler's log-probs: the distribution each token was drawn from,
+ * against a direct computation from the full pass's logits. */
+static void test_sample_logprobs(void)
+{
+	model *m = new_model();
+	/* The weights as they are: peaked distributions make every sampled
+	 * token's probability near 1 at a low temperature, and the check weak. */
+	real *p = model_params(m);
+	for (size_t i = 0; i < model_nparams(m); i++)
+		p[i] /= 4;
+	static const struct {
+		double t;
+		int k;
+		double p;
+	} settings[] = { { 1, 0, 1 }, { 0.5, 0, 1 }, { 0.7, 5, 1 }, { 1.3, 0, 0.6 }, { 0.8, 10, 0.7 } };
+	char err[256];
+	for (size_t s = 0; s < sizeof(settings) / sizeof(*settings); s++) {
+		sample_opts o = { .temperature = settings[s].t, .top_k = settings[s].k, .top_p = settings[s].p,
+				  .max_new = 25, .seed = 3, .slots = 2 };
+		sample_job j[6];
+		jobs_for(j, 2);
+		CHECK(sample_run(m, &o, j, 6, err, sizeof(err)) == 0);
+		double worst = 0, vs_model = 0, spread = 0;
+		for (int i = 0; i < 6; i++) {
+			CHECK(j[i].sample_logprobs != NULL);
+			if (!j[i].sample_logprobs)
+				continue;
+			uint32_t seq[64];
+			size_t np = plen[i / 2], n = np + j[i].nout;
+			memcpy(seq, prompts[i / 2], np * sizeof(*seq));
+			memcpy(seq + np, j[i].out, j[i].nout * sizeof(*seq));
+			model_forward(m, seq, NULL, NULL, 1, (int)n - 1);
+			const real *z = model_logits(m);
+			for (size_t g = 0; g < j[i].nout; g++) {
+				double want = direct_sample_logprob(z + (np - 1 + g) * (size_t)cfg.n_vocab, seq[np + g],
+								    o.temperature, o.top_k, o.top_p);
+				worst = fmax(worst, fabs(want - j[i].sample_logprobs[g]));
+				vs_model = fmax(vs_model, fabs((double)j[i].logprobs[g] - j[i].sample_logprobs[g]));
+				spread = fmax(spread, -j[i].sample_logprobs[g]);
+			}
+			sample_job_release(&j[i]);
+		}
+		printf("# t %g, top-k %d, top-p %g: sampler's log-probs vs direct computation: max abs difference %.2e "
+		       "(tolerance 1e-4); vs the model's own: %.2e; largest -logp %.2f\n",
+		       o.temperature, o.top_k, o.top_p, worst, vs_model, spread);
+		CHECK(worst < 1e-4);
+		/* At temperature 1 without truncation they are the model's own;
+		 * otherwise they differ, by more than the tolerance above. */
+		if (s == 0)
+			CHECK(vs_model < 1e-6);
+		else
+			CHECK(vs_model > 1e-2);
+		CHECK(spread > 0.5); /* not every token a near-certainty: the check has teeth */
+	}
+	/* Top-k 1 draws the likeliest token with probability 1; greedy
+	 * decoding keeps no sampler's log-probs. */
+	sample_opts k1 = { .temperature = 2, .top_k = 1, .top_p = 1, .max_new = 10, .seed = 4, .slots = 3 };
+	sample_opts g = { .temperature = 0, .top_p = 1, .max_new = 10, .slots = 3 };
+	sample_job a[3], b[3];
+	jobs_for(a, 1);
+	jobs_for(b, 1);
+	CHECK(sample_run(m, &k1, a, 3, err, sizeof(err)) == 0);
+	CHECK(sample_run(m, &g, b, 3, err, sizeof(err)) == 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(a[i].nout, 10);
+		for (size_t t = 0; t < a[i].nout && a[i].sample_logprobs; t++)
+			CHECK(a[i].sample_logprobs[t] == 0);
+		CHECK(a[i].sample_logprobs != NULL);
+		CHECK(b[i].sample_logprobs == NULL);
+		CHECK(b[i].logprobs != NULL);
+		sample_job_release(&a[i]);
+		sample_job_release(&b[i]);
+	}
+	model_free(m);
+}
+
 static void test_stops_and_limits(void)
 {
 	model *m = new_model();
@@ -208,5 +324,6 @@ int main(void)
 	RUN(test_seed_independent_of_batching);
 	RUN(test_batch_and_threads_invariant);
 	RUN(test_stops_and_limits);
+	RUN(test_sample_logprobs);
 	CHECK_EXIT();
 }
