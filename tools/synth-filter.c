@@ -341,19 +341,50 @@ struct state {
 	uint64_t *fired;       /* per rule, flag and score rules */
 	uint64_t records, kept, dropped;
 	double reward_sum;
+	buf meta;              /* the first input's header metadata, written on */
+	int meta_set;
 };
+
+/* Records out: asked for, or the first input's format. */
+static int out_records(const struct state *st, input_format fmt)
+{
+	return st->a->out_fmt != OUT_AUTO ? st->a->out_fmt == OUT_RECORDS : fmt == INPUT_RECORDS;
+}
+
+/* At an input's first record: the first input's header is the output's;
+ * a later record stream must agree with it (stream_meta_agree), as one
+ * header describes every record written.  Returns 0, or EXIT_DATA after a
+ * message. */
+static int take_meta(struct state *st, input *in, input_format fmt)
+{
+	size_t ml;
+	const char *m = input_meta(in, &ml);
+	char why[256];
+	if (!st->meta_set) {
+		buf_add(&st->meta, m, ml);
+		st->meta_set = 1;
+	} else if (out_records(st, fmt) && input_detected(in) == INPUT_RECORDS &&
+		   !stream_meta_agree((const char *)st->meta.data, st->meta.len, m, ml, why, sizeof(why))) {
+		cli_error(input_path(in), "cannot join the stream written: its header disagrees with the first input's: %s",
+			  why);
+		return EXIT_DATA;
+	}
+	return 0;
+}
 
 static int flush_batch(struct state *st, struct batch *b, input_format fmt)
 {
 	if (!st->opened) {
-		int f = st->a->out_fmt != OUT_AUTO ? st->a->out_fmt : fmt == INPUT_RECORDS ? OUT_RECORDS : OUT_JSONL;
-		output_format of = f == OUT_RECORDS ? OUTPUT_RECORDS : OUTPUT_JSONL;
+		output_format of = out_records(st, fmt) ? OUTPUT_RECORDS : OUTPUT_JSONL;
 		int ret = 0;
 		if (!(st->out = output_open(st->a->output, of, NULL, st->a->force, &ret)))
 			return ret;
 		if (st->a->rejects && !(st->rej = output_open(st->a->rejects, of, NULL, st->a->force, &ret)))
 			return ret;
 		st->opened = 1;
+		if (output_set_meta(st->out, (const char *)st->meta.data, st->meta.len) < 0 ||
+		    (st->rej && output_set_meta(st->rej, (const char *)st->meta.data, st->meta.len) < 0))
+			return EXIT_DATA;
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		st->records++;
@@ -448,11 +479,14 @@ int main(int argc, char **argv)
 		}
 		int got;
 		size_t batch_bytes = 0;
+		uint64_t in_first = recno + 1;
 		b.n = 0;
 		b.first = recno + 1;
 		while ((got = input_read(in, r)) == 1) {
 			if (fmt == INPUT_AUTO)
 				fmt = input_detected(in);
+			if (recno + 1 == in_first && (ret = take_meta(&st, in, fmt)) != 0)
+				break;
 			batch_grow(&b);
 			rec_copy(b.r[b.n++], r);
 			size_t len;
@@ -529,6 +563,7 @@ out:
 	free(b.explain);
 	free(st.drops);
 	free(st.fired);
+	buf_release(&st.meta);
 	rules_free(rs);
 	decon_free(dc);
 	if (cli_close_stdout() != EXIT_OK)

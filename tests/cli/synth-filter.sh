@@ -337,6 +337,39 @@ printf 'fmt score=0.5 completion match /<answer>.*<\\/answer>/s\nok score=1 comp
 printf '{"completion": "<answer>4</answer>", "ref": "4"}\n' | $F -R "$TMP/rw.rules" --reward 2>/dev/null >"$TMP/rw.out"
 grep -q '"reward_fmt": 0.5, "reward_ok": 1.0, "reward": 1.5' "$TMP/rw.out" && ok "--reward writes parts and sum" || not_ok "--reward" "$(cat "$TMP/rw.out")"
 
+# --- the stream header passes through: scored rollouts keep theirs ---
+sluice-train-step -m "$TMP/r.st" --init custom -L 1 -C 32 -H 2 --ctx 64 --n-vocab 50257 --tokenizer gpt2 --steps 0 --quiet
+printf '{"text": "2 + 2 =", "ref": "4"}\n{"text": "3 + 4 =", "ref": "7"}\n' >"$TMP/q.jsonl"
+sluice-sample -m "$TMP/r.st" -n 2 -N 4 --quiet "$TMP/q.jsonl" >"$TMP/roll.slc"
+printf 'ok score=1 completion answer ref\n' >"$TMP/rl.rules"
+# header META_OUT STREAM: the header's metadata, exactly.
+header() {
+	zstd -dc "$2" 2>/dev/null | head -c 65536 | python3 -c '
+import struct, sys
+b = sys.stdin.buffer.read()
+assert b[:6] == b"SLUICE", b[:6]
+n = struct.unpack("<I", b[8:12])[0]
+sys.stdout.buffer.write(b[12:12 + n])' >"$1"
+}
+expect "--reward on rollouts" 0 $F -R "$TMP/rl.rules" --reward -o "$TMP/scored.slc" "$TMP/roll.slc"
+header "$TMP/h.in" "$TMP/roll.slc"
+header "$TMP/h.out" "$TMP/scored.slc"
+grep -q '"mode": "rollouts"' "$TMP/h.in" && same "--reward: the rollouts' stream header is passed on" "$TMP/h.in" "$TMP/h.out" ||
+	not_ok "--reward: the rollouts' stream header is passed on" "$(cat "$TMP/h.in") / $(cat "$TMP/h.out")"
+[ "$(sluice-cat -J "$TMP/scored.slc" | grep -c '"reward": 0.0')" = 4 ] && ok "--reward: each rollout scored" ||
+	not_ok "--reward: each rollout scored" "$(sluice-cat -J "$TMP/scored.slc" | head -c 300)"
+expect "--rejects: the header there too" 0 $F -R "$TMP/rl.rules" --rejects "$TMP/rej.slc" -o /dev/null "$TMP/roll.slc"
+header "$TMP/h.rej" "$TMP/rej.slc"
+same "--rejects: the header there too (same)" "$TMP/h.in" "$TMP/h.rej"
+expect "two rollout streams join" 0 $F -R "$TMP/rl.rules" --reward -o "$TMP/two.slc" "$TMP/roll.slc" "$TMP/roll.slc"
+header "$TMP/h.two" "$TMP/two.slc"
+same "two rollout streams join under the first's header" "$TMP/h.in" "$TMP/h.two"
+sluice-tokenize -e gpt2 --drop-text "$TMP/q.jsonl" >"$TMP/tok.slc" 2>/dev/null
+expect_err "a later stream whose header disagrees is refused" 1 \
+	'tok.slc: cannot join the stream written: its header disagrees with the first input.s: .*mode' \
+	$F -R "$TMP/rl.rules" --reward -o "$TMP/mixed.slc" "$TMP/roll.slc" "$TMP/tok.slc"
+[ ! -e "$TMP/mixed.slc" ] && ok "... and no output is left" || not_ok "... and no output is left"
+
 # --- the man page ---
 if command -v mandoc >/dev/null; then
 	mandoc -Tlint -W warning man/sluice-synth-filter.1 >"$TMP/lint" 2>&1 && ok "man page lints clean" || not_ok "man page lint" "$(head -5 "$TMP/lint")"
