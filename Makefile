@@ -81,6 +81,13 @@ $(O)/tests/test_gradcheck: tests/unit/test_gradcheck.c tests/unit/check.h lib/mo
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DSLUICE_REAL_DOUBLE $(LDFLAGS) $< lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) $(ALL_LIBS) -o $@
 
+# So does the RL objectives' check, with a stand-in optimizer of its own.
+$(O)/tests/test_rl: tests/unit/test_rl.c tests/unit/check.h lib/rl.c lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) \
+		$(wildcard lib/*.h kernels/*.h) | $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DSLUICE_REAL_DOUBLE $(LDFLAGS) $< lib/rl.c lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) \
+		$(ALL_LIBS) -o $@
+
 # Fuzz targets built with a plain main() that replays files, for the tests.
 $(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_A)
 	@mkdir -p $(@D)

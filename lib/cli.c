@@ -65,8 +65,12 @@ void cli_version(void)
 
 int cli_close_stdout(void)
 {
-	if (fclose(stdout) != 0) {
-		cli_error("(stdout)", "write error: %s", strerror(errno));
+	/* A write that failed while printing (text longer than the buffer)
+	 * leaves the error flag; the close may then succeed. */
+	int failed = ferror(stdout);
+	errno = 0;
+	if (fclose(stdout) != 0 || failed) {
+		cli_error("(stdout)", "write error: %s", strerror(errno ? errno : EIO));
 		return EXIT_DATA;
 	}
 	return EXIT_OK;

@@ -40,6 +40,7 @@ struct model {
 	uint32_t *inp_copy, *targets_copy;
 	real *weight_copy;
 	int have_targets;
+	double temperature;          /* of the softmax after a forward pass with targets; 0: 1 */
 
 	/* Backward scratch. */
 	real *dacts;
@@ -175,6 +176,11 @@ real *model_params(model *m) { return m->params; }
 size_t model_ntensors(const model *m) { return m->ntensors; }
 const model_tensor *model_tensor_at(const model *m, size_t i) { return &m->tensors[i]; }
 const real *model_logits(const model *m) { return m->logits; }
+void model_set_temperature(model *m, double t) { m->temperature = t; }
+void model_set_weights(model *m, const real *w)
+{
+	memcpy(m->weight_copy, w, (size_t)m->B * (size_t)m->T * sizeof(*w));
+}
 const real *model_losses(const model *m) { return m->losses; }
 
 const model_tensor *model_tensor_find(const model *m, const char *name)
@@ -343,6 +349,12 @@ double model_forward(model *m, const uint32_t *inp, const uint32_t *targets, con
 	m->have_targets = targets != NULL;
 	if (!targets)
 		return 0;
+	if (m->temperature > 0 && m->temperature != 1) {
+		real inv = (real)(1 / m->temperature);
+#pragma omp parallel for schedule(static)
+		for (int64_t i = 0; i < (int64_t)BT * V; i++)
+			m->logits[i] *= inv;
+	}
 	memcpy(m->targets_copy, targets, (size_t)BT * sizeof(*targets));
 	m->targets = m->targets_copy;
 	if (weight)
@@ -362,6 +374,11 @@ void model_backward(model *m)
 	real *dwte = g + m->tensors[0].offset, *dwpe = g + m->tensors[1].offset;
 	const model_tensor *lnf = &m->tensors[m->ntensors - 2];
 
+	/* With a temperature, the loss is of logits / t: its gradient with
+	 * respect to the logits carries 1 / t, folded into the weights. */
+	if (m->temperature > 0 && m->temperature != 1)
+		for (int i = 0; i < BT; i++)
+			m->weight_copy[i] = (real)(m->weight_copy[i] / m->temperature);
 	k->crossentropy_backward(m->logits, m->targets, m->weight_copy, BT, V);
 	memset(m->dln, 0, n * sizeof(real));
 	k->head_backward(m->dln, dwte, m->logits, m->lnf, wte, BT, C, V);

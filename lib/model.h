@@ -82,7 +82,17 @@ double model_forward(model *m, const uint32_t *inp, const uint32_t *targets, con
 void model_backward(model *m);
 void model_zero_grad(model *m);
 
-/* After a forward pass without targets: logits [B*T, n_vocab]. */
+/* The temperature t of the softmax in forward passes with targets (and
+ * their backward): the loss is of logits / t, as sampling at t draws from
+ * them (RL's probability ratios).  Default 1. */
+void model_set_temperature(model *m, double t);
+/* Replace, between a forward pass with targets and model_backward(), the
+ * weights of its B*T targets: RL's weights depend on the log-probabilities
+ * that pass computed. */
+void model_set_weights(model *m, const real *w);
+
+/* After a forward pass without targets: logits [B*T, n_vocab]; after one
+ * with targets, until model_backward(): their softmax (at the temperature). */
 const real *model_logits(const model *m);
 /* After a forward pass with targets: -log p(target) at each position. */
 const real *model_losses(const model *m);

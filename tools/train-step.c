@@ -13,6 +13,8 @@
 #include "eval.h"
 #include "model.h"
 #include "optim.h"
+#include "rl.h"
+#include "rollout.h"
 #include "seqs.h"
 #include "train.h"
 #include "util.h"
@@ -21,8 +23,11 @@ enum {
 	OPT_INIT = 256, OPT_CTX, OPT_SEED, OPT_FROM, OPT_EXPORT_LLMC, OPT_TOKENIZER, OPT_N_VOCAB, OPT_REWIND, OPT_ACCUM,
 	OPT_STEPS, OPT_LR, OPT_MIN_LR, OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WSD_DECAY, OPT_BETA1, OPT_BETA2,
 	OPT_EPS, OPT_WD, OPT_CLIP, OPT_DECAY_ALL, OPT_VAL, OPT_VAL_EVERY, OPT_LOG, OPT_SAVE_EVERY, OPT_PROGRESS,
-	OPT_QUIET,
+	OPT_QUIET, OPT_GRPO, OPT_DPO, OPT_REF, OPT_KL, OPT_KL_LOSS, OPT_GROUPS, OPT_UPDATES, OPT_RATIO_LOW,
+	OPT_RATIO_HIGH, OPT_AGG, OPT_NO_STD, OPT_MAX_STALENESS, OPT_SAMPLER_LOGPROBS, OPT_DPO_BETA,
 };
+
+enum { MODE_SEQS, MODE_GRPO, MODE_DPO };
 
 struct args {
 	const char *ckpt, *init, *from, *export_llmc, *tokenizer, *val, *log;
@@ -31,6 +36,10 @@ struct args {
 	int64_t steps, val_every, save_every;
 	optim_opts opt;
 	int opt_given[OPT_QUIET + 1];  /* optimizer flags given, to override a resumed state */
+	int mode, groups, ref_given;
+	const char *ref;
+	int64_t max_staleness;
+	rl_opts rl;
 	char **files;
 	int nfiles;
 };
@@ -39,6 +48,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: sluice-train-step -m CKPT [OPTION]... [FILE]...\n"
+"       sluice-train-step -m CKPT --grpo|--dpo [OPTION]... [ROLLOUTS]...\n"
 "Train a GPT-2 model on the sequences in FILEs (sluice-shard output; stdin if\n"
 "none) and write it to CKPT (safetensors), its optimizer state and data\n"
 "position to CKPT.optim.  Without --init or --from, continue from CKPT: a\n"
@@ -74,6 +84,26 @@ static void usage(FILE *f)
 "      --weight-decay X    on matrices (default 0.1)\n"
 "      --decay-all         on biases, norms and embeddings too\n"
 "      --clip X            global gradient norm limit (default 1; 0: none)\n"
+"Reinforcement learning on scored rollouts (sluice-sample, then\n"
+"sluice-synth-filter --reward; doc/rl.md):\n"
+"      --grpo              GRPO: group-relative advantages, clipped ratio\n"
+"      --dpo               DPO on pairs of each group's best and worst\n"
+"      --groups N          groups a step (default: all of an input)\n"
+"      --updates N         optimizer steps on each batch (default 1)\n"
+"      --ref CKPT          the reference model: its KL is measured and logged\n"
+"      --kl BETA           the k3 KL penalty's weight (default 0; needs --ref)\n"
+"      --kl-loss k3|k2     k3 (forward-KL gradient, default) or 1/2 log-ratio^2\n"
+"                          (reverse-KL gradient)\n"
+"      --ratio-low X --ratio-high X   clip the ratio to [1-low, 1+high]\n"
+"                          (default 0.2, 0.2)\n"
+"      --agg token|seq|const   the loss's normaliser: completion tokens of the\n"
+"                          batch (default), each completion's length, or\n"
+"                          completions x max_new\n"
+"      --no-std            advantages not divided by the group's std\n"
+"      --max-staleness N   refuse rollouts sampled more than N steps ago (4)\n"
+"      --sampler-logprobs  ratios against the sampler's log-probs even for\n"
+"                          rollouts of the model's own step\n"
+"      --dpo-beta X        DPO's beta (default 0.1)\n"
 "Validation and output:\n"
 "      --val FILE          report the loss on these sequences at the end\n"
 "      --val-every N       and every N steps\n"
@@ -126,6 +156,20 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "grpo", no_argument, NULL, OPT_GRPO },
+		{ "dpo", no_argument, NULL, OPT_DPO },
+		{ "ref", required_argument, NULL, OPT_REF },
+		{ "kl", required_argument, NULL, OPT_KL },
+		{ "kl-loss", required_argument, NULL, OPT_KL_LOSS },
+		{ "groups", required_argument, NULL, OPT_GROUPS },
+		{ "updates", required_argument, NULL, OPT_UPDATES },
+		{ "ratio-low", required_argument, NULL, OPT_RATIO_LOW },
+		{ "ratio-high", required_argument, NULL, OPT_RATIO_HIGH },
+		{ "agg", required_argument, NULL, OPT_AGG },
+		{ "no-std", no_argument, NULL, OPT_NO_STD },
+		{ "max-staleness", required_argument, NULL, OPT_MAX_STALENESS },
+		{ "sampler-logprobs", no_argument, NULL, OPT_SAMPLER_LOGPROBS },
+		{ "dpo-beta", required_argument, NULL, OPT_DPO_BETA },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -136,6 +180,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->seed = 1;
 	a->steps = -1;
 	optim_opts_default(&a->opt);
+	rl_opts_default(&a->rl);
+	a->max_staleness = 4;
 	int c;
 	uint64_t u;
 	while ((c = getopt_long(argc, argv, "m:L:C:H:B:j:hV", opts, NULL)) != -1) {
@@ -177,6 +223,23 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'j': bad = cli_parse_int(optarg, 1, 4096, &a->threads); break;
 		case OPT_PROGRESS: a->progress = 1; break;
 		case OPT_QUIET: a->quiet = 1; break;
+		case OPT_GRPO: a->mode = MODE_GRPO; break;
+		case OPT_DPO: a->mode = MODE_DPO; break;
+		case OPT_REF: a->ref = optarg; break;
+		case OPT_KL: bad = cli_parse_double(optarg, 0, 1e6, &a->rl.kl); break;
+		case OPT_KL_LOSS:
+			bad = strcmp(optarg, "k3") && strcmp(optarg, "k2");
+			a->rl.kl_loss = !strcmp(optarg, "k2") ? RL_KL_K2 : RL_KL_K3;
+			break;
+		case OPT_GROUPS: bad = cli_parse_int(optarg, 0, 1 << 24, &a->groups); break;
+		case OPT_UPDATES: bad = cli_parse_int(optarg, 1, 1024, &a->rl.updates); break;
+		case OPT_RATIO_LOW: bad = cli_parse_double(optarg, 0, 1, &a->rl.ratio_low); break;
+		case OPT_RATIO_HIGH: bad = cli_parse_double(optarg, 0, 1e6, &a->rl.ratio_high); break;
+		case OPT_AGG: bad = (a->rl.agg = rl_agg_parse(optarg)) < 0; break;
+		case OPT_NO_STD: a->rl.adv_std = 0; break;
+		case OPT_MAX_STALENESS: bad = cli_parse_u64(optarg, 0, INT64_MAX, 0, &u); a->max_staleness = (int64_t)u; break;
+		case OPT_SAMPLER_LOGPROBS: a->rl.sampler_old = 1; break;
+		case OPT_DPO_BETA: bad = cli_parse_double(optarg, 1e-9, 1e6, &a->rl.dpo_beta); break;
 		case 'h': usage(stdout); exit(cli_close_stdout());
 		case 'V': cli_version(); exit(cli_close_stdout());
 		default: return EXIT_USAGE;
@@ -195,6 +258,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return cli_usage_error("--init custom needs -L, -C and -H");
 	if ((a->layers || a->channels || a->heads) && !a->init)
 		return cli_usage_error("-L, -C and -H shape a new model: use them with --init");
+	if (a->mode && a->init)
+		return cli_usage_error("--%s trains a model that exists: give --from CKPT or continue -m CKPT",
+				       a->mode == MODE_GRPO ? "grpo" : "dpo");
+	if (a->mode != MODE_GRPO && (a->ref || a->rl.kl > 0))
+		return cli_usage_error("--ref and --kl go with --grpo (DPO reads the reference's log-probs from "
+				       "the ref_logprobs field)");
+	if (a->rl.kl > 0 && !a->ref)
+		return cli_usage_error("--kl %g needs the reference model: --ref CKPT", a->rl.kl);
+	if (a->mode == MODE_DPO && a->batch < 2)
+		return cli_usage_error("--dpo: -B must be at least 2 (a pair's two sequences)");
+	if (a->mode && (a->val || a->accum != 1))
+		return cli_usage_error("--val and --accum are for sequences; RL steps are whole groups (--groups)");
 	a->files = cli_inputs(argc, argv, optind, &a->nfiles);
 	return 0;
 }
@@ -468,6 +543,186 @@ static int train_file(struct run *r, seqs *s)
 	return 0;
 }
 
+/* A JSON number, or null for NAN (no reference). */
+static void put_num(FILE *f, const char *key, double v)
+{
+	if (isfinite(v))
+		fprintf(f, ",\"%s\":%.6g", key, v);
+	else
+		fprintf(f, ",\"%s\":null", key);
+}
+
+static int log_rl(struct run *r, const rl_batch_stats *bs, const rl_update_stats *st, int u)
+{
+	FILE *f = r->log;
+	errno = 0;
+	int dpo = r->a->mode == MODE_DPO;
+	fprintf(f, "{\"step\":%lld,\"mode\":\"%s\",\"update\":%d", (long long)st->step, dpo ? "dpo" : "grpo", u);
+	put_num(f, "loss", st->loss);
+	put_num(f, "lr", st->lr);
+	put_num(f, "grad_norm", st->grad_norm);
+	put_num(f, "reward_mean", bs->reward_mean);
+	put_num(f, "reward_std", bs->reward_std);
+	put_num(f, "zero_spread", bs->zero_spread);
+	if (dpo) {
+		fprintf(f, ",\"pairs\":%zu", bs->pairs);
+		put_num(f, "accuracy", st->accuracy);
+		put_num(f, "margin", st->margin);
+		put_num(f, "chosen", st->chosen);
+		put_num(f, "rejected", st->rejected);
+	} else {
+		put_num(f, "kl_k3", st->kl_k3);
+		put_num(f, "kl_exact", st->kl_exact);
+		put_num(f, "entropy", st->entropy);
+		put_num(f, "clip_frac", st->clip_frac);
+		put_num(f, "ratio_mean", st->ratio_mean);
+		put_num(f, "ratio_max", st->ratio_max);
+		put_num(f, "mismatch", bs->mismatch);
+		fprintf(f, ",\"on_policy\":%s", bs->on_policy ? "true" : "false");
+	}
+	put_num(f, "len_mean", bs->len_mean);
+	fprintf(f, ",\"len_max\":%zu", bs->len_max);
+	put_num(f, "truncated", bs->truncated);
+	fprintf(f, ",\"groups\":%zu,\"sequences\":%zu,\"tokens\":%zu,\"ms\":%.1f}\n", bs->groups, bs->sequences,
+		bs->tokens, st->seconds * 1e3);
+	if (fflush(f) != 0 || ferror(f)) {
+		if (!errno)
+			errno = EIO;
+		return log_failed(r);
+	}
+	return 0;
+}
+
+/* The reference: of the policy's tokenizer and shape. */
+static model *load_ref(struct run *r)
+{
+	char err[512];
+	ckpt_info ri = { 0 };
+	model *ref = ckpt_load_any(r->a->ref, &kern_cpu, &ri, err, sizeof(err));
+	if (!ref) {
+		cli_error(r->a->ref, "%s", err);
+		return NULL;
+	}
+	const model_config *a = model_cfg(r->m), *b = model_cfg(ref);
+	if (ri.tokenizer[0] && r->info.tokenizer[0] && strcmp(ri.tokenizer, r->info.tokenizer)) {
+		cli_error(r->a->ref, "tokenizer %s, but the model reads %s", ri.tokenizer, r->info.tokenizer);
+	} else if (a->n_layer != b->n_layer || a->n_embd != b->n_embd || a->n_head != b->n_head ||
+		   a->n_vocab != b->n_vocab || a->n_ctx != b->n_ctx) {
+		cli_error(r->a->ref,
+			  "a reference of %d layers, %d channels, %d heads, %d positions and %d tokens, but the model has "
+			  "%d, %d, %d, %d and %d",
+			  b->n_layer, b->n_embd, b->n_head, b->n_ctx, b->n_vocab, a->n_layer, a->n_embd, a->n_head,
+			  a->n_ctx, a->n_vocab);
+	} else {
+		return ref;
+	}
+	model_free(ref);
+	return NULL;
+}
+
+/* Train on one input of rollouts, from where the checkpoint left it. */
+static int rl_file(struct run *r, const char *path, model *ref)
+{
+	struct args *a = r->a;
+	const model_config *c = model_cfg(r->m);
+	unsigned need = a->mode == MODE_GRPO ? ROLLOUT_NEED_REWARD | ROLLOUT_NEED_OLD_LOGPROBS
+					     : ROLLOUT_NEED_REWARD | ROLLOUT_NEED_REF_LOGPROBS;
+	rollout_reader *rd = rollout_open(path, (uint64_t)c->n_vocab, (uint64_t)c->n_ctx, need);
+	if (!rd)
+		return -1;
+	int ret = -1;
+	rollout_batch b = { 0 };
+	rl_update_stats *us = xcalloc((size_t)a->rl.updates, sizeof(*us));
+	char id[96];
+	const char *tk = rollout_tokenizer(rd), *ct = rollout_chat_template(rd);
+	if (rollout_stream_id(rd, id, sizeof(id)) < 0) {
+		cli_error(NULL, "%s", rollout_error(rd));
+		goto out;
+	}
+	if (tk[0] && r->info.tokenizer[0] && strcmp(tk, r->info.tokenizer)) {
+		cli_error(rollout_path(rd), "tokenized with %s, but the model reads %s", tk, r->info.tokenizer);
+		goto out;
+	}
+	if (ct[0] && r->info.chat_template[0] && strcmp(ct, r->info.chat_template)) {
+		cli_error(rollout_path(rd), "chat template %s, but the model was trained on %s", ct,
+			  r->info.chat_template);
+		goto out;
+	}
+	uint64_t first = 0;
+	if (!a->rewind && !strcmp(id, r->state.data_stream) && r->state.data_records) {
+		first = r->state.data_records;
+		if (rollout_skip(rd, first) < 0) {
+			cli_error(NULL, "%s", rollout_error(rd));
+			goto out;
+		}
+	}
+	snprintf(r->state.data_stream, sizeof(r->state.data_stream), "%s", id);
+	r->state.data_records = first;
+	a->rl.opt = r->state.opts;
+	long got = 0;
+	while (!done(r)) {
+		rollout_set_step(rd, r->info.step, a->max_staleness);
+		if ((got = rollout_read_batch(rd, (size_t)a->groups, &b)) <= 0)
+			break;
+		for (size_t i = 1; i < b.n; i++)
+			if (b.r[i].temperature != b.r[0].temperature) {
+				cli_error(rollout_path(rd), "record %llu: sampled at temperature %g, record %llu at %g: a "
+					  "step's rollouts share one temperature", (unsigned long long)b.r[i].record,
+					  b.r[i].temperature, (unsigned long long)b.r[0].record, b.r[0].temperature);
+				goto out;
+			}
+		rl_batch_stats bs;
+		if (a->mode == MODE_GRPO)
+			rl_grpo(r->m, r->o, ref, &a->rl, &b, &r->info, &bs, us);
+		else if (!rl_dpo(r->m, r->o, &a->rl, &b, &r->info, &bs, us)) {
+			/* No pair to learn from: the records are read all the same. */
+			r->state.data_records = rollout_records(rd);
+			continue;
+		}
+		r->sequences += b.n;
+		r->state.data_records = rollout_records(rd);
+		for (int u = 0; u < a->rl.updates; u++) {
+			if (log_rl(r, &bs, &us[u], u) < 0)
+				goto out;
+			if (!isfinite(us[u].loss) || !isfinite(us[u].grad_norm)) {
+				cli_error(NULL, "step %lld: loss %g, gradient norm %g: training diverged; the checkpoint is "
+					  "left as it was", (long long)us[u].step, us[u].loss, us[u].grad_norm);
+				goto out;
+			}
+		}
+		r->steps_run++;
+		if (a->save_every && r->steps_run % a->save_every == 0 && save(r) < 0)
+			goto out;
+	}
+	if (got < 0) {
+		cli_error(NULL, "%s", rollout_error(rd));
+		goto out;
+	}
+	if (rollout_records(rd) == first && first && !done(r) && !a->quiet)
+		cli_error(rollout_path(rd), "all %llu rollouts were trained on already (--rewind to train on them again)",
+			  (unsigned long long)first);
+	ret = 0;
+out:
+	free(us);
+	rollout_batch_free(&b);
+	rollout_close(rd);
+	return ret;
+}
+
+/* --grpo, --dpo: the policy, the reference, the inputs one by one. */
+static int run_rl(struct run *r)
+{
+	struct args *a = r->a;
+	model *ref = NULL;
+	if (a->ref && !(ref = load_ref(r)))
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < a->nfiles && !done(r) && rc == 0; i++)
+		rc = rl_file(r, a->files[i], ref);
+	model_free(ref);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	cli_init("sluice-train-step");
@@ -480,7 +735,7 @@ int main(int argc, char **argv)
 	struct run r = { .a = &a };
 	seqs *s = NULL;
 	seqs_header none = { .shard = -1 };
-	if (a.steps != 0 && !(s = seqs_open(a.files[0])))
+	if (a.steps != 0 && !a.mode && !(s = seqs_open(a.files[0])))
 		return EXIT_DATA;
 	ret = load_model(&r, s ? seqs_hdr(s) : &none);
 	if (ret)
@@ -495,6 +750,8 @@ int main(int argc, char **argv)
 	train_opts to = { .batch = a.batch, .accum = a.accum, .opt = r.state.opts, .log = r.log,
 			  .progress = a.quiet ? -1 : a.progress ? 1 : 0 };
 	r.t = train_new(r.m, r.o, &to, &r.info);
+	if (a.mode && a.steps != 0 && run_rl(&r) < 0)
+		goto out;
 	for (int i = 0; s && !done(&r); i++) {
 		if (check_input(&r, s) < 0 || train_file(&r, s) < 0)
 			goto out;
