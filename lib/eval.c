@@ -220,3 +220,35 @@ double eval_continuation_logprob(model *m, const uint32_t *ctx, size_t nctx, con
 	free(w);
 	return lp;
 }
+
+void eval_completion_logprobs(model *m, const uint32_t *const *seq, const size_t *nprompt, const size_t *ncomp,
+			      size_t n, float *const *out)
+{
+	/* Inputs: each sequence but its last token; targets: the same shifted
+	 * by one, weighted on the completion's. */
+	size_t T = 0;
+	for (size_t i = 0; i < n; i++)
+		if (ncomp[i] && nprompt[i] + ncomp[i] - 1 > T)
+			T = nprompt[i] + ncomp[i] - 1;
+	if (!T)
+		return;
+	uint32_t *inp = xcalloc(n * T, sizeof(*inp)), *tgt = xcalloc(n * T, sizeof(*tgt));
+	real *w = xcalloc(n * T, sizeof(*w));
+	for (size_t i = 0; i < n; i++) {
+		if (!ncomp[i])
+			continue;
+		size_t len = nprompt[i] + ncomp[i] - 1;
+		memcpy(inp + i * T, seq[i], len * sizeof(*inp));
+		memcpy(tgt + i * T, seq[i] + 1, len * sizeof(*tgt));
+		for (size_t j = nprompt[i] - 1; j < len; j++)
+			w[i * T + j] = 1;
+	}
+	model_forward(m, inp, tgt, w, (int)n, (int)T);
+	const real *loss = model_losses(m);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < ncomp[i]; k++)
+			out[i][k] = (float)-loss[i * T + nprompt[i] - 1 + k];
+	free(inp);
+	free(tgt);
+	free(w);
+}

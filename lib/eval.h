@@ -46,4 +46,14 @@ double eval_doc_logprob(model *m, const uint32_t *tok, size_t n, uint64_t *score
  * 1 <= ncont <= n_ctx. */
 double eval_continuation_logprob(model *m, const uint32_t *ctx, size_t nctx, const uint32_t *cont, size_t ncont);
 
+/* The log-probability of each completion token given the prompt and the
+ * completion tokens before it (temperature 1), for n sequences of a prompt
+ * then a completion: seq[i] holds nprompt[i] >= 1 tokens and then ncomp[i]
+ * (0 or more), n_ctx + 1 tokens at most, every id below n_vocab (the
+ * caller checks).  One forward pass over the n, padded to the longest:
+ * with causal attention the padding after a sequence changes nothing of
+ * it.  out[i] gets ncomp[i] values. */
+void eval_completion_logprobs(model *m, const uint32_t *const *seq, const size_t *nprompt, const size_t *ncomp,
+			      size_t n, float *const *out);
+
 #endif

@@ -19,12 +19,13 @@
 #include "model.h"
 #include "output.h"
 #include "seqs.h"
+#include "stream.h"
 #include "tokenizer.h"
 #include "util.h"
 
-enum { MODE_NONE, MODE_LOSS, MODE_KL, MODE_MC, MODE_SCORE, MODE_GSM8K };
+enum { MODE_NONE, MODE_LOSS, MODE_KL, MODE_MC, MODE_SCORE, MODE_GSM8K, MODE_REF };
 enum { OPT_LOSS = 256, OPT_KL, OPT_MC, OPT_SCORE, OPT_GSM8K, OPT_SAMPLES, OPT_TEMPERATURE, OPT_MAX_NEW, OPT_BASELINE,
-	OPT_TOKENIZER, OPT_LIMIT, OPT_QUIET, OPT_CHAT };
+	OPT_TOKENIZER, OPT_LIMIT, OPT_QUIET, OPT_CHAT, OPT_REF_LOGPROBS };
 
 struct args {
 	const char *ckpt, *ref, *mc, *gsm8k, *baseline, *tokenizer, *out, *chat;
@@ -56,6 +57,11 @@ static void usage(FILE *f)
 "      --score           add logprob, scored_tokens and ppl to each document of\n"
 "                        FILEs (records with tokens, or text to tokenize) and\n"
 "                        write them on, as records (-J: JSON lines)\n"
+"      --ref-logprobs    add ref_logprobs to each rollout of FILEs (records with\n"
+"                        prompt_tokens and completion_tokens, as sluice-sample\n"
+"                        writes them): the model's log-probability of each\n"
+"                        completion token, at temperature 1; written on as\n"
+"                        --score's are, with the stream header\n"
 "Options:\n"
 "  -m, --model CKPT      the checkpoint (safetensors, or llm.c's gpt2_*.bin)\n"
 "      --baseline CKPT   also measure this earlier checkpoint on the same data,\n"
@@ -69,8 +75,9 @@ static void usage(FILE *f)
 "      --chat[=TEMPLATE] --gsm8k: ask each question as a user message of a chat\n"
 "                        (default chatml); the answer ends at the end of its turn\n"
 "  -o, --output FILE     write there instead of stdout\n"
-"  -J, --jsonl           --score: JSON lines out\n"
-"  -f, --force           --score: binary to a terminal all the same\n"
+"  -J, --jsonl           --score, --ref-logprobs: JSON lines out\n"
+"  -f, --force           --score, --ref-logprobs: binary to a terminal all the\n"
+"                        same\n"
 "  -j, --threads N       threads (default: OMP_NUM_THREADS, else all cores)\n"
 "      --quiet           no warnings\n"
 "  -h, --help            show this help\n"
@@ -87,6 +94,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "kl", required_argument, NULL, OPT_KL },
 		{ "mc", required_argument, NULL, OPT_MC },
 		{ "score", no_argument, NULL, OPT_SCORE },
+		{ "ref-logprobs", no_argument, NULL, OPT_REF_LOGPROBS },
 		{ "gsm8k", required_argument, NULL, OPT_GSM8K },
 		{ "chat", optional_argument, NULL, OPT_CHAT },
 		{ "samples", required_argument, NULL, OPT_SAMPLES },
@@ -118,6 +126,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_KL: a->mode = MODE_KL; a->ref = optarg; modes++; break;
 		case OPT_MC: a->mode = MODE_MC; a->mc = optarg; modes++; break;
 		case OPT_SCORE: a->mode = MODE_SCORE; modes++; break;
+		case OPT_REF_LOGPROBS: a->mode = MODE_REF; modes++; break;
 		case OPT_GSM8K: a->mode = MODE_GSM8K; a->gsm8k = optarg; modes++; break;
 		case OPT_SAMPLES: bad = cli_parse_int(optarg, 1, 1 << 16, &a->samples); break;
 		case OPT_TEMPERATURE: bad = cli_parse_double(optarg, 0, 100, &a->temperature); break;
@@ -142,12 +151,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");
 	if (modes != 1)
-		return cli_usage_error("give one mode: --loss, --kl REF, --mc FILE, --gsm8k FILE or --score");
+		return cli_usage_error("give one mode: --loss, --kl REF, --mc FILE, --gsm8k FILE, --score or --ref-logprobs");
 	if (a->temperature < 0)
 		a->temperature = a->samples > 1 ? 1 : 0;
 	if (a->chat && a->mode != MODE_GSM8K)
 		return cli_usage_error("--chat goes with --gsm8k");
-	if (a->baseline && (a->mode == MODE_KL || a->mode == MODE_SCORE))
+	if (a->baseline && (a->mode == MODE_KL || a->mode == MODE_SCORE || a->mode == MODE_REF))
 		return cli_usage_error("--baseline goes with --loss, --mc and --gsm8k");
 	a->files = cli_inputs(argc, argv, optind, &a->nfiles);
 	if (a->baseline && a->mode == MODE_LOSS)
@@ -521,6 +530,189 @@ static int run_score(const struct args *a, model *m, const ckpt_info *info)
 	return ret;
 }
 
+/* --ref-logprobs: rollouts gathered for one forward pass. */
+struct ref_batch {
+	rec **r;
+	uint32_t **seq;
+	size_t *np, *nc, *cap;
+	float **lp;
+	char (*where)[300];
+	size_t n, max;
+};
+
+static void ref_batch_init(struct ref_batch *b, size_t max)
+{
+	b->max = max;
+	b->n = 0;
+	b->r = xcalloc(max, sizeof(*b->r));
+	b->seq = xcalloc(max, sizeof(*b->seq));
+	b->lp = xcalloc(max, sizeof(*b->lp));
+	b->np = xcalloc(max, sizeof(*b->np));
+	b->nc = xcalloc(max, sizeof(*b->nc));
+	b->cap = xcalloc(max, sizeof(*b->cap));
+	b->where = xcalloc(max, sizeof(*b->where));
+	for (size_t i = 0; i < max; i++)
+		b->r[i] = rec_new();
+}
+
+static void ref_batch_free(struct ref_batch *b)
+{
+	for (size_t i = 0; i < b->max; i++) {
+		rec_free(b->r[i]);
+		free(b->seq[i]);
+		free(b->lp[i]);
+	}
+	free(b->r);
+	free(b->seq);
+	free(b->lp);
+	free(b->np);
+	free(b->nc);
+	free(b->cap);
+	free(b->where);
+}
+
+/* A u32s field of r, or an error naming it. */
+static const rec_field *token_field(const rec *r, const char *name, char *err, size_t errlen)
+{
+	const rec_field *f = rec_get(r, name);
+	if (!f)
+		snprintf(err, errlen, "no %s field", name);
+	else if (f->type != REC_U32S)
+		snprintf(err, errlen, "%s is not an array of token ids (rollouts are read as records: write them without -J)",
+			 name);
+	else
+		return f;
+	return NULL;
+}
+
+/* Check the rollout in r and add it to b.  Returns 0, or -1 with err. */
+static int ref_add(struct ref_batch *b, const rec *r, int V, int n_ctx, char *err, size_t errlen)
+{
+	const rec_field *pf = token_field(r, "prompt_tokens", err, errlen), *cf;
+	if (!pf || !(cf = token_field(r, "completion_tokens", err, errlen)))
+		return -1;
+	size_t np = pf->len / 4, nc = cf->len / 4, i = b->n;
+	if (!np) {
+		snprintf(err, errlen, "an empty prompt: the first completion token has nothing to follow");
+		return -1;
+	}
+	if (np + nc > (size_t)n_ctx + 1) {
+		snprintf(err, errlen, "prompt and completion make %zu tokens, more than the model's context of %d + 1",
+			 np + nc, n_ctx);
+		return -1;
+	}
+	if (b->cap[i] < np + nc) {
+		b->cap[i] = np + nc;
+		b->seq[i] = xrealloc(b->seq[i], b->cap[i] * sizeof(*b->seq[i]));
+		b->lp[i] = xrealloc(b->lp[i], b->cap[i] * sizeof(*b->lp[i]));
+	}
+	for (size_t k = 0; k < np + nc; k++) {
+		uint32_t t = k < np ? rec_u32_at(pf, k) : rec_u32_at(cf, k - np);
+		if (t >= (uint32_t)V) {
+			snprintf(err, errlen, "token %u at %s position %zu is outside the model's vocabulary of %d", t,
+				 k < np ? "prompt" : "completion", k < np ? k : k - np, V);
+			return -1;
+		}
+		b->seq[i][k] = t;
+	}
+	b->np[i] = np;
+	b->nc[i] = nc;
+	rec_copy(b->r[i], r);
+	b->n++;
+	return 0;
+}
+
+/* Score the batch and write it.  Returns 0, or -1 after a message. */
+static int ref_flush(struct ref_batch *b, model *m, output *o, uint64_t *tokens)
+{
+	eval_completion_logprobs(m, (const uint32_t *const *)b->seq, b->np, b->nc, b->n, b->lp);
+	for (size_t i = 0; i < b->n; i++) {
+		if (rec_set(b->r[i], "ref_logprobs", 12, REC_F32S, b->lp[i], b->nc[i] * sizeof(float)) < 0) {
+			cli_error(NULL, "%s: too large to add ref_logprobs", b->where[i]);
+			return -1;
+		}
+		if (output_write(o, b->r[i], b->where[i]) < 0)
+			return -1;
+		*tokens += b->nc[i];
+	}
+	b->n = 0;
+	return 0;
+}
+
+static int run_ref(const struct args *a, model *m)
+{
+	int status = EXIT_OK, ret = EXIT_OK;
+	output *o = output_open(a->out, a->jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a->force, &status);
+	if (!o)
+		return status;
+	struct ref_batch b;
+	ref_batch_init(&b, (size_t)a->batch);
+	rec *r = rec_new();
+	buf meta = { 0 };
+	int meta_set = 0, V = model_cfg(m)->n_vocab, n_ctx = model_cfg(m)->n_ctx;
+	uint64_t records = 0, tokens = 0;
+	for (int i = 0; i < a->nfiles && ret == EXIT_OK; i++) {
+		input *in = input_open(a->files[i], INPUT_AUTO);
+		if (!in) {
+			ret = EXIT_DATA;
+			break;
+		}
+		int got, first = 1;
+		char err[512];
+		while (ret == EXIT_OK && (got = input_read(in, r)) == 1) {
+			uint64_t rno = input_records(in);
+			if (first) {
+				/* The first input's header is the output's; a later
+				 * stream must agree with it, as in sluice-cat. */
+				size_t ml;
+				const char *mt = input_meta(in, &ml);
+				first = 0;
+				if (!meta_set) {
+					buf_add(&meta, mt, ml);
+					meta_set = 1;
+					if (output_set_meta(o, (const char *)meta.data, meta.len) < 0) {
+						ret = EXIT_DATA;
+						break;
+					}
+				} else if (!a->jsonl && input_detected(in) == INPUT_RECORDS &&
+					   !stream_meta_agree((const char *)meta.data, meta.len, mt, ml, err, sizeof(err))) {
+					cli_error(input_path(in), "cannot join the stream written: its header disagrees "
+						  "with the first input's: %s", err);
+					ret = EXIT_DATA;
+					break;
+				}
+			}
+			snprintf(b.where[b.n], sizeof(b.where[b.n]), "%s: record %llu", input_path(in),
+				 (unsigned long long)rno);
+			if (ref_add(&b, r, V, n_ctx, err, sizeof(err)) < 0) {
+				cli_error(NULL, "%s: %s", b.where[b.n], err);
+				ret = EXIT_DATA;
+				break;
+			}
+			records++;
+			if (b.n == b.max && ref_flush(&b, m, o, &tokens) < 0)
+				ret = EXIT_DATA;
+		}
+		if (ret == EXIT_OK && got < 0) {
+			cli_error(input_path(in), "%s", input_error(in));
+			ret = EXIT_DATA;
+		}
+		/* A batch does not outlive its input: its messages name it. */
+		if (ret == EXIT_OK && b.n && ref_flush(&b, m, o, &tokens) < 0)
+			ret = EXIT_DATA;
+		input_close(in);
+	}
+	if (output_close(o, ret) < 0)
+		ret = EXIT_DATA;
+	if (ret == EXIT_OK && !a->quiet)
+		fprintf(stderr, "%s: ref_logprobs of %llu completion tokens in %llu records\n", cli_prog(),
+			(unsigned long long)tokens, (unsigned long long)records);
+	buf_release(&meta);
+	rec_free(r);
+	ref_batch_free(&b);
+	return ret;
+}
+
 /* The prompt a question is asked with (zero-shot), and where an answer
  * stops: at the end-of-text token or where the model starts a new
  * question. */
@@ -831,6 +1023,7 @@ int main(int argc, char **argv)
 	case MODE_KL: ret = run_kl(&a, m, &info); break;
 	case MODE_MC: ret = run_scored(&a, &mc_mode, a.mc, m, &info); break;
 	case MODE_GSM8K: ret = run_scored(&a, &gsm8k_mode, a.gsm8k, m, &info); break;
+	case MODE_REF: ret = run_ref(&a, m); break;
 	default: ret = run_score(&a, m, &info); break;
 	}
 	model_free(m);

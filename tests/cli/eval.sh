@@ -2,7 +2,8 @@
 # eval.sh: sluice-eval on models trained here: --loss equals the loss
 # train-step logs, bits per byte from the token bytes, --kl is 0 against
 # itself, --mc scores a forced answer, --score adds per-document fields
-# consistent with --loss, and malformed input fails with line numbers.
+# consistent with --loss, --ref-logprobs equals sluice-sample's log-probs,
+# and malformed input fails with line numbers.
 . "$(dirname "$0")/../lib.sh"
 D=data
 export OMP_NUM_THREADS=2
@@ -61,6 +62,80 @@ expect "--score tokenizes text with the model's tokenizer" 0 $E -m "$TMP/a.st" -
 grep -q '^{"id": 2, "text": "x", "logprob": 0.0, "scored_tokens": 0}$' "$TMP/out" &&
 	ok "--score: a one-token document scores nothing, and says so" || not_ok "one token" "$(cat "$TMP/out")"
 expect_err "--score to a terminal" 2 "terminal" bash -c "script -qec '$BIN/sluice-eval -m $TMP/a.st --score $TMP/docs.jsonl' /dev/null </dev/null | tr -d '\r' >&2; exit \${PIPESTATUS[0]}" 
+
+# --- ref-logprobs: a reference model's log-probs of rollouts' completions ---
+# The model's own, recomputed by full forward passes over batches padded to
+# their longest sequence, are the log-probs sluice-sample kept while decoding.
+printf '{"id": "p1", "text": "ROMEO:\\nWhat"}\n{"id": "p2", "text": "First Citizen:\\nWe are accounted poor"}\n{"id": "p3", "text": ""}\n' >"$TMP/p.jsonl"
+sluice-sample -m "$TMP/a.st" -n 3 -N 24 -t 1 --quiet -o "$TMP/roll.slc" "$TMP/p.jsonl"
+sluice-sample -m "$TMP/a.st" -n 2 -N 0 --quiet -o "$TMP/empty.slc" "$TMP/p.jsonl"
+expect "--ref-logprobs -B 4" 0 $E -m "$TMP/a.st" --ref-logprobs -B 4 -o "$TMP/ref4.slc" "$TMP/roll.slc"
+expect "--ref-logprobs -B 1 -J" 0 $E -m "$TMP/a.st" --ref-logprobs -B 1 -J --quiet -o "$TMP/ref1.jsonl" "$TMP/roll.slc"
+sluice-cat -J "$TMP/ref4.slc" >"$TMP/ref4.jsonl"
+sluice-cat -J "$TMP/roll.slc" >"$TMP/roll.jsonl"
+python3 - "$TMP" <<'PY' >"$TMP/rl.out" 2>&1 && ok "--ref-logprobs: $(cat "$TMP/rl.out")" || not_ok "--ref-logprobs" "$(cat "$TMP/rl.out")"
+import json, sys
+t = sys.argv[1]
+roll = [json.loads(l) for l in open(t + "/roll.jsonl")]
+b4 = [json.loads(l) for l in open(t + "/ref4.jsonl")]
+b1 = [json.loads(l) for l in open(t + "/ref1.jsonl")]
+assert len(roll) == len(b4) == len(b1) == 9, (len(roll), len(b4), len(b1))
+worst = batch = 0
+lens = set()
+for r, x, y in zip(roll, b4, b1):
+    assert {k: v for k, v in x.items() if k != "ref_logprobs"} == r, "other fields changed"
+    assert list(x)[-1] == "ref_logprobs" and all(type(v) is float for v in x["ref_logprobs"])
+    assert len(x["ref_logprobs"]) == len(r["completion_tokens"]) == len(r["logprobs"]), x
+    lens.add(len(r["prompt_tokens"]) + len(r["completion_tokens"]))
+    worst = max([worst] + [abs(a - b) for a, b in zip(x["ref_logprobs"], r["logprobs"])])
+    batch = max([batch] + [abs(a - b) for a, b in zip(x["ref_logprobs"], y["ref_logprobs"])])
+assert len(lens) > 2, lens   # sequences of several lengths share a batch
+assert worst < 1e-4, worst
+assert batch < 1e-5, batch
+print("equal to sluice-sample's logprobs of the same model (max difference %.2g, tolerance 1e-4) over %d tokens, "
+      "batches of 4 and of 1 alike (%.2g)" % (worst, sum(len(r["logprobs"]) for r in roll), batch))
+PY
+# header META_OUT STREAM: the stream header's metadata, exactly.
+header() {
+	zstd -dc "$2" 2>/dev/null | head -c 65536 | python3 -c '
+import struct, sys
+b = sys.stdin.buffer.read()
+assert b[:6] == b"SLUICE", b[:6]
+n = struct.unpack("<I", b[8:12])[0]
+sys.stdout.buffer.write(b[12:12 + n])' >"$1"
+}
+header "$TMP/h.roll" "$TMP/roll.slc"
+header "$TMP/h.ref" "$TMP/ref4.slc"
+grep -q '"mode": "rollouts"' "$TMP/h.roll" && same "--ref-logprobs: the rollouts' stream header is passed on" "$TMP/h.roll" "$TMP/h.ref" ||
+	not_ok "--ref-logprobs: the rollouts' stream header is passed on" "$(cat "$TMP/h.roll")"
+expect "--ref-logprobs: empty completions" 0 $E -m "$TMP/a.st" --ref-logprobs -J "$TMP/empty.slc"
+[ "$(grep -c '"completion_tokens": \[\], .*"ref_logprobs": \[\]}$' "$TMP/out")" = 6 ] &&
+	ok "--ref-logprobs: an empty completion gets empty ref_logprobs" || not_ok "empty completions" "$(head -c 400 "$TMP/out")"
+sluice-train-step -m "$TMP/v256.st" --init custom -L 1 -C 32 -H 2 --ctx 64 --n-vocab 256 --steps 0 --quiet
+sluice-train-step -m "$TMP/c8.st" --init custom -L 1 -C 32 -H 2 --ctx 8 --n-vocab 50257 --steps 0 --quiet
+expect_err "--ref-logprobs: a token outside the model's vocabulary" 1 \
+	"roll.slc: record 1: token [0-9]+ at prompt position 0 is outside the model's vocabulary of 256" \
+	$E -m "$TMP/v256.st" --ref-logprobs "$TMP/roll.slc"
+expect_err "--ref-logprobs: longer than the context" 1 \
+	"roll.slc: record 1: prompt and completion make [0-9]+ tokens, more than the model's context of 8 \+ 1" \
+	$E -m "$TMP/c8.st" --ref-logprobs "$TMP/roll.slc"
+sluice-tokenize -e gpt2 "$TMP/p.jsonl" >"$TMP/tok.slc" 2>/dev/null
+expect_err "--ref-logprobs: no prompt_tokens" 1 "tok.slc: record 1: no prompt_tokens field" \
+	$E -m "$TMP/a.st" --ref-logprobs "$TMP/tok.slc"
+expect_err "--ref-logprobs: a stream of another header after the rollouts" 1 \
+	"tok.slc: cannot join the stream written: its header disagrees with the first input's" \
+	$E -m "$TMP/a.st" --ref-logprobs -o "$TMP/mixed.slc" "$TMP/roll.slc" "$TMP/tok.slc"
+[ ! -e "$TMP/mixed.slc" ] && ok "--ref-logprobs -o: no file after a failure" || not_ok "--ref-logprobs -o: no file after a failure"
+printf '{"prompt_tokens": [1, 2], "completion_tokens": [3]}\n' >"$TMP/rj.jsonl"
+expect_err "--ref-logprobs: a failure after written records" 1 \
+	"rj.jsonl: record 1: prompt_tokens is not an array of token ids .*without -J" \
+	sh -c "$E -m $TMP/a.st --ref-logprobs -B 2 $TMP/roll.slc $TMP/rj.jsonl >$TMP/part.slc"
+expect_err "--ref-logprobs: ... and the stream it wrote has no trailer" 1 "without its trailer|empty input" \
+	sluice-cat --check "$TMP/part.slc"
+printf '{"completion_tokens": [3]}\n' >"$TMP/nop.jsonl"
+expect_err "--ref-logprobs: no prompt_tokens (JSON lines)" 1 "nop.jsonl: record 1: no prompt_tokens field" \
+	$E -m "$TMP/a.st" --ref-logprobs "$TMP/nop.jsonl"
+expect_err "--ref-logprobs: no --baseline" 2 "--baseline goes with" $E -m "$TMP/a.st" --ref-logprobs --baseline "$TMP/a0.st" "$TMP/roll.slc"
 
 # --- mc: a model taught one answer picks it, wherever the label puts it ---
 for i in $(seq 400); do
