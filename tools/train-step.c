@@ -661,7 +661,9 @@ static int rl_file(struct run *r, const char *path, model *ref)
 	a->rl.opt = r->state.opts;
 	long got = 0;
 	while (!done(r)) {
-		rollout_set_step(rd, r->info.step, a->max_staleness);
+		/* Staleness matters to GRPO's ratios; DPO is off-policy by design. */
+		if (a->mode == MODE_GRPO)
+			rollout_set_step(rd, r->info.step, a->max_staleness);
 		if ((got = rollout_read_batch(rd, (size_t)a->groups, &b)) <= 0)
 			break;
 		for (size_t i = 1; i < b.n; i++)
