@@ -66,7 +66,8 @@ static void usage(FILE *f)
 "      --export-llmc FILE  also write the model in llm.c's format\n"
 "      --tokenizer NAME  --n-vocab N   for --init on input that does not name them\n"
 "Data and steps:\n"
-"  -B, --batch N           sequences per micro-batch (default 4)\n"
+"  -B, --batch N           sequences per micro-batch (default 4; --grpo and\n"
+"                          --dpo: a forward pass, default 8)\n"
 "      --accum N           micro-batches per step (default 1)\n"
 "      --steps N           stop after N steps (default: when the input ends;\n"
 "                          0: no training, only --init/--from and the exports)\n"
@@ -200,7 +201,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_EXPORT_LLMC: a->export_llmc = optarg; break;
 		case OPT_TOKENIZER: a->tokenizer = optarg; break;
 		case OPT_N_VOCAB: bad = cli_parse_u64(optarg, 1, MODEL_VOCAB_MAX, 0, &a->n_vocab); break;
-		case 'B': bad = cli_parse_int(optarg, 1, 1 << 20, &a->batch); break;
+		case 'B': bad = cli_parse_int(optarg, 1, 1 << 20, &a->batch); a->rl.batch = a->batch; break;
 		case OPT_ACCUM: bad = cli_parse_int(optarg, 1, 1 << 20, &a->accum); break;
 		case OPT_STEPS: bad = cli_parse_u64(optarg, 0, INT64_MAX, 0, &u); a->steps = (int64_t)u; break;
 		case OPT_REWIND: a->rewind = 1; break;
