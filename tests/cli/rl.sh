@@ -284,6 +284,8 @@ assert 0 <= d["accuracy"] <= 1 and d["grad_norm"] > 0, d
 print("%d pairs (best against worst of each group while their rewards differ), margin %g and loss %g = log 2 "
       "against the policy itself" % (pairs, d["margin"], d["loss"]))
 PY
+expect "dpo: rollouts of any step (no staleness limit: 3, the model at 9)" 0 \
+	"${TS[@]}" -m "$TMP/stale.st" --dpo -B 4 --log /dev/null "$TMP/d.slc"
 refused "dpo: rollouts without ref_logprobs" "s.slc: record 1: no ref_logprobs field \(add them with sluice-eval --ref-logprobs" \
 	--dpo "$S"
 
