@@ -127,7 +127,11 @@ int rollout_stream_id(rollout_reader *rd, char *out, size_t size)
 			return -1;
 		rd->have_next = got;
 	}
-	uint64_t h = rd->records ? rd->first_hash : rd->have_next ? rd->next_hash : 0;
+	if (!rd->records && !rd->have_next) {
+		out[0] = 0;
+		return 0;
+	}
+	uint64_t h = rd->records ? rd->first_hash : rd->next_hash;
 	snprintf(out, size, "rollouts/%016llx", (unsigned long long)h);
 	return 0;
 }

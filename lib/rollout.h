@@ -60,7 +60,8 @@ const char *rollout_chat_template(const rollout_reader *rd);
 uint64_t rollout_records(const rollout_reader *rd);
 
 /* "rollouts/HASH": names the input by its first record, for a checkpoint's
- * data position.  Returns 0, or -1 if that record is bad. */
+ * data position ("" for an input without records).  Returns 0, or -1 if
+ * that record is bad. */
 int rollout_stream_id(rollout_reader *rd, char *out, size_t size);
 
 /* Refuse rollouts sampled more than max_staleness steps before step, or

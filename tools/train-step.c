@@ -649,6 +649,14 @@ static int rl_file(struct run *r, const char *path, model *ref)
 			  r->info.chat_template);
 		goto out;
 	}
+	if (!id[0]) {
+		/* No rollouts: nothing to train on, and the data position is
+		 * left to the rollouts it names. */
+		if (!a->quiet)
+			cli_error(rollout_path(rd), "no rollouts");
+		ret = 0;
+		goto out;
+	}
 	uint64_t first = 0;
 	if (!a->rewind && !strcmp(id, r->state.data_stream) && r->state.data_records) {
 		first = r->state.data_records;

@@ -126,6 +126,16 @@ grep -q '"on_policy":false' "$TMP/x.log" && awk -v c="$clip" -v m="$mismatch" 'B
 	ok "grpo --sampler-logprobs: ratios against the sampler's log-probs (mismatch $mismatch, clip_frac $clip at [1, 1])" ||
 	not_ok "grpo --sampler-logprobs" "$(cat "$TMP/x.log")"
 
+# At another temperature the log-probs are the model's at that temperature,
+# as the sampler's were (theirs at temperature 1 differ by some 0.04).
+"${SAMPLE[@]}" -m "$P0" -t 0.7 "$TMP/p.jsonl" | sluice-synth-filter --reward -R "$TMP/rules" --quiet >"$TMP/t07.slc"
+fresh x
+"${TS[@]}" -m "$TMP/x.st" --grpo --sampler-logprobs --log "$TMP/x.log" "$TMP/t07.slc" 2>/dev/null
+mismatch=$(grep -o '"mismatch":[0-9.e-]*' "$TMP/x.log" | cut -d: -f2)
+awk -v m="$mismatch" 'BEGIN { exit !(m != "" && m < 1e-4) }' &&
+	ok "grpo at temperature 0.7: the trainer's log-probs are the sampler's (mismatch $mismatch)" ||
+	not_ok "grpo at temperature 0.7: log-probs at the rollouts' temperature" "$(cat "$TMP/x.log")"
+
 # --- the KL to a reference: measured with --ref (also at --kl 0, when it
 # leaves the update alone), penalised with --kl ---
 kl_of() { grep -o "\"$1\":[^,]*" "$2" | head -1 | cut -d: -f2; }
@@ -164,6 +174,18 @@ expect "grpo --rewind: trains on them again" 0 "${TS[@]}" -m "$TMP/g.st" --grpo 
 [ "$(meta step "$TMP/g.st")" = 6 ] && grep -q '"on_policy":false' "$TMP/rw.log" &&
 	ok "grpo --rewind: one more step, off-policy now (the rollouts are of step 3, the model at 5)" ||
 	not_ok "grpo --rewind" "step $(meta step "$TMP/g.st"): $(cat "$TMP/rw.log")"
+# Rollouts with no record (all dropped, say) are no step, and leave the
+# rollouts the checkpoint remembers as they were.
+sluice-cat -r -n 0 -o "$TMP/empty.slc" "$S"
+fresh e
+"${TS[@]}" -m "$TMP/e.st" --grpo --log /dev/null "$S" 2>/dev/null
+cp "$TMP/e.st" "$TMP/e.before"
+cp "$TMP/e.st.optim" "$TMP/e.before.optim"
+expect_err "grpo: no rollouts" 0 "empty.slc: no rollouts" "${TS[@]}" -m "$TMP/e.st" --grpo --log /dev/null "$TMP/empty.slc"
+unchanged "grpo: no rollouts" "$TMP/e.st" "$TMP/e.before"
+expect_err "grpo: after no rollouts, the rollouts before are still trained on already" 0 "trained on already" \
+	"${TS[@]}" -m "$TMP/e.st" --grpo --log /dev/null "$S"
+unchanged "grpo: after no rollouts, the rollouts before again" "$TMP/e.st" "$TMP/e.before"
 # A group a step: 2 steps and a rerun are the 4 steps of one run, byte for byte.
 fresh n1
 "${TS[@]}" -m "$TMP/n1.st" --grpo --groups 1 --log "$TMP/n1.log" "$S" 2>/dev/null
@@ -226,6 +248,9 @@ refused "rollouts sampled with top-p" "topp.slc: record 1: sampled with top-k 0,
 "${SAMPLE[@]}" -m "$P0" -t 0 "$TMP/p.jsonl" | score >"$TMP/greedy.slc"
 refused "greedy rollouts" "greedy.slc: record 1: sampled greedily \(temperature 0\)" --grpo "$TMP/greedy.slc"
 "${SAMPLE[@]}" -m "$TMP/ref.st" -t 1 "$TMP/p.jsonl" | score >"$TMP/ahead.slc"
+cat "$S" "$TMP/t07.slc" >"$TMP/mixed.slc"
+refused "rollouts of two temperatures in a step" "mixed.slc: record 17: sampled at temperature 0.7, record 1 at 1: a step's rollouts share one temperature" \
+	--grpo "$TMP/mixed.slc"
 refused "rollouts of a policy ahead of the model" "ahead.slc: record 1: sampled by the policy at step 5, but the model is at step 3" \
 	--grpo "$TMP/ahead.slc"
 refused "JSONL rollouts" "s.jsonl: record 1: prompt_tokens is not an array of token ids \(rollouts are read as records" \
