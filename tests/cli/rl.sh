@@ -170,6 +170,12 @@ expect_err "grpo: the same rollouts again: nothing to do" 0 "s.slc: all 16 rollo
 	"${TS[@]}" -m "$TMP/g.st" --grpo --updates 2 --log "$TMP/again.log" "$S"
 unchanged "grpo: the same rollouts again" "$TMP/g.st" "$TMP/g.before"
 [ ! -s "$TMP/again.log" ] && ok "grpo: the same rollouts again: no update logged" || not_ok "no update logged" "$(cat "$TMP/again.log")"
+cp "$S" "$TMP/renamed.slc"
+expect_err "grpo: the same rollouts under another name" 0 "renamed.slc: all 16 rollouts were trained on already" \
+	"${TS[@]}" -m "$TMP/g.st" --grpo --log /dev/null "$TMP/renamed.slc"
+expect_err "grpo: the same rollouts from a pipe" 0 "\(stdin\): all 16 rollouts were trained on already" \
+	"${TS[@]}" -m "$TMP/g.st" --grpo --log /dev/null <"$S"
+unchanged "grpo: the same rollouts under another name and from a pipe" "$TMP/g.st" "$TMP/g.before"
 expect "grpo --rewind: trains on them again" 0 "${TS[@]}" -m "$TMP/g.st" --grpo --rewind --log "$TMP/rw.log" "$S"
 [ "$(meta step "$TMP/g.st")" = 6 ] && grep -q '"on_policy":false' "$TMP/rw.log" &&
 	ok "grpo --rewind: one more step, off-policy now (the rollouts are of step 3, the model at 5)" ||
@@ -309,6 +315,10 @@ assert 0 <= d["accuracy"] <= 1 and d["grad_norm"] > 0, d
 print("%d pairs (best against worst of each group while their rewards differ), margin %g and loss %g = log 2 "
       "against the policy itself" % (pairs, d["margin"], d["loss"]))
 PY
+fresh d2
+"${TS[@]}" -m "$TMP/d2.st" --dpo -B 4 --updates 2 --log "$TMP/d2.log" "$TMP/d.slc" 2>/dev/null
+[ "$(grep -c '"mode":"dpo"' "$TMP/d2.log")" = 2 ] && [ "$(meta step "$TMP/d2.st")" = 5 ] &&
+	ok "dpo --updates 2: two log lines, the step advanced by 2" || not_ok "dpo --updates 2" "$(cat "$TMP/d2.log")"
 expect "dpo: rollouts of any step (no staleness limit: 3, the model at 9)" 0 \
 	"${TS[@]}" -m "$TMP/stale.st" --dpo -B 4 --log /dev/null "$TMP/d.slc"
 refused "dpo: rollouts without ref_logprobs" "s.slc: record 1: no ref_logprobs field \(add them with sluice-eval --ref-logprobs" \
@@ -329,8 +339,8 @@ kills() {
 		rm -f "$K.optim.next"
 		"${TS[@]}" -m "$K" --quiet --log /dev/null "$@" 2>/dev/null &
 		pid=$!
-		# 1 to 40 ms: from loading the model to after its last save.
-		sleep "$(printf '0.%03d' $((RANDOM % 40 + 1)))"
+		# 1 to 80 ms: from loading the model to after its last save.
+		sleep "$(printf '0.%03d' $((RANDOM % 80 + 1)))"
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		[ $? -eq 137 ] && killed=$((killed + 1))
