@@ -18,8 +18,9 @@ gain() { # gain NOW BEFORE: points of exact match per PFLOP spent between them
 row() { # row NAME EM_REPORT PASS_REPORT [BEFORE_REPORT]
 	local g=-
 	[ -n "${4:-}" ] && g=$(gain "$2" "$4")
-	printf '%-30s %s  %s  %7s  %9s  %9s\n' "$1" "$(pct "$(get "$2" exact_match)")" "$(ci "$(get "$2" exact_match_ci95)")" \
-		"$(pct "$(get "$3" pass_at_k)")" "$(pflops "$(get "$2" train_flops)")" "$g"
+	printf '%-30s %s  %s  %7s  %7s  %9s  %9s\n' "$1" "$(pct "$(get "$2" exact_match)")" \
+		"$(ci "$(get "$2" exact_match_ci95)")" "$(pct "$(get "$3" exact_match)")" "$(pct "$(get "$3" pass_at_k)")" \
+		"$(pflops "$(get "$2" train_flops)")" "$g"
 }
 last() { # last METRICS COLUMN: the last iteration's value
 	awk -v c="$2" '!/^#/ && $c != "?" { v = $c } END { print v }' "$1"
@@ -27,12 +28,12 @@ last() { # last METRICS COLUMN: the last iteration's value
 
 k=$(get "$sft/pass-sft.json" samples)
 echo "== held-out exact match: $(get "$sft/em-sft.json" items) problems never trained on, greedy answers"
-printf '%-30s %s  %s  %7s  %9s  %9s\n' "model" "exact " "95% interval" "pass@$k" "PFLOPs" "pts/PFLOP"
+printf '%-30s %s  %s  %7s  %7s  %9s  %9s\n' "model" "exact " "95% interval" "pass@1" "pass@$k" "PFLOPs" "pts/PFLOP"
 row "SFT (the starting point)" "$sft/em-sft.json" "$sft/pass-sft.json"
 row "+ GRPO, KL penalty $kl" "$dir/em-grpo-kl.json" "$dir/pass-grpo-kl.json" "$sft/em-sft.json"
 row "+ GRPO, no KL penalty" "$dir/em-grpo-nokl.json" "$dir/pass-grpo-nokl.json" "$sft/em-sft.json"
 row "+ DPO" "$dir/em-dpo.json" "$dir/pass-dpo.json" "$sft/em-sft.json"
-echo "(pass@$k on the first $(get "$sft/pass-sft.json" items) problems, $k answers each at temperature 1;"
+echo "(pass@1 and pass@$k on the first $(get "$sft/pass-sft.json" items) problems, $k answers each at temperature 1;"
 echo " PFLOPs: all training since the first step, RL's rollout generation and reference passes"
 echo " included; pts/PFLOP: exact-match points gained over SFT per PFLOP spent after it)"
 echo "== GRPO at the last iteration (rl.png has the curves)"
@@ -43,7 +44,7 @@ for r in grpo-kl grpo-nokl; do
 		"$(last "$m" 6)" "$(last "$m" 7)"
 done
 echo "(reward: mean over the iteration's rollouts; KL: exact, nats a completion token, at the"
-echo " sampled positions; SFT's entropy is in the first row of metrics.tsv)"
+echo " sampled positions; entropy: nats a token; iteration 1's values are the SFT model's)"
 echo "== DPO"
 n=$(cat "$dir"/dpo/log-*.jsonl | wc -l)
 pairs=$(sed -n 's/.*"pairs":\([0-9]*\).*/\1/p' "$dir"/dpo/log-*.jsonl | awk '{ s += $1 } END { print s }')
