@@ -1271,3 +1271,10 @@ int json_get_u64(const rec *r, const char *name, uint64_t *out)
 	*out = v;
 	return 1;
 }
+
+void json_copy_str(const rec *r, const char *name, char *dst, size_t size)
+{
+	const rec_field *f = rec_get(r, name);
+	if (f && f->type == REC_STR)
+		snprintf(dst, size, "%.*s", (int)f->len, (const char *)f->val);
+}

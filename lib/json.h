@@ -66,5 +66,8 @@ int json_put_string(buf *out, const char *s, size_t n);
  * integer.  Returns 1 with *out set, 0 if there is no such member, -1 if
  * it is not an integer in 0..2^64-1. */
 int json_get_u64(const rec *r, const char *name, uint64_t *out);
+/* The string member name, cut to size - 1 bytes, into dst; dst is left as
+ * it was if there is none. */
+void json_copy_str(const rec *r, const char *name, char *dst, size_t size);
 
 #endif

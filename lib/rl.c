@@ -148,6 +148,19 @@ static void batch_shape(const rollout_batch *b, rl_batch_stats *bs)
 	}
 }
 
+/* The optimizer step that ends an update, and its accounting: flops of
+ * the update's passes plus, once a batch, those of the rollouts' making. */
+static void step_update(model *m, optim *o, const rl_opts *op, const rl_batch_stats *bs, ckpt_info *info,
+			double flops, rl_update_stats *st)
+{
+	st->lr = optim_lr(&op->opt, optim_steps(o));
+	st->grad_norm = optim_step(o, m, &op->opt, st->lr);
+	info->step = optim_steps(o);
+	info->tokens += (uint64_t)bs->tokens;
+	info->flops += flops;
+	st->step = info->step;
+}
+
 void rl_grpo(model *m, optim *o, model *ref, const rl_opts *op, rollout_batch *b, ckpt_info *info,
 	     rl_batch_stats *bs, rl_update_stats *us)
 {
@@ -275,12 +288,7 @@ void rl_grpo(model *m, optim *o, model *ref, const rl_opts *op, rollout_batch *b
 			model_set_weights(m, mb.w);
 			model_backward(m);
 		}
-		st->lr = optim_lr(&op->opt, optim_steps(o));
-		st->grad_norm = optim_step(o, m, &op->opt, st->lr);
-		info->step = optim_steps(o);
-		info->tokens += (uint64_t)bs->tokens;
-		info->flops += flops + (u == 0 ? gen_flops : 0);
-		st->step = info->step;
+		step_update(m, o, op, bs, info, flops + (u == 0 ? gen_flops : 0), st);
 		st->loss = loss;
 		st->clip_frac = tokens ? clipped / tokens : 0;
 		st->ratio_mean = tokens ? ratio_sum / tokens : 0;
@@ -391,14 +399,8 @@ size_t rl_dpo(model *m, optim *o, const rl_opts *op, rollout_batch *b, ckpt_info
 			model_set_weights(m, mb.w);
 			model_backward(m);
 		}
-		st->lr = optim_lr(&op->opt, optim_steps(o));
-		st->grad_norm = optim_step(o, m, &op->opt, st->lr);
-		info->step = optim_steps(o);
-		info->tokens += (uint64_t)bs->tokens;
-		/* The rollouts' generation and the reference's scoring pass count
-		 * once, with the first update. */
-		info->flops += flops + (u == 0 ? 2 * gen_flops : 0);
-		st->step = info->step;
+		/* The rollouts' generation and the reference's scoring pass. */
+		step_update(m, o, op, bs, info, flops + (u == 0 ? 2 * gen_flops : 0), st);
 		st->loss = loss;
 		st->accuracy = acc / (double)np;
 		st->margin = margin / (double)np;

@@ -45,13 +45,6 @@ static int fail(rollout_reader *rd, uint64_t record, const char *fmt, ...)
 	return -1;
 }
 
-static void copy_str(const rec *m, const char *key, char *dst, size_t size)
-{
-	const rec_field *f = rec_get(m, key);
-	if (f && f->type == REC_STR)
-		snprintf(dst, size, "%.*s", (int)f->len, (const char *)f->val);
-}
-
 static int read_header(rollout_reader *rd)
 {
 	size_t len;
@@ -64,8 +57,8 @@ static int read_header(rollout_reader *rd)
 	if (json_parse_line(m, meta, len, perr, sizeof(perr)) < 0) {
 		rc = fail(rd, 0, "stream metadata is not a JSON object: %s", perr);
 	} else {
-		copy_str(m, "tokenizer", rd->tokenizer, sizeof(rd->tokenizer));
-		copy_str(m, "chat_template", rd->chat_template, sizeof(rd->chat_template));
+		json_copy_str(m, "tokenizer", rd->tokenizer, sizeof(rd->tokenizer));
+		json_copy_str(m, "chat_template", rd->chat_template, sizeof(rd->chat_template));
 		uint64_t n_vocab = 0;
 		if (json_get_u64(m, "samples", &rd->group_size) < 0 || json_get_u64(m, "n_vocab", &n_vocab) < 0)
 			rc = fail(rd, 0, "stream metadata: samples and n_vocab must be integers");

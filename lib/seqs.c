@@ -22,13 +22,6 @@ struct seqs {
 	int header_bad;
 };
 
-static void copy_str(const rec *m, const char *key, char *dst, size_t size)
-{
-	const rec_field *f = rec_get(m, key);
-	if (f && f->type == REC_STR)
-		snprintf(dst, size, "%.*s", (int)f->len, (const char *)f->val);
-}
-
 static void read_header(seqs *s)
 {
 	size_t len;
@@ -48,11 +41,11 @@ static void read_header(seqs *s)
 		s->header_bad = 1;
 	} else {
 		s->h.present = 1;
-		copy_str(m, "tokenizer", s->h.tokenizer, sizeof(s->h.tokenizer));
-		copy_str(m, "mode", s->h.mode, sizeof(s->h.mode));
-		copy_str(m, "split", s->h.split, sizeof(s->h.split));
-		copy_str(m, "dataset", s->h.dataset, sizeof(s->h.dataset));
-		copy_str(m, "chat_template", s->h.chat_template, sizeof(s->h.chat_template));
+		json_copy_str(m, "tokenizer", s->h.tokenizer, sizeof(s->h.tokenizer));
+		json_copy_str(m, "mode", s->h.mode, sizeof(s->h.mode));
+		json_copy_str(m, "split", s->h.split, sizeof(s->h.split));
+		json_copy_str(m, "dataset", s->h.dataset, sizeof(s->h.dataset));
+		json_copy_str(m, "chat_template", s->h.chat_template, sizeof(s->h.chat_template));
 		if (rec_get(m, "shard"))
 			s->h.shard = (int64_t)shard;
 		s->len = s->h.seq_len;
