@@ -1,11 +1,10 @@
 /* sample_bench: generation speed of the CPU backend.
  *
- *   sample_bench L C H V NEW   tokens/s generating NEW tokens from a
- *                              one-token prompt with the key/value cache at
- *                              batch 1 and batch 16 (16 prompts at once),
- *                              and at batch 1 by recomputing the whole
- *                              sequence for every token, as a model without
- *                              a cache must: the cache's speed-up.
+ *   sample_bench L C H V NEW [WEIGHTS...]
+ *       tokens/s generating NEW tokens from a one-token prompt with the
+ *       key/value cache at batch 1, 16 and 64 (that many prompts at once),
+ *       for each weight storage named (f32, bf16, int8; default all three);
+ *       and the bound at batch 1: the bytes of weights read per token.
  *
  * GPT-2-shaped model, random weights (speed does not depend on them),
  * greedy decoding so that every run generates the same tokens. */
@@ -18,7 +17,7 @@
 #include "sample.h"
 #include "util.h"
 
-static double cached(model *m, int batch, int new_tokens)
+static double cached(model *m, int weights, int batch, int new_tokens)
 {
 	uint32_t start = 50256 % (uint32_t)model_cfg(m)->n_vocab;
 	sample_job *j = xcalloc((size_t)batch, sizeof(*j));
@@ -27,7 +26,7 @@ static double cached(model *m, int batch, int new_tokens)
 		j[i].nprompt = 1;
 		j[i].group = (uint64_t)i;
 	}
-	sample_opts o = { .temperature = 0, .top_p = 1, .max_new = new_tokens, .slots = batch };
+	sample_opts o = { .temperature = 0, .top_p = 1, .max_new = new_tokens, .slots = batch, .weights = weights };
 	char err[256];
 	double t0 = cli_now();
 	if (sample_run(m, &o, j, (size_t)batch, err, sizeof(err)) < 0) {
@@ -44,40 +43,39 @@ static double cached(model *m, int batch, int new_tokens)
 	return (double)total / secs;
 }
 
-static double recomputed(model *m, int new_tokens)
-{
-	int V = model_cfg(m)->n_vocab;
-	uint32_t *seq = xmalloc(((size_t)new_tokens + 1) * sizeof(*seq));
-	seq[0] = 50256 % (uint32_t)V;
-	double t0 = cli_now();
-	for (int n = 1; n <= new_tokens; n++) {
-		model_forward(m, seq, NULL, NULL, 1, n);
-		const real *row = model_logits(m) + (size_t)(n - 1) * V;
-		uint32_t arg = 0;
-		for (int v = 1; v < V; v++)
-			if (row[v] > row[arg])
-				arg = (uint32_t)v;
-		seq[n] = arg;
-	}
-	double secs = cli_now() - t0;
-	free(seq);
-	return new_tokens / secs;
-}
-
 int main(int argc, char **argv)
 {
-	if (argc != 6) {
-		fprintf(stderr, "usage: sample_bench L C H V NEW\n");
+	if (argc < 6) {
+		fprintf(stderr, "usage: sample_bench L C H V NEW [f32|bf16|int8...]\n");
 		return 2;
 	}
 	int NEW = atoi(argv[5]);
 	model_config c = { atoi(argv[1]), atoi(argv[2]), atoi(argv[3]), NEW + 1 > 1024 ? NEW + 1 : 1024, atoi(argv[4]) };
 	model *m = model_new(&c, &kern_cpu);
 	model_init(m, 1);
-	double b1 = cached(m, 1, NEW), b16 = cached(m, 16, NEW), rc = recomputed(m, NEW);
-	printf("shape L=%d C=%d H=%d V=%d threads=%d, %d new tokens: cache batch 1 %.1f tokens/s, batch 16 %.1f tokens/s; "
-	       "recomputation batch 1 %.1f tokens/s; cache speed-up %.1fx\n",
-	       c.n_layer, c.n_embd, c.n_head, c.n_vocab, omp_get_max_threads(), NEW, b1, b16, rc, b1 / rc);
+	static const char *const all[] = { "f32", "bf16", "int8" };
+	const char *const *names = argc > 6 ? (const char *const *)argv + 6 : all;
+	int nn = argc > 6 ? argc - 6 : 3;
+	for (int i = 0; i < nn; i++) {
+		int w = model_weights_parse(names[i]);
+		if (w < 0) {
+			fprintf(stderr, "sample_bench: %s: not f32, bf16 or int8\n", names[i]);
+			return 2;
+		}
+		/* Bytes a token reads: the four products of every block and
+		 * the head, packed. */
+		int C = c.n_embd;
+		double bytes = (double)c.n_layer * (double)(kern_cpu.panel_bytes(w, C, 3 * C) + kern_cpu.panel_bytes(w, C, C) +
+							     kern_cpu.panel_bytes(w, C, 4 * C) +
+							     kern_cpu.panel_bytes(w, 4 * C, C)) +
+			       (double)kern_cpu.panel_bytes(w, C, c.n_vocab);
+		double b1 = cached(m, w, 1, NEW), b16 = cached(m, w, 16, NEW), b64 = cached(m, w, 64, NEW);
+		printf("shape L=%d C=%d H=%d V=%d threads=%d weights=%s (%.0f MB a token), %d new tokens: "
+		       "batch 1 %.1f tokens/s (%.1f GB/s), batch 16 %.1f, batch 64 %.1f tokens/s\n",
+		       c.n_layer, c.n_embd, c.n_head, c.n_vocab, omp_get_max_threads(), names[i], bytes / 1e6, NEW, b1,
+		       b1 * bytes / 1e9, b16, b64);
+		fflush(stdout);
+	}
 	model_free(m);
 	return 0;
 }

@@ -18,10 +18,11 @@ const kern_ops kern_cpu = {
 	.head_backward = head_backward_cpu,
 	.crossentropy_forward = crossentropy_forward_cpu,
 	.crossentropy_backward = crossentropy_backward_cpu,
-	.embed_at = embed_at_cpu,
 	.attention_decode = attention_decode_cpu,
-	.matmul_decode = matmul_decode_cpu,
-	.head_decode = head_decode_cpu,
+	.panel_bytes = panel_bytes_cpu,
+	.panel_pack = panel_pack_cpu,
+	.panel_column = panel_column_cpu,
+	.matmul_panel = matmul_panel_cpu,
 };
 
 #include <cblas.h>

@@ -31,13 +31,3 @@ void encoder_backward_cpu(real *dwte, real *dwpe, const real *dout, const uint32
 		}
 	}
 }
-
-void embed_at_cpu(real *out, const uint32_t *tok, const int *pos, int n, const real *wte, const real *wpe, int C)
-{
-	for (int i = 0; i < n; i++) {
-		const real *e = wte + (size_t)tok[i] * C, *p = wpe + (size_t)pos[i] * C;
-		real *o = out + (size_t)i * C;
-		for (int c = 0; c < C; c++)
-			o[c] = e[c] + p[c];
-	}
-}

@@ -47,10 +47,6 @@ void matmul_forward_cpu(real *out, const real *inp, const real *w, const real *b
 void matmul_backward_cpu(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
 			 int N, int IN, int OUT);
 
-/* out[n,C] = wte[tok[i]] + wpe[pos[i]]: embeddings at given positions
- * (incremental decoding). */
-void embed_at_cpu(real *out, const uint32_t *tok, const int *pos, int n, const real *wte, const real *wpe, int C);
-
 /* Causal multi-head self-attention.  qkv[BT, 3C] holds q, k, v side by
  * side; out[BT, C] the heads' outputs; att[B, NH, T, T] the softmax
  * probabilities (row t holds t+1 of them, the rest 0). */
@@ -66,11 +62,24 @@ void attention_backward_cpu(real *dqkv, real *datt, const real *dout, const real
 void attention_decode_cpu(real *out, real *kc, real *vc, const real *qkv, const int *slot, const int *pos, int n,
 			  int C, int NH, int maxlen);
 
-/* The products of incremental decoding, matmul_forward and head_forward
- * again but batch-invariant: row i's result is the same bits whatever N
- * and the thread count (each element summed in one fixed order). */
-void matmul_decode_cpu(real *out, const real *inp, const real *w, const real *bias, int N, int IN, int OUT);
-void head_decode_cpu(real *logits, const real *inp, const real *wte, int N, int C, int V);
+/* The products of incremental decoding, over a weight matrix [IN, OUT]
+ * packed into panels of KERN_PANEL output columns (kernels/panel.c), its
+ * values stored as float (KERN_F32), bfloat16 (KERN_BF16) or 8-bit
+ * integers with a float scale per column for each KERN_I8_GROUP rows
+ * (KERN_I8).  matmul_panel is batch-invariant: row i's result is the same
+ * bits whatever N and the thread count, and equals the float product with
+ * the unpacked matrix (panel_column) bit for bit. */
+enum { KERN_F32, KERN_BF16, KERN_I8 };
+#define KERN_PANEL 16
+#define KERN_I8_GROUP 64
+size_t panel_bytes_cpu(int fmt, int IN, int OUT);
+/* w is [IN, OUT], or [OUT, IN] when transposed (the tied head's wte). */
+void panel_pack_cpu(void *dst, int fmt, const real *w, int IN, int OUT, int transposed);
+/* dst[IN] = column col of the packed matrix, as the product reads it. */
+void panel_column_cpu(real *dst, const void *packed, int fmt, int IN, int OUT, int col);
+/* out[N,OUT] = inp[N,IN] @ unpacked (+ bias, may be NULL). */
+void matmul_panel_cpu(real *out, const real *inp, const void *packed, int fmt, const real *bias, int N, int IN,
+		      int OUT);
 
 /* GELU, tanh approximation (GPT-2's gelu_new). */
 void gelu_forward_cpu(real *out, const real *inp, size_t n);
@@ -118,10 +127,11 @@ typedef struct kern_ops {
 	void (*head_backward)(real *, real *, const real *, const real *, const real *, int, int, int);
 	double (*crossentropy_forward)(real *, real *, const uint32_t *, const real *, int, int);
 	void (*crossentropy_backward)(real *, const uint32_t *, const real *, int, int);
-	void (*embed_at)(real *, const uint32_t *, const int *, int, const real *, const real *, int);
 	void (*attention_decode)(real *, real *, real *, const real *, const int *, const int *, int, int, int, int);
-	void (*matmul_decode)(real *, const real *, const real *, const real *, int, int, int);
-	void (*head_decode)(real *, const real *, const real *, int, int, int);
+	size_t (*panel_bytes)(int, int, int);
+	void (*panel_pack)(void *, int, const real *, int, int, int);
+	void (*panel_column)(real *, const void *, int, int, int, int);
+	void (*matmul_panel)(real *, const real *, const void *, int, const real *, int, int, int);
 } kern_ops;
 
 extern const kern_ops kern_cpu;

@@ -417,20 +417,58 @@ void model_backward(model *m)
 	k->encoder_backward(dwte, dwpe, m->dres, m->inp, B, T, C);
 }
 
+/* The four products of a block, in the order of block_w below. */
+enum { P_QKV, P_PROJ, P_FC, P_FCPROJ, N_PANELS };
+static const int block_w[N_PANELS] = { QKV_W, PROJ_W, FC_W, FCPROJ_W };
+
+static void block_shape(int C, int i, int *in, int *out)
+{
+	*in = i == P_FCPROJ ? 4 * C : C;
+	*out = i == P_QKV ? 3 * C : i == P_FC ? 4 * C : C;
+}
+
 struct model_cache {
 	int slots, maxlen, cap;     /* cap: rows the buffers below hold */
+	int weights;                /* KERN_F32, KERN_BF16 or KERN_I8 */
 	real *k, *v;                /* [n_layer][slots][maxlen][C] */
 	real *x, *ln, *mean, *rstd, *qkv, *atty, *tmp, *fch, *fch_gelu, *logits;
+	unsigned char *packed;      /* the block products, then the head */
+	size_t *at;                 /* [n_layer * N_PANELS + 1] offsets in packed */
 };
 
-model_cache *model_cache_new(const model *m, int slots, int maxlen)
+model_cache *model_cache_new(const model *m, int slots, int maxlen, int weights)
 {
+	const kern_ops *k = m->k;
+	int L = m->c.n_layer, C = m->c.n_embd, V = m->c.n_vocab;
 	model_cache *c = xcalloc(1, sizeof(*c));
-	size_t per = (size_t)slots * maxlen * m->c.n_embd * m->c.n_layer;
+	size_t per = (size_t)slots * maxlen * C * L;
 	c->slots = slots;
 	c->maxlen = maxlen;
+	c->weights = weights;
 	c->k = xmalloc(per * sizeof(real));
 	c->v = xmalloc(per * sizeof(real));
+	c->at = xmalloc(((size_t)L * N_PANELS + 1) * sizeof(size_t));
+	size_t total = 0;
+	for (int l = 0; l < L; l++)
+		for (int i = 0; i < N_PANELS; i++) {
+			int in, out;
+			block_shape(C, i, &in, &out);
+			c->at[l * N_PANELS + i] = total;
+			total += k->panel_bytes(weights, in, out);
+		}
+	c->at[L * N_PANELS] = total;
+	total += k->panel_bytes(weights, C, V);
+	c->packed = xmalloc(total);
+	for (int l = 0; l < L; l++) {
+		real *w[N_BLOCK_TENSORS];
+		block_tensors(m, m->params, l, w);
+		for (int i = 0; i < N_PANELS; i++) {
+			int in, out;
+			block_shape(C, i, &in, &out);
+			k->panel_pack(c->packed + c->at[l * N_PANELS + i], weights, w[block_w[i]], in, out, 0);
+		}
+	}
+	k->panel_pack(c->packed + c->at[L * N_PANELS], weights, m->params + m->tensors[0].offset, C, V, 1);
 	return c;
 }
 
@@ -441,7 +479,61 @@ void model_cache_free(model_cache *c)
 	free(c->k);
 	free(c->v);
 	free(c->x);
+	free(c->packed);
+	free(c->at);
 	free(c);
+}
+
+void model_round_weights(model *m, int weights)
+{
+	const kern_ops *k = m->k;
+	int L = m->c.n_layer, C = m->c.n_embd, V = m->c.n_vocab;
+	if (weights == KERN_F32)
+		return;
+	size_t most = k->panel_bytes(weights, C, V);
+	for (int i = 0; i < N_PANELS; i++) {
+		int in, out;
+		block_shape(C, i, &in, &out);
+		size_t b = k->panel_bytes(weights, in, out);
+		most = b > most ? b : most;
+	}
+	unsigned char *tmp = xmalloc(most);
+	real *col = xmalloc((size_t)4 * C * sizeof(real));
+	for (int l = 0; l < L; l++) {
+		real *w[N_BLOCK_TENSORS];
+		block_tensors(m, m->params, l, w);
+		for (int i = 0; i < N_PANELS; i++) {
+			int in, out;
+			block_shape(C, i, &in, &out);
+			k->panel_pack(tmp, weights, w[block_w[i]], in, out, 0);
+			for (int o = 0; o < out; o++) {
+				k->panel_column(col, tmp, weights, in, out, o);
+				for (int r = 0; r < in; r++)
+					w[block_w[i]][(size_t)r * out + o] = col[r];
+			}
+		}
+	}
+	real *wte = m->params + m->tensors[0].offset;
+	k->panel_pack(tmp, weights, wte, C, V, 1);
+	for (int v = 0; v < V; v++)
+		k->panel_column(wte + (size_t)v * C, tmp, weights, C, V, v);
+	free(col);
+	free(tmp);
+}
+
+static const char *const weights_names[] = { "f32", "bf16", "int8" };
+
+int model_weights_parse(const char *name)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(name, weights_names[i]))
+			return i;
+	return -1;
+}
+
+const char *model_weights_name(int weights)
+{
+	return weights >= 0 && weights < 3 ? weights_names[weights] : "?";
 }
 
 static void cache_rows(model_cache *c, int n, int C, int V)
@@ -467,29 +559,37 @@ static void cache_rows(model_cache *c, int n, int C, int V)
 const real *model_decode(model *m, model_cache *c, const int *slot, const uint32_t *tok, const int *pos, int n)
 {
 	const kern_ops *k = m->k;
-	int C = m->c.n_embd, V = m->c.n_vocab;
+	int L = m->c.n_layer, C = m->c.n_embd, V = m->c.n_vocab, F = c->weights;
 	cache_rows(c, n, C, V);
-	const model_tensor *t = m->tensors;
-	real *wte = m->params + t[0].offset, *wpe = m->params + t[1].offset;
+	const real *wpe = m->params + m->tensors[1].offset;
+	const unsigned char *head = c->packed + c->at[L * N_PANELS];
 	size_t layer = (size_t)c->slots * c->maxlen * C;
-	k->embed_at(c->x, tok, pos, n, wte, wpe, C);
-	for (int l = 0; l < m->c.n_layer; l++) {
+	/* The token embedding from the packed head, so that it is the
+	 * tied matrix the head multiplies by, narrowed alike. */
+	for (int i = 0; i < n; i++) {
+		real *x = c->x + (size_t)i * C;
+		k->panel_column(x, head, F, C, V, (int)tok[i]);
+		k->residual_forward(x, x, wpe + (size_t)pos[i] * C, (size_t)C);
+	}
+	for (int l = 0; l < L; l++) {
 		real *w[N_BLOCK_TENSORS];
+		const unsigned char *p = c->packed;
+		const size_t *at = c->at + l * N_PANELS;
 		block_tensors(m, m->params, l, w);
 		k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, w[LN1_W], w[LN1_B], n, C);
-		k->matmul_decode(c->qkv, c->ln, w[QKV_W], w[QKV_B], n, C, 3 * C);
+		k->matmul_panel(c->qkv, c->ln, p + at[P_QKV], F, w[QKV_B], n, C, 3 * C);
 		k->attention_decode(c->atty, c->k + l * layer, c->v + l * layer, c->qkv, slot, pos, n, C, m->c.n_head,
 				    c->maxlen);
-		k->matmul_decode(c->tmp, c->atty, w[PROJ_W], w[PROJ_B], n, C, C);
+		k->matmul_panel(c->tmp, c->atty, p + at[P_PROJ], F, w[PROJ_B], n, C, C);
 		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
 		k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, w[LN2_W], w[LN2_B], n, C);
-		k->matmul_decode(c->fch, c->ln, w[FC_W], w[FC_B], n, C, 4 * C);
+		k->matmul_panel(c->fch, c->ln, p + at[P_FC], F, w[FC_B], n, C, 4 * C);
 		k->gelu_forward(c->fch_gelu, c->fch, (size_t)n * 4 * C);
-		k->matmul_decode(c->tmp, c->fch_gelu, w[FCPROJ_W], w[FCPROJ_B], n, 4 * C, C);
+		k->matmul_panel(c->tmp, c->fch_gelu, p + at[P_FCPROJ], F, w[FCPROJ_B], n, 4 * C, C);
 		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
 	}
 	const model_tensor *lnf = &m->tensors[m->ntensors - 2];
 	k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, m->params + lnf[0].offset, m->params + lnf[1].offset, n, C);
-	k->head_decode(c->logits, c->ln, wte, n, C, V);
+	k->matmul_panel(c->logits, c->ln, head, F, NULL, n, C, V);
 	return c->logits;
 }

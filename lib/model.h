@@ -104,11 +104,24 @@ const real *model_losses(const model *m);
  * decoded already (a prompt is fed one token per call, like the tokens
  * generated after it; rows at different positions mix freely).  It
  * returns the n rows of logits [n, n_vocab], valid until the next call.
- * The result equals a full forward pass over the sequence up to rounding. */
+ * The result equals a full forward pass over the sequence up to rounding.
+ *
+ * The cache holds the products' weights packed for decoding as they are at
+ * model_cache_new(), stored as `weights` (KERN_F32, KERN_BF16 or KERN_I8,
+ * kernels.h); later changes to the parameters are not seen.  A row's
+ * logits do not depend on the other rows nor on the thread count. */
 typedef struct model_cache model_cache;
-model_cache *model_cache_new(const model *m, int slots, int maxlen);
+model_cache *model_cache_new(const model *m, int slots, int maxlen, int weights);
 void model_cache_free(model_cache *c);              /* accepts NULL */
 const real *model_decode(model *m, model_cache *c, const int *slot, const uint32_t *tok, const int *pos, int n);
+
+/* Round the parameters the decoding products read (the four matrices of
+ * each block and the tied embedding) to what `weights` stores, in place:
+ * the forward pass then computes what decoding with that storage does. */
+void model_round_weights(model *m, int weights);
+/* "f32", "bf16", "int8" <-> KERN_F32, KERN_BF16, KERN_I8; -1 if unknown. */
+int model_weights_parse(const char *name);
+const char *model_weights_name(int weights);
 
 /* Floating-point operations of one forward pass over B x T tokens, as this
  * code performs them (matrix products, attention's causal half).  A

@@ -174,7 +174,7 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 			return -1;
 		}
 	}
-	model_cache *cache = model_cache_new(m, S, n_ctx);
+	model_cache *cache = model_cache_new(m, S, n_ctx, o->weights);
 	struct run *runs = xcalloc(n ? n : 1, sizeof(*runs));
 	long *slot_job = xmalloc((size_t)S * sizeof(*slot_job));
 	size_t *cursor = xcalloc((size_t)S, sizeof(*cursor));

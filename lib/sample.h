@@ -33,6 +33,7 @@ typedef struct sample_opts {
 	size_t n_stop_strings;
 	const tok_vocab *vocab;
 	int slots;                  /* sequences decoded together */
+	int weights;                /* the products' weights: KERN_F32 (0), KERN_BF16, KERN_I8 */
 } sample_opts;
 
 typedef struct sample_job {

@@ -25,7 +25,9 @@
 
 enum { MODE_NONE, MODE_LOSS, MODE_KL, MODE_MC, MODE_SCORE, MODE_GSM8K, MODE_REF };
 enum { OPT_LOSS = 256, OPT_KL, OPT_MC, OPT_SCORE, OPT_GSM8K, OPT_SAMPLES, OPT_TEMPERATURE, OPT_MAX_NEW, OPT_BASELINE,
-	OPT_TOKENIZER, OPT_LIMIT, OPT_QUIET, OPT_CHAT, OPT_REF_LOGPROBS };
+	OPT_TOKENIZER, OPT_LIMIT, OPT_QUIET, OPT_CHAT, OPT_REF_LOGPROBS, OPT_WEIGHTS };
+
+static int weights = KERN_F32; /* --weights: storage of the products' weights */
 
 struct args {
 	const char *ckpt, *ref, *mc, *gsm8k, *baseline, *tokenizer, *out, *chat;
@@ -69,6 +71,9 @@ static void usage(FILE *f)
 "  -B, --batch N         sequences per forward pass (default 8)\n"
 "      --tokenizer NAME  for a checkpoint that does not name its own\n"
 "      --limit N         --mc, --gsm8k: the first N items only\n"
+"      --weights W       f32 (default), bf16 or int8: evaluate the model with\n"
+"                        its matrices rounded as sluice-sample --weights W\n"
+"                        stores them (named in the report)\n"
 "      --samples K       --gsm8k: K answers a question, for pass@K (default 1)\n"
 "      --temperature X   --gsm8k: 0 is greedy (default 0; 1 with --samples)\n"
 "      --max-new N       --gsm8k: tokens an answer may take (default 256)\n"
@@ -104,6 +109,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "batch", required_argument, NULL, 'B' },
 		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "weights", required_argument, NULL, OPT_WEIGHTS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "jsonl", no_argument, NULL, 'J' },
 		{ "force", no_argument, NULL, 'f' },
@@ -136,6 +142,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'B': bad = cli_parse_int(optarg, 1, 1 << 16, &a->batch); break;
 		case OPT_TOKENIZER: a->tokenizer = optarg; break;
 		case OPT_LIMIT: bad = cli_parse_u64(optarg, 1, UINT64_MAX, 0, &a->limit); break;
+		case OPT_WEIGHTS:
+			if ((weights = model_weights_parse(optarg)) < 0)
+				return cli_usage_error("--weights: '%s' is not f32, bf16 or int8", optarg);
+			break;
 		case 'o': a->out = optarg; break;
 		case 'J': a->jsonl = 1; break;
 		case 'f': a->force = 1; break;
@@ -166,6 +176,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
+/* Every model evaluated is read with the weights --weights stores: the
+ * forward pass then computes what decoding with that storage does. */
 static model *load(const char *path, ckpt_info *info)
 {
 	char err[512];
@@ -173,6 +185,8 @@ static model *load(const char *path, ckpt_info *info)
 	model *m = ckpt_load_any(path, &kern_cpu, info, err, sizeof(err));
 	if (!m)
 		cli_error(path, "%s", err);
+	else
+		model_round_weights(m, weights);
 	return m;
 }
 
@@ -196,8 +210,8 @@ static void put_info(buf *o, const char *key, const char *path, const ckpt_info 
 	char tmp[512];
 	buf_adds(o, key);
 	(void)json_put_string(o, path, strlen(path));
-	snprintf(tmp, sizeof(tmp), ", \"step\": %lld, \"train_tokens\": %llu, \"train_flops\": %.6g", (long long)info->step,
-		 (unsigned long long)info->tokens, info->flops);
+	snprintf(tmp, sizeof(tmp), ", \"step\": %lld, \"train_tokens\": %llu, \"train_flops\": %.6g, \"weights\": \"%s\"",
+		 (long long)info->step, (unsigned long long)info->tokens, info->flops, model_weights_name(weights));
 	buf_adds(o, tmp);
 }
 

@@ -20,7 +20,7 @@
 #include "utf8.h"
 #include "util.h"
 
-enum { OPT_STOP = 256, OPT_STOP_TOKEN, OPT_NO_STOP_EOT, OPT_FIELD, OPT_TOKENIZER, OPT_TOO_LONG, OPT_QUIET, OPT_CHAT };
+enum { OPT_STOP = 256, OPT_STOP_TOKEN, OPT_NO_STOP_EOT, OPT_FIELD, OPT_TOKENIZER, OPT_TOO_LONG, OPT_QUIET, OPT_CHAT, OPT_WEIGHTS };
 
 #define CHUNK_PROMPTS 64 /* prompts given to one sample_run */
 
@@ -74,6 +74,10 @@ static void usage(FILE *f)
 "                          context: stop before generating anything (default),\n"
 "                          or skip it and count it in the summary\n"
 "  -B, --batch N           sequences decoded together (default 16)\n"
+"      --weights W         f32 (default), bf16 or int8 (a float scale per 64\n"
+"                          rows of a column): how the matrices are stored for\n"
+"                          decoding, half or a quarter of the bytes to read a\n"
+"                          token; products are summed in float all the same\n"
 "  -o, --output FILE       write there instead of stdout\n"
 "  -J, --jsonl             JSON lines out (default: records)\n"
 "  -f, --force             write records to a terminal all the same\n"
@@ -103,6 +107,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
 		{ "too-long", required_argument, NULL, OPT_TOO_LONG },
 		{ "batch", required_argument, NULL, 'B' },
+		{ "weights", required_argument, NULL, OPT_WEIGHTS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "jsonl", no_argument, NULL, 'J' },
 		{ "force", no_argument, NULL, 'f' },
@@ -154,6 +159,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 				bad = 1;
 			break;
 		case 'B': bad = cli_parse_int(optarg, 1, 4096, &a->so.slots); break;
+		case OPT_WEIGHTS:
+			if ((a->so.weights = model_weights_parse(optarg)) < 0)
+				return cli_usage_error("--weights: '%s' is not f32, bf16 or int8", optarg);
+			break;
 		case 'o': a->out = optarg; break;
 		case 'J': a->jsonl = 1; break;
 		case 'f': a->force = 1; break;
@@ -211,7 +220,8 @@ static int write_job(output *o, const struct args *a, const struct prompt *p, co
 		  rec_set_str(w, "finish", finish_names[j->finish], strlen(finish_names[j->finish])) < 0 ||
 		  rec_set_float(w, "temperature", a->so.temperature) < 0 || rec_set_int(w, "top_k", a->so.top_k) < 0 ||
 		  rec_set_float(w, "top_p", a->so.top_p) < 0 || rec_set_int(w, "max_new", a->so.max_new) < 0 ||
-		  rec_set_int(w, "policy_step", a->policy_step) < 0;
+		  rec_set_int(w, "policy_step", a->policy_step) < 0 ||
+		  rec_set_str(w, "weights", model_weights_name(a->so.weights), strlen(model_weights_name(a->so.weights))) < 0;
 	if (ct && !bad) {
 		/* The conversation goes on with the reply. */
 		buf msgs = { 0 };
@@ -420,7 +430,7 @@ static void rollout_meta(const struct args *a, const model *m, const tok_vocab *
 		chat_meta(ct, out);
 	else
 		buf_adds(out, ", \"chat_template\": \"\"");
-	snprintf(tmp, sizeof(tmp), ", \"samples\": %d}", a->samples);
+	snprintf(tmp, sizeof(tmp), ", \"samples\": %d, \"weights\": \"%s\"}", a->samples, model_weights_name(a->so.weights));
 	buf_adds(out, tmp);
 }
 

@@ -25,6 +25,22 @@ grep -q '"id": "p3", "text": "", "prompt_tokens": \[50256\]' "$TMP/s1.jsonl" &&
 	ok "an empty prompt starts from end-of-text" || not_ok "empty prompt" "$(grep p3 "$TMP/s1.jsonl" | head -1)"
 $S -m "$TMP/a.st" -n 3 -N 12 -J -B 1 "$TMP/p.jsonl" 2>/dev/null >"$TMP/s2.jsonl"
 same "same seed, another batch size: the same completions" "$TMP/s1.jsonl" "$TMP/s2.jsonl"
+# Batch invariance in every weight storage: batch 1 on one thread, 16 and
+# 64 on two give the same bits; bf16 and int8 are other models.
+for w in f32 bf16 int8; do
+	$S -m "$TMP/a.st" -n 3 -N 12 -J -B 1 -j 1 --weights $w "$TMP/p.jsonl" 2>/dev/null >"$TMP/w1.jsonl"
+	$S -m "$TMP/a.st" -n 3 -N 12 -J -B 16 -j 2 --weights $w "$TMP/p.jsonl" 2>/dev/null >"$TMP/w16.jsonl"
+	$S -m "$TMP/a.st" -n 3 -N 12 -J -B 64 -j 2 --weights $w "$TMP/p.jsonl" 2>/dev/null >"$TMP/w64.jsonl"
+	cmp -s "$TMP/w1.jsonl" "$TMP/w16.jsonl" && cmp -s "$TMP/w1.jsonl" "$TMP/w64.jsonl" && grep -q "\"weights\": \"$w\"" "$TMP/w1.jsonl" &&
+		ok "--weights $w: batch 1 (1 thread), 16 and 64 (2 threads): the same completions and log-probs" ||
+		not_ok "--weights $w batch invariance"
+	cp "$TMP/w1.jsonl" "$TMP/w-$w.jsonl"
+done
+sed 's/"weights": "f32"/"weights": "bf16"/' "$TMP/w-f32.jsonl" | cmp -s - "$TMP/w-bf16.jsonl" &&
+	not_ok "bf16 weights change the log-probs" || ok "bf16 weights change the log-probs"
+sed 's/"weights": "f32"//' "$TMP/s1.jsonl" | cmp -s - <(sed 's/"weights": "f32"//' "$TMP/w-f32.jsonl") &&
+	ok "--weights f32 is the default" || not_ok "f32 default"
+expect_err "--weights fp8" 2 "--weights: 'fp8' is not f32, bf16 or int8" $S -m "$TMP/a.st" --weights fp8 "$TMP/p.jsonl"
 $S -m "$TMP/a.st" -n 3 -N 12 -J -s 2 "$TMP/p.jsonl" 2>/dev/null >"$TMP/s3.jsonl"
 cmp -s "$TMP/s1.jsonl" "$TMP/s3.jsonl" && not_ok "another seed, other completions" || ok "another seed, other completions"
 $S -m "$TMP/a.st" -n 2 -t 0 -N 12 -J "$TMP/p.jsonl" 2>/dev/null | grep -o '"completion_tokens": [^]]*' |
@@ -46,6 +62,24 @@ sluice-eval -m "$TMP/a.st" --score -J --quiet "$TMP/both.jsonl" | grep -o '"logp
 awk -v s="$(cat "$TMP/sum")" 'NR == 1 { a = $1 } NR == 2 { b = $1 } END { d = (a - b) - s; if (d < 0) d = -d; print d > "/dev/stderr"; exit !(d < 1e-3) }' \
 	"$TMP/lp" 2>"$TMP/diff" && ok "log-probs sum to the full pass's score of the completion (difference $(cat "$TMP/diff"))" ||
 	not_ok "log-probs vs eval" "$(cat "$TMP/diff") $(cat "$TMP/sum") $(cat "$TMP/lp")"
+
+# In bf16 and int8 too: sluice-eval --weights W computes what decoding with
+# that storage does.
+for w in bf16 int8; do
+	head -1 "$TMP/w-$w.jsonl" >"$TMP/one.jsonl"
+	python3 - "$TMP/one.jsonl" "$TMP" <<'PY' || not_ok "write the check files"
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+with open(sys.argv[2] + "/both.jsonl", "w") as f:
+    f.write(json.dumps({"tokens": d["prompt_tokens"] + d["completion_tokens"]}) + "\n")
+    f.write(json.dumps({"tokens": d["prompt_tokens"]}) + "\n")
+print(sum(d["logprobs"]), file=open(sys.argv[2] + "/sum", "w"))
+PY
+	sluice-eval -m "$TMP/a.st" --weights $w --score -J --quiet "$TMP/both.jsonl" | grep -o '"logprob": [0-9.e+-]*' | sed 's/.*: //' >"$TMP/lp"
+	awk -v s="$(cat "$TMP/sum")" 'NR == 1 { a = $1 } NR == 2 { b = $1 } END { d = (a - b) - s; if (d < 0) d = -d; print d > "/dev/stderr"; exit !(d < 1e-3) }' \
+		"$TMP/lp" 2>"$TMP/diff" && ok "--weights $w: log-probs sum to sluice-eval --weights $w's score (difference $(cat "$TMP/diff"))" ||
+		not_ok "--weights $w log-probs vs eval" "$(cat "$TMP/diff") $(cat "$TMP/sum") $(cat "$TMP/lp")"
+done
 
 # --- rollout records (doc/rl.md): the sampler's log-probs, the settings, the
 # policy's step, the stream header ---
@@ -89,8 +123,8 @@ print("types right; at t 1 the sampler's log-probs are the model's (max differen
       "they are not (%g), at top-k 1 all 0, none when greedy" % (worst, diff))
 PY
 zstd -dc "$TMP/r1.slc" 2>/dev/null | head -c 300 | tr -cd '[:print:]' >"$TMP/r1.head"
-grep -qF '{"mode": "rollouts", "tokenizer": "gpt2", "n_vocab": 50257, "eot": 50256, "chat_template": "", "samples": 3}' \
-	"$TMP/r1.head" && ok "the stream header: mode rollouts, tokenizer, vocabulary, no chat template, samples" ||
+grep -qF '{"mode": "rollouts", "tokenizer": "gpt2", "n_vocab": 50257, "eot": 50256, "chat_template": "", "samples": 3, "weights": "f32"}' \
+	"$TMP/r1.head" && ok "the stream header: mode rollouts, tokenizer, vocabulary, no chat template, samples, weights" ||
 	not_ok "rollout header" "$(cat "$TMP/r1.head")"
 sluice-tokenize -e gpt2 -d --tokens-field completion_tokens -t "$TMP/r1.slc" 2>"$TMP/err" >"$TMP/dec.txt" &&
 	[ -s "$TMP/dec.txt" ] && ok "rollouts of plain prompts decode (an empty chat_template names none)" ||

@@ -171,49 +171,87 @@ static void test_layernorm_matmul(void)
 	free(x), free(w), free(b), free(wm), free(bias);
 }
 
-/* The decoding products: each row's bits are the same whatever the batch
- * around it and the thread count, and equal to the exact product within
- * float rounding. */
+/* The decoding products over packed weights, in each storage: each row's
+ * bits are the same whatever the batch around it and the thread count;
+ * they equal the float product with the unpacked matrix summed in k order
+ * (bit for bit), and the exact product within float rounding plus what
+ * the storage rounds the weights by. */
 static void test_decode_products(void)
 {
-	enum { N = 11, IN = 70, OUT = 37, C = 45, V = 29 };
+	enum { N = 11, IN = 150, OUT = 37, C = 45, V = 29 };
 	float *x = random_floats(N * IN, -2, 2), *w = random_floats(IN * OUT, -1, 1), *b = random_floats(OUT, -1, 1);
 	float *h = random_floats(N * C, -2, 2), *wte = random_floats(V * C, -1, 1);
-	float all[N * OUT], one[OUT], hall[N * V], hone[V];
-	int same = 1;
-	double worst = 0;
-	for (int threads = 1; threads <= 2; threads++) {
-		kern_cpu_threads(threads);
-		matmul_decode_cpu(all, x, w, b, N, IN, OUT);
-		head_decode_cpu(hall, h, wte, N, C, V);
-		for (int i = 0; i < N; i++) {
-			matmul_decode_cpu(one, x + i * IN, w, b, 1, IN, OUT);
-			head_decode_cpu(hone, h + i * C, wte, 1, C, V);
-			same &= !memcmp(one, all + i * OUT, sizeof(one)) && !memcmp(hone, hall + i * V, sizeof(hone));
-			/* Rows 3..5 as a batch of three: other row blocks. */
-			if (i >= 3 && i < 6) {
-				float three[3 * OUT];
-				matmul_decode_cpu(three, x + 3 * IN, w, b, 3, IN, OUT);
-				same &= !memcmp(three + (i - 3) * OUT, all + i * OUT, sizeof(one));
-			}
-			for (int o = 0; o < OUT; o++) {
-				double s = b[o];
-				for (int c = 0; c < IN; c++)
-					s += (double)x[i * IN + c] * w[c * OUT + o];
-				worst = fmax(worst, fabs(all[i * OUT + o] - s));
-			}
-			for (int v = 0; v < V; v++) {
-				double s = 0;
-				for (int c = 0; c < C; c++)
-					s += (double)h[i * C + c] * wte[v * C + c];
-				worst = fmax(worst, fabs(hall[i * V + v] - s));
+	static const char *const names[] = { "f32", "bf16", "int8" };
+	/* Weight rounding allowed: none; 2^-8 relative (8 significant bits); half a step of
+	 * 1/127 of the largest |w| in a column's group (|w| <= 1 here). */
+	static const double wtol[] = { 0, 1.0 / 256, 0.5 / 127 };
+	for (int fmt = KERN_F32; fmt <= KERN_I8; fmt++) {
+		void *pw = xmalloc(panel_bytes_cpu(fmt, IN, OUT)), *ph = xmalloc(panel_bytes_cpu(fmt, C, V));
+		panel_pack_cpu(pw, fmt, w, IN, OUT, 0);
+		panel_pack_cpu(ph, fmt, wte, C, V, 1);
+		float *uw = xmalloc(IN * OUT * sizeof(float)), *uh = xmalloc(V * C * sizeof(float)), col[IN];
+		double wworst = 0;
+		for (int o = 0; o < OUT; o++) {
+			panel_column_cpu(col, pw, fmt, IN, OUT, o);
+			for (int k = 0; k < IN; k++) {
+				uw[k * OUT + o] = col[k];
+				wworst = fmax(wworst, fabs(col[k] - w[k * OUT + o]) / (fmt == KERN_BF16 ? fabs(w[k * OUT + o]) : 1));
 			}
 		}
+		for (int v = 0; v < V; v++)
+			panel_column_cpu(uh + v * C, ph, fmt, C, V, v);
+		float all[N * OUT], one[OUT], hall[N * V], hone[V];
+		int same = 1, exact = 1;
+		double worst = 0;
+		for (int threads = 1; threads <= 2; threads++) {
+			kern_cpu_threads(threads);
+			matmul_panel_cpu(all, x, pw, fmt, b, N, IN, OUT);
+			matmul_panel_cpu(hall, h, ph, fmt, NULL, N, C, V);
+			for (int i = 0; i < N; i++) {
+				matmul_panel_cpu(one, x + i * IN, pw, fmt, b, 1, IN, OUT);
+				matmul_panel_cpu(hone, h + i * C, ph, fmt, NULL, 1, C, V);
+				same &= !memcmp(one, all + i * OUT, sizeof(one)) && !memcmp(hone, hall + i * V, sizeof(hone));
+				/* Rows 3..5 as a batch of three: other row blocks. */
+				if (i >= 3 && i < 6) {
+					float three[3 * OUT];
+					matmul_panel_cpu(three, x + 3 * IN, pw, fmt, b, 3, IN, OUT);
+					same &= !memcmp(three + (i - 3) * OUT, all + i * OUT, sizeof(one));
+				}
+				for (int o = 0; o < OUT; o++) {
+					float f = b[o];
+					double d = b[o];
+					for (int k = 0; k < IN; k++) {
+						float p = x[i * IN + k] * uw[k * OUT + o];
+						f = f + p;
+						d += (double)x[i * IN + k] * w[k * OUT + o];
+					}
+					exact &= f == all[i * OUT + o];
+					worst = fmax(worst, fabs(all[i * OUT + o] - d));
+				}
+				for (int v = 0; v < V; v++) {
+					float f = 0;
+					double d = 0;
+					for (int c = 0; c < C; c++) {
+						float p = h[i * C + c] * uh[v * C + c];
+						f = f + p;
+						d += (double)h[i * C + c] * wte[v * C + c];
+					}
+					exact &= f == hall[i * V + v];
+					worst = fmax(worst, fabs(hall[i * V + v] - d));
+				}
+			}
+		}
+		/* Each of IN terms |x w| <= 2 off by at most 2 * wtol. */
+		double bound = 1e-4 + 2.0 * IN * wtol[fmt];
+		printf("# decode products, %s: rows alone = rows in a batch of %d, 1 and 2 threads: %s; = the unpacked "
+		       "float product: %s; weights off by %.2e (allowed %.2e); max abs error %.2e (allowed %.2e)\n",
+		       names[fmt], N, same ? "yes" : "NO", exact ? "yes" : "NO", wworst, wtol[fmt], worst, bound);
+		CHECK(same);
+		CHECK(exact);
+		CHECK(wworst <= wtol[fmt] * 1.0001 && (fmt == KERN_F32) == (wworst == 0));
+		CHECK(worst < bound);
+		free(pw), free(ph), free(uw), free(uh);
 	}
-	printf("# decode products: rows alone = rows in a batch of %d, 1 and 2 threads: %s; max abs error %.2e\n", N,
-	       same ? "yes" : "NO", worst);
-	CHECK(same);
-	CHECK(worst < 1e-4);
 	free(x), free(w), free(b), free(h), free(wte);
 }
 

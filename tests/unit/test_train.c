@@ -415,12 +415,15 @@ static void test_safetensors_rejects(void)
 }
 
 /* Decoding with the cache gives the full pass's logits: two sequences
- * interleaved, at different positions in the same calls. */
-static void test_decode_matches_forward(void)
+ * interleaved, at different positions in the same calls; with weights
+ * stored as bf16 or int8, the full pass over the weights rounded alike. */
+static void decode_matches_forward(int weights)
 {
 	model_config c = tiny;
 	model *m = model_new(&c, &kern_cpu);
 	model_init(m, 21);
+	model_cache *cache = model_cache_new(m, 3, 12, weights);
+	model_round_weights(m, weights);
 	enum { T = 12 };
 	uint32_t seq[2][T];
 	for (int i = 0; i < T; i++) {
@@ -431,7 +434,6 @@ static void test_decode_matches_forward(void)
 	float *full = xmalloc(2 * T * V * sizeof(float));
 	model_forward(m, &seq[0][0], NULL, NULL, 2, T);
 	memcpy(full, model_logits(m), 2 * T * V * sizeof(float));
-	model_cache *cache = model_cache_new(m, 3, T);
 	double worst = 0;
 	/* Slot 2 holds sequence 0, slot 0 sequence 1, which starts 3 steps
 	 * later. */
@@ -450,11 +452,17 @@ static void test_decode_matches_forward(void)
 				worst = d > worst ? d : worst;
 			}
 	}
-	printf("# decode vs full forward: max abs logit difference %.2e\n", worst);
+	printf("# decode vs full forward, %s weights: max abs logit difference %.2e\n", model_weights_name(weights), worst);
 	CHECK(worst < 1e-5);
 	model_cache_free(cache);
 	free(full);
 	model_free(m);
+}
+
+static void test_decode_matches_forward(void)
+{
+	for (int w = KERN_F32; w <= KERN_I8; w++)
+		decode_matches_forward(w);
 }
 
 int main(void)

@@ -1,0 +1,304 @@
+/* panel: the products of incremental decoding over weights packed for it.
+ *
+ * Decoding runs a few rows through every weight matrix per token, so it is
+ * bound by reading the weights.  Packing a matrix [IN, OUT] into panels of
+ * KERN_PANEL output columns, each panel's IN rows contiguous, lets every
+ * thread stream its panels front to back (a row-major matrix read sixteen
+ * columns at a time jumps a whole row, often more than a page, per load,
+ * and the hardware prefetchers give up).  The panels may hold the weights
+ * as float, bfloat16 or 8-bit integers with a float scale per column for
+ * each KERN_I8_GROUP rows: half or a quarter of the bytes to read.
+ *
+ * Batch invariance: every output element starts from its bias and adds
+ * inp[r, k] * w[k, c] for k = 0, 1, ... in that order, one multiply and one
+ * add (no fused multiply-add), whatever the number of rows and threads; a
+ * narrow weight is first widened to the float the unpacking gives
+ * (panel_column), so the packed product equals the float product with the
+ * unpacked matrix, bit for bit. */
+#include <string.h>
+
+#include "kernels.h"
+#include "mathfun.h"
+
+#define ROWS 4 /* rows sharing each weight load */
+#define W KERN_PANEL
+
+static int panels(int OUT)
+{
+	return (OUT + W - 1) / W;
+}
+
+static int groups(int IN)
+{
+	return (IN + KERN_I8_GROUP - 1) / KERN_I8_GROUP;
+}
+
+static size_t panel_size(int fmt, int IN)
+{
+	switch (fmt) {
+	case KERN_BF16:
+		return (size_t)IN * W * 2;
+	case KERN_I8:
+		return (size_t)groups(IN) * W * sizeof(float) + (size_t)IN * W;
+	default:
+		return (size_t)IN * W * sizeof(real);
+	}
+}
+
+size_t panel_bytes_cpu(int fmt, int IN, int OUT)
+{
+	return (size_t)panels(OUT) * panel_size(fmt, IN);
+}
+
+static float bf16_float(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+/* Round to nearest, ties to even; NaN stays NaN. */
+static uint16_t float_bf16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof(u));
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)((u >> 16) | 0x40);
+	return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+void panel_pack_cpu(void *dst, int fmt, const real *w, int IN, int OUT, int transposed)
+{
+	size_t psz = panel_size(fmt, IN);
+#pragma omp parallel for schedule(static)
+	for (int p = 0; p < panels(OUT); p++) {
+		unsigned char *base = (unsigned char *)dst + (size_t)p * psz;
+		for (int k0 = 0; k0 < IN; k0 += KERN_I8_GROUP) {
+			int k1 = k0 + KERN_I8_GROUP < IN ? k0 + KERN_I8_GROUP : IN;
+			float scale[W], inv[W];
+			if (fmt == KERN_I8) {
+				for (int j = 0; j < W; j++) {
+					int c = p * W + j;
+					float mx = 0;
+					for (int k = k0; k < k1 && c < OUT; k++) {
+						float v = (float)(transposed ? w[(size_t)c * IN + k] : w[(size_t)k * OUT + c]);
+						mx = v > mx ? v : (-v > mx ? -v : mx);
+					}
+					scale[j] = mx / 127;
+					inv[j] = mx > 0 ? 127 / mx : 0;
+				}
+				memcpy(base + (size_t)(k0 / KERN_I8_GROUP) * (W * sizeof(float) + KERN_I8_GROUP * W), scale,
+				       sizeof(scale));
+			}
+			for (int k = k0; k < k1; k++)
+				for (int j = 0; j < W; j++) {
+					int c = p * W + j;
+					real v = c >= OUT ? 0 : transposed ? w[(size_t)c * IN + k] : w[(size_t)k * OUT + c];
+					size_t at = (size_t)k * W + j;
+					if (fmt == KERN_BF16) {
+						((uint16_t *)base)[at] = float_bf16((float)v);
+					} else if (fmt == KERN_I8) {
+						float q = (float)v * inv[j];
+						q = q > 127 ? 127 : q < -127 ? -127 : q;
+						int8_t *g = (int8_t *)(base + (size_t)(k0 / KERN_I8_GROUP) *
+										  (W * sizeof(float) + KERN_I8_GROUP * W) +
+								       W * sizeof(float));
+						g[(size_t)(k - k0) * W + j] = (int8_t)(q < 0 ? q - 0.5f : q + 0.5f);
+					} else {
+						((real *)base)[at] = v;
+					}
+				}
+		}
+	}
+}
+
+/* Sixteen lanes as one value (GCC and clang vector extensions): two AVX2
+ * registers, one AVX-512 register, four SSE ones. */
+typedef real lanes __attribute__((vector_size(W * sizeof(real))));
+typedef float flanes __attribute__((vector_size(W * sizeof(float))));
+typedef uint32_t ulanes __attribute__((vector_size(W * sizeof(uint32_t))));
+typedef uint16_t hlanes __attribute__((vector_size(W * sizeof(uint16_t))));
+typedef int8_t qlanes __attribute__((vector_size(W)));
+
+/* Row k of a panel, its sixteen weights widened to real. */
+static inline __attribute__((always_inline)) void widen(lanes *v, const unsigned char *base, int fmt, int k)
+{
+	if (fmt == KERN_BF16) {
+		hlanes h;
+		memcpy(&h, base + (size_t)k * W * 2, sizeof(h));
+		ulanes u = __builtin_convertvector(h, ulanes) << 16;
+		flanes f;
+		memcpy(&f, &u, sizeof(f));
+		*v = __builtin_convertvector(f, lanes);
+		return;
+	}
+	if (fmt == KERN_I8) {
+		const unsigned char *g = base + (size_t)(k / KERN_I8_GROUP) * (W * sizeof(float) + KERN_I8_GROUP * W);
+		flanes s;
+		qlanes q;
+		memcpy(&s, g, sizeof(s));
+		memcpy(&q, g + W * sizeof(float) + (size_t)(k % KERN_I8_GROUP) * W, sizeof(q));
+		*v = __builtin_convertvector(__builtin_convertvector(q, flanes) * s, lanes);
+		return;
+	}
+	memcpy(v, base + (size_t)k * W * sizeof(real), sizeof(*v));
+}
+
+void panel_column_cpu(real *dst, const void *packed, int fmt, int IN, int OUT, int col)
+{
+	(void)OUT;
+	const unsigned char *base = (const unsigned char *)packed + (size_t)(col / W) * panel_size(fmt, IN);
+	int j = col % W;
+	for (int k = 0; k < IN; k++) {
+		if (fmt == KERN_BF16) {
+			dst[k] = bf16_float(((const uint16_t *)base)[(size_t)k * W + j]);
+		} else if (fmt == KERN_I8) {
+			const unsigned char *g = base + (size_t)(k / KERN_I8_GROUP) * (W * sizeof(float) + KERN_I8_GROUP * W);
+			float scale;
+			memcpy(&scale, g + j * sizeof(float), sizeof(scale));
+			dst[k] = (real)((float)((const int8_t *)(g + W * sizeof(float)))[(size_t)(k % KERN_I8_GROUP) * W + j] *
+					scale);
+		} else {
+			dst[k] = ((const real *)base)[(size_t)k * W + j];
+		}
+	}
+}
+
+/* NR rows of out (stride ldo) over one panel: NR is a constant in each
+ * caller, so the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void panel_rows(real *out, int ldo, const real *inp, int IN,
+							      const unsigned char *base, int fmt, const real *bias,
+							      int wd, const int NR)
+{
+	lanes acc[ROWS];
+	for (int r = 0; r < NR; r++) {
+		for (int j = 0; j < W; j++)
+			acc[r][j] = bias && j < wd ? bias[j] : 0;
+	}
+	for (int k = 0; k < IN; k++) {
+		lanes wk;
+		widen(&wk, base, fmt, k);
+		for (int r = 0; r < NR; r++)
+			acc[r] += inp[(size_t)r * IN + k] * wk;
+	}
+	for (int r = 0; r < NR; r++) {
+		if (wd == W)
+			memcpy(out + (size_t)r * ldo, &acc[r], sizeof(acc[r]));
+		else
+			for (int j = 0; j < wd; j++)
+				out[(size_t)r * ldo + j] = acc[r][j];
+	}
+}
+
+/* Rows ROWS at a time, then the rest, each a constant row count. */
+#define ROWS_OF(FN, FMT)                                                                                      \
+	do {                                                                                                  \
+		for (; N >= ROWS; N -= ROWS, out += (size_t)ROWS * OUT, inp += (size_t)ROWS * IN)            \
+			FN(out, OUT, inp, IN, base, FMT, bias, wd, ROWS);                                     \
+		if (N == 3)                                                                                   \
+			FN(out, OUT, inp, IN, base, FMT, bias, wd, 3);                                        \
+		else if (N == 2)                                                                              \
+			FN(out, OUT, inp, IN, base, FMT, bias, wd, 2);                                        \
+		else if (N == 1)                                                                              \
+			FN(out, OUT, inp, IN, base, FMT, bias, wd, 1);                                        \
+	} while (0)
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(SLUICE_REAL_DOUBLE)
+/* AVX2 by hand: the generic vectors above compile to poor AVX2 code
+ * (16-lane conversions through the stack).  Same operations, same order,
+ * so the same bits. */
+#include <immintrin.h>
+#define PANEL_AVX2 1
+#define AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
+
+AVX2_INLINE void widen_avx2(__m256 *lo, __m256 *hi, const unsigned char *base, int fmt, int k)
+{
+	if (fmt == KERN_BF16) {
+		__m256i h = _mm256_loadu_si256((const __m256i *)(base + (size_t)k * W * 2));
+		*lo = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(h)), 16));
+		*hi = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(h, 1)), 16));
+	} else if (fmt == KERN_I8) {
+		const unsigned char *g = base + (size_t)(k / KERN_I8_GROUP) * (W * sizeof(float) + KERN_I8_GROUP * W);
+		__m128i q = _mm_loadu_si128((const __m128i *)(g + W * sizeof(float) + (size_t)(k % KERN_I8_GROUP) * W));
+		*lo = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_loadu_ps((const float *)g));
+		*hi = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))),
+				    _mm256_loadu_ps((const float *)g + 8));
+	} else {
+		const float *w = (const float *)base + (size_t)k * W;
+		*lo = _mm256_loadu_ps(w);
+		*hi = _mm256_loadu_ps(w + 8);
+	}
+}
+
+AVX2_INLINE void rows_avx2(float *out, int ldo, const float *inp, int IN, const unsigned char *base, int fmt,
+			   const float *bias, int wd, const int NR)
+{
+	float b[W] = { 0 };
+	for (int j = 0; bias && j < wd; j++)
+		b[j] = bias[j];
+	__m256 lo[ROWS], hi[ROWS];
+	for (int r = 0; r < NR; r++) {
+		lo[r] = _mm256_loadu_ps(b);
+		hi[r] = _mm256_loadu_ps(b + 8);
+	}
+	for (int k = 0; k < IN; k++) {
+		__m256 wl, wh;
+		widen_avx2(&wl, &wh, base, fmt, k);
+		for (int r = 0; r < NR; r++) {
+			__m256 a = _mm256_broadcast_ss(inp + (size_t)r * IN + k);
+			lo[r] = _mm256_add_ps(lo[r], _mm256_mul_ps(a, wl));
+			hi[r] = _mm256_add_ps(hi[r], _mm256_mul_ps(a, wh));
+		}
+	}
+	for (int r = 0; r < NR; r++) {
+		float o[W];
+		_mm256_storeu_ps(o, lo[r]);
+		_mm256_storeu_ps(o + 8, hi[r]);
+		memcpy(out + (size_t)r * ldo, o, (size_t)wd * sizeof(float));
+	}
+}
+
+
+#define PANEL_AVX2_FN(NAME, FMT)                                                                              \
+	__attribute__((target("avx2"))) static void NAME(real *out, const real *inp, const unsigned char *base,     \
+							 const real *bias, int N, int IN, int OUT, int wd)           \
+	{                                                                                                     \
+		ROWS_OF(rows_avx2, FMT);                                                                      \
+	}
+PANEL_AVX2_FN(panel_f32_avx2, KERN_F32)
+PANEL_AVX2_FN(panel_bf16_avx2, KERN_BF16)
+PANEL_AVX2_FN(panel_i8_avx2, KERN_I8)
+#endif
+
+
+#define PANEL_FN(NAME, FMT)                                                                                   \
+	static void NAME(real *out, const real *inp, const unsigned char *base, const real *bias, int N, int IN,    \
+			 int OUT, int wd)                                                                     \
+	{                                                                                                     \
+		ROWS_OF(panel_rows, FMT);                                                                     \
+	}
+PANEL_FN(panel_f32, KERN_F32)
+PANEL_FN(panel_bf16, KERN_BF16)
+PANEL_FN(panel_i8, KERN_I8)
+
+typedef void panel_fn(real *, const real *, const unsigned char *, const real *, int, int, int, int);
+
+void matmul_panel_cpu(real *out, const real *inp, const void *packed, int fmt, const real *bias, int N, int IN,
+		      int OUT)
+{
+	static panel_fn *const generic[] = { panel_f32, panel_bf16, panel_i8 };
+	panel_fn *fn = generic[fmt];
+#ifdef PANEL_AVX2
+	static panel_fn *const avx2[] = { panel_f32_avx2, panel_bf16_avx2, panel_i8_avx2 };
+	if (__builtin_cpu_supports("avx2"))
+		fn = avx2[fmt];
+#endif
+	size_t psz = panel_size(fmt, IN);
+#pragma omp parallel for schedule(static)
+	for (int p = 0; p < panels(OUT); p++) {
+		int c0 = p * W, wd = OUT - c0 < W ? OUT - c0 : W;
+		fn(out + c0, inp, (const unsigned char *)packed + (size_t)p * psz, bias ? bias + c0 : NULL, N, IN, OUT,
+		   wd);
+	}
+}
