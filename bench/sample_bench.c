@@ -1,17 +1,21 @@
 /* sample_bench: generation speed of the CPU backend.
  *
- *   sample_bench L C H V NEW [WEIGHTS...]
+ *   sample_bench [-o CKPT] L C H V NEW [WEIGHTS...]
  *       tokens/s generating NEW tokens from a one-token prompt with the
  *       key/value cache at batch 1, 16 and 64 (that many prompts at once),
  *       for each weight storage named (f32, bf16, int8; default all three);
  *       and the bound at batch 1: the bytes of weights read per token.
+ *       -o writes the model first, so that another sampler can be timed on
+ *       the same weights (bench/sample_torch.py).
  *
  * GPT-2-shaped model, random weights (speed does not depend on them),
  * greedy decoding so that every run generates the same tokens. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "ckpt.h"
 #include "cli.h"
 #include "model.h"
 #include "sample.h"
@@ -45,14 +49,26 @@ static double cached(model *m, int weights, int batch, int new_tokens)
 
 int main(int argc, char **argv)
 {
+	const char *save = NULL;
+	if (argc > 2 && !strcmp(argv[1], "-o")) {
+		save = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc < 6) {
-		fprintf(stderr, "usage: sample_bench L C H V NEW [f32|bf16|int8...]\n");
+		fprintf(stderr, "usage: sample_bench [-o CKPT] L C H V NEW [f32|bf16|int8...]\n");
 		return 2;
 	}
 	int NEW = atoi(argv[5]);
 	model_config c = { atoi(argv[1]), atoi(argv[2]), atoi(argv[3]), NEW + 1 > 1024 ? NEW + 1 : 1024, atoi(argv[4]) };
 	model *m = model_new(&c, &kern_cpu);
 	model_init(m, 1);
+	char err[256];
+	ckpt_info info = { .tokenizer = "gpt2" };
+	if (save && ckpt_save(save, m, &info, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sample_bench: %s: %s\n", save, err);
+		return 1;
+	}
 	static const char *const all[] = { "f32", "bf16", "int8" };
 	const char *const *names = argc > 6 ? (const char *const *)argv + 6 : all;
 	int nn = argc > 6 ? argc - 6 : 3;

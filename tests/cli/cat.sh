@@ -8,6 +8,26 @@ grep -q '^Usage: sluice-cat' "$TMP/out" && ok "help on stdout" || not_ok "help o
 expect "version exits 0" 0 sluice-cat --version
 expect_err "help to a full disk fails" 1 "." sh -c 'sluice-cat --help >/dev/full'
 expect_err "unknown option is a usage error" 2 "Try 'sluice-cat --help'" sluice-cat --bogus
+# The OpenMP wait policy: passive unless the user chose one (lib/cli.c),
+# seen in the environment of a tool waiting on its input.
+policy() {
+	mkfifo "$TMP/fifo.$1"
+	env $2 sluice-cat "$TMP/fifo.$1" >/dev/null 2>&1 &
+	local pid=$! i
+	for i in $(seq 50); do
+		tr '\0' '\n' </proc/$pid/environ 2>/dev/null | grep -q "^OMP_WAIT_POLICY=${3:-}" && break
+		sleep 0.1
+	done
+	tr '\0' '\n' </proc/$pid/environ 2>/dev/null | grep '^OMP_WAIT_POLICY=' || echo none
+	tr '\0' ' ' </proc/$pid/cmdline; echo
+	: >"$TMP/fifo.$1"
+	wait $pid
+}
+got=$(policy a -u\ OMP_WAIT_POLICY passive)
+case $got in "OMP_WAIT_POLICY=passive"*"sluice-cat $TMP/fifo.a "*) ok "OpenMP threads wait passively by default (same arguments)" ;;
+*) not_ok "passive by default" "$got" ;; esac
+got=$(policy b OMP_WAIT_POLICY=active active)
+case $got in "OMP_WAIT_POLICY=active"*) ok "the user's OMP_WAIT_POLICY is kept" ;; *) not_ok "user's policy" "$got" ;; esac
 expect_err "bad --head value" 2 "--head: not a count" sluice-cat --head 12x
 expect_err "bad --level value" 2 "--level" sluice-cat -l 99
 expect_err "missing file names the file" 1 "^sluice-cat: nosuch.jsonl: cannot open" sluice-cat nosuch.jsonl
