@@ -71,6 +71,30 @@ $(O)/bin/sluice-%: tools/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
 
+# Data-parallel training over MPI: sluice-train-step is built with MPI when
+# pkg-config finds one (Debian: libopenmpi-dev; mpirun from openmpi-bin),
+# else without, saying so; MPI=0 builds without.  `make mpi` installs
+# OpenMPI when run as root.  The stamp rebuilds it when that changes.
+MPI ?= $(shell pkg-config --exists mpi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS = -DSLUICE_MPI $(patsubst -I%,-isystem %,$(shell pkg-config --cflags mpi-c))
+MPI_LIBS = $(shell pkg-config --libs mpi-c)
+endif
+$(O)/mpi-$(MPI).stamp:
+	@mkdir -p $(@D)
+	@rm -f $(O)/mpi-*.stamp
+	@$(if $(filter 1,$(MPI)),:,echo "note: no MPI found (Debian: libopenmpi-dev openmpi-bin, or make mpi as root):" \
+		"sluice-train-step is built without data-parallel training")
+	@touch $@
+
+$(O)/bin/sluice-train-step: tools/train-step.c $(LIB_A) $(O)/mpi-$(MPI).stamp
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(MPI_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(MPI_LIBS) $(ALL_LIBS) -o $@
+
+mpi:
+	@scripts/need.sh mpicc libopenmpi-dev && scripts/need.sh mpirun openmpi-bin
+	@$(MAKE) --no-print-directory all
+
 $(O)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
@@ -156,5 +180,5 @@ uninstall:
 clean:
 	rm -rf build build-asan build-clang
 
-.PHONY: all test fuzz bench demo install uninstall clean
+.PHONY: all test fuzz bench demo install uninstall clean mpi
 .DELETE_ON_ERROR:

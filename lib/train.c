@@ -15,6 +15,7 @@ struct trainer {
 	ckpt_info *info;
 	size_t len;                 /* tokens per sequence, T + 1 */
 	int n, cap;                 /* sequences gathered, room for a step */
+	int pending;                /* sequences of every rank since the last step */
 	uint32_t *tok;
 	uint8_t *mask;
 	uint32_t *inp, *tgt;        /* one micro-batch */
@@ -48,7 +49,7 @@ void train_free(trainer *t)
 	free(t);
 }
 
-int train_pending(const trainer *t) { return t->n; }
+int train_pending(const trainer *t) { return t->pending; }
 const train_stats *train_last(const trainer *t) { return &t->last; }
 
 /* Inputs, targets and weights of sequences [first, first + b) into the
@@ -78,10 +79,19 @@ static void ensure_batch(uint32_t **inp, uint32_t **tgt, real **w, size_t n)
 static int step(trainer *t)
 {
 	int n = t->n, B = t->opts.batch, T = (int)t->len - 1;
+	const train_comm *c = t->opts.comm;
 	t->n = 0;
+	t->pending = 0;
 	uint64_t targets = 0;
 	for (size_t i = 0; i < (size_t)n * t->len; i++)
 		targets += i % t->len ? t->mask[i] : 0;
+	/* Every rank's targets and sequences (exact in a double below 2^53). */
+	double counts[2] = { (double)targets, n };
+	if (c && c->sum_f64(c->ctx, counts, 2) < 0) {
+		errno = EIO;
+		return -1;
+	}
+	targets = (uint64_t)counts[0];
 	if (!targets)
 		return 0; /* all padding: nothing to learn from */
 	double start = cli_now(), loss = 0;
@@ -91,6 +101,12 @@ static int step(trainer *t)
 		micro_batch(t->inp, t->tgt, t->w, t->tok, t->mask, t->len, first, b, 1.0 / (double)targets);
 		loss += model_forward(t->m, t->inp, t->tgt, t->w, b, T);
 		model_backward(t->m);
+	}
+	n = (int)counts[1];
+	if (c && (c->sum_real(c->ctx, model_grads(t->m), model_nparams(t->m)) < 0 ||
+		  c->sum_f64(c->ctx, &loss, 1) < 0)) {
+		errno = EIO;
+		return -1;
 	}
 	double lr = optim_lr(&t->opts.opt, optim_steps(t->o));
 	double norm = optim_step(t->o, t->m, &t->opts.opt, lr);
@@ -139,19 +155,24 @@ int train_add(trainer *t, const uint32_t *tok, const uint8_t *mask, size_t len)
 		t->mask = xmalloc((size_t)t->cap * len);
 		ensure_batch(&t->inp, &t->tgt, &t->w, (size_t)t->opts.batch * (len - 1));
 	}
-	memcpy(t->tok + (size_t)t->n * len, tok, len * sizeof(*tok));
-	uint8_t *mk = t->mask + (size_t)t->n * len;
-	if (mask)
-		memcpy(mk, mask, len);
-	else
-		for (size_t i = 0; i < len; i++)
-			mk[i] = i > 0;
-	if (++t->n < t->cap)
+	const train_comm *c = t->opts.comm;
+	int size = c ? c->size : 1, rank = c ? c->rank : 0;
+	if (t->pending / t->cap == rank) {
+		memcpy(t->tok + (size_t)t->n * len, tok, len * sizeof(*tok));
+		uint8_t *mk = t->mask + (size_t)t->n * len;
+		if (mask)
+			memcpy(mk, mask, len);
+		else
+			for (size_t i = 0; i < len; i++)
+				mk[i] = i > 0;
+		t->n++;
+	}
+	if (++t->pending < t->cap * size)
 		return 0;
 	return step(t);
 }
 
 int train_flush(trainer *t)
 {
-	return t->n ? step(t) : 0;
+	return t->pending ? step(t) : 0;
 }

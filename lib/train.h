@@ -17,9 +17,26 @@
 #include "optim.h"
 #include "seqs.h"
 
+/* Data parallelism: `size` copies of the trainer, one per rank, each fed
+ * the same sequences in the same order.  Of every size x batch x accum
+ * sequences, rank r keeps the r-th batch x accum and the others skip
+ * them; a step's gradients, loss and counts are summed over the ranks, so
+ * every rank takes the same optimizer step on the same parameters.  The
+ * calls are collective: every rank makes them in the same order.  The
+ * library knows no message-passing system: sum_real and sum_f64 replace
+ * v[0..n) on every rank with its sum over the ranks and return 0, or -1
+ * on failure; a deterministic implementation sums in a fixed order. */
+typedef struct train_comm {
+	int rank, size;
+	int (*sum_real)(void *ctx, real *v, size_t n);
+	int (*sum_f64)(void *ctx, double *v, size_t n);
+	void *ctx;
+} train_comm;
+
 typedef struct train_opts {
-	int batch, accum;
+	int batch, accum;           /* per rank */
 	optim_opts opt;
+	const train_comm *comm;     /* NULL: one process */
 	FILE *log;                  /* JSON lines; NULL: none */
 	int progress;               /* a progress line on stderr */
 } train_opts;
@@ -36,13 +53,14 @@ void train_free(trainer *t);                     /* accepts NULL */
 
 /* Add one sequence of len tokens (checked by seqs: ids in the vocabulary,
  * len - 1 <= n_ctx, the same len every call).  Runs a step when the batch
- * is full; returns 1 if it did, 0 if not, -1 if it did but its log line
- * could not be written (errno set).  mask may be NULL. */
+ * (of every rank) is full; returns 1 if it did, 0 if not, -1 if it did but
+ * its log line could not be written (errno set) or, with a comm, a sum
+ * failed (errno EIO).  mask may be NULL. */
 int train_add(trainer *t, const uint32_t *tok, const uint8_t *mask, size_t len);
 /* Run a step over the sequences gathered so far, if any.  Returns 1 if it
  * did, 0 if not, -1 as train_add(). */
 int train_flush(trainer *t);
-/* Sequences gathered but not yet stepped on. */
+/* Sequences gathered but not yet stepped on (of every rank). */
 int train_pending(const trainer *t);
 const train_stats *train_last(const trainer *t);
 

@@ -19,6 +19,10 @@
 #include "train.h"
 #include "util.h"
 
+#ifdef SLUICE_MPI
+#include <mpi.h>
+#endif
+
 enum {
 	OPT_INIT = 256, OPT_CTX, OPT_SEED, OPT_FROM, OPT_EXPORT_LLMC, OPT_TOKENIZER, OPT_N_VOCAB, OPT_REWIND, OPT_ACCUM,
 	OPT_STEPS, OPT_LR, OPT_MIN_LR, OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WSD_DECAY, OPT_BETA1, OPT_BETA2,
@@ -295,11 +299,14 @@ struct run {
 	FILE *log;
 	uint64_t sequences;
 	int64_t steps_run;
+	int rank;                   /* data parallel: only rank 0 writes */
 };
 
 static int save(struct run *r)
 {
 	char err[512];
+	if (r->rank)
+		return 0;
 	int rc = ckpt_save_pair(r->a->ckpt, r->m, &r->info, r->o, &r->state, err, sizeof(err));
 	if (rc < 0)
 		cli_error(NULL, "%s (the previous checkpoint is kept)", err);
@@ -318,6 +325,8 @@ static int log_failed(struct run *r)
 
 static int validate(struct run *r)
 {
+	if (r->rank)
+		return 0;
 	seqs *v = seqs_open(r->a->val);
 	if (!v)
 		return -1;
@@ -734,16 +743,23 @@ static int run_rl(struct run *r)
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* One run; with comm, one rank of a data-parallel run (the ranks read the
+ * same inputs, each keeps its share; rank 0 logs, validates and saves). */
+static int train_main(int argc, char **argv, const train_comm *comm)
 {
 	cli_init("sluice-train-step");
 	struct args a = { 0 };
 	int ret = parse_args(argc, argv, &a);
 	if (ret)
 		return ret;
+	int rank = comm ? comm->rank : 0;
+	if (comm && a.mode)
+		return cli_usage_error("--grpo and --dpo run in one process");
+	if (rank)
+		a.quiet = 1;
 	if (a.threads)
 		kern_cpu_threads(a.threads);
-	struct run r = { .a = &a };
+	struct run r = { .a = &a, .rank = rank };
 	seqs *s = NULL;
 	seqs_header none = { .shard = -1 };
 	if (a.steps != 0 && !a.mode && !(s = seqs_open(a.files[0])))
@@ -752,14 +768,14 @@ int main(int argc, char **argv)
 	if (ret)
 		goto out;
 	ret = EXIT_DATA;
-	if (a.log && !(r.log = fopen(a.log, "w"))) {
+	if (!rank && a.log && !(r.log = fopen(a.log, "w"))) {
 		cli_error(a.log, "cannot create: %s", strerror(errno));
 		goto out;
 	}
-	if (!a.log)
+	if (!rank && !a.log)
 		r.log = stderr;
 	train_opts to = { .batch = a.batch, .accum = a.accum, .opt = r.state.opts, .log = r.log,
-			  .progress = a.quiet ? -1 : a.progress ? 1 : 0 };
+			  .progress = a.quiet ? -1 : a.progress ? 1 : 0, .comm = comm };
 	r.t = train_new(r.m, r.o, &to, &r.info);
 	if (a.mode && a.steps != 0 && run_rl(&r) < 0)
 		goto out;
@@ -775,10 +791,17 @@ int main(int argc, char **argv)
 	r.t = NULL;
 	if (a.val && (!a.val_every || r.info.step % a.val_every) && validate(&r) < 0)
 		goto out;
+	/* Every rank got here (one that failed stopped them all): only now
+	 * may rank 0 replace the checkpoint. */
+	double arrived = 1;
+	if (comm && comm->sum_f64(comm->ctx, &arrived, 1) < 0) {
+		cli_error(NULL, "the ranks did not all finish");
+		goto out;
+	}
 	if (save(&r) < 0)
 		goto out;
 	char err[512];
-	if (a.export_llmc && ckpt_save_llmc(a.export_llmc, r.m, err, sizeof(err)) < 0) {
+	if (!rank && a.export_llmc && ckpt_save_llmc(a.export_llmc, r.m, err, sizeof(err)) < 0) {
 		cli_error(a.export_llmc, "cannot write: %s", err);
 		goto out;
 	}
@@ -797,4 +820,97 @@ out:
 	optim_free(r.o);
 	model_free(r.m);
 	return ret;
+}
+
+#ifdef SLUICE_MPI
+/* The sum of v[0..n) over the ranks, in every rank: rank 0 receives each
+ * other rank's values in rank order and adds them one rank after another,
+ * ((v0 + v1) + v2) + ..., then broadcasts the sums.  The order is fixed, so
+ * a run gives the same bits every time (MPI_Allreduce leaves the order to
+ * the library).  In pieces of 1M values, so that rank 0 needs one piece
+ * of room.  Returns 0, or -1 when a call fails. */
+static int rank_order_sum(void *v, size_t n, int dbl)
+{
+	enum { PIECE = 1 << 20, TAG = 7 };
+	int rank, size, rc = 0;
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	size_t es = dbl ? sizeof(double) : sizeof(float);
+	MPI_Datatype type = dbl ? MPI_DOUBLE : MPI_FLOAT;
+	void *piece = rank == 0 && size > 1 ? xmalloc((n < PIECE ? n : PIECE) * es) : NULL;
+	for (size_t off = 0; off < n && !rc; off += PIECE) {
+		int k = (int)(n - off < PIECE ? n - off : PIECE);
+		char *p = (char *)v + off * es;
+		if (rank == 0) {
+			for (int from = 1; from < size && !rc; from++) {
+				if (MPI_Recv(piece, k, type, from, TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+					rc = -1;
+					break;
+				}
+				if (dbl)
+					for (int i = 0; i < k; i++)
+						((double *)p)[i] += ((const double *)piece)[i];
+				else
+					for (int i = 0; i < k; i++)
+						((float *)p)[i] += ((const float *)piece)[i];
+			}
+		} else if (MPI_Send(p, k, type, 0, TAG, MPI_COMM_WORLD) != MPI_SUCCESS) {
+			rc = -1;
+		}
+		if (!rc && MPI_Bcast(p, k, type, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+			rc = -1;
+	}
+	free(piece);
+	return rc;
+}
+
+static int sum_real(void *ctx, real *v, size_t n)
+{
+	(void)ctx;
+	return rank_order_sum(v, n, sizeof(real) == sizeof(double));
+}
+
+static int sum_f64(void *ctx, double *v, size_t n)
+{
+	(void)ctx;
+	return rank_order_sum(v, n, 1);
+}
+
+/* Started by an MPI launcher (mpirun, mpiexec, srun --mpi=pmix or pmi2),
+ * rather than by hand: then, and only then, MPI is initialised. */
+static int launched_by_mpi(void)
+{
+	static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
+					    "MPI_LOCALNRANKS" };
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if (getenv(vars[i]))
+			return 1;
+	return 0;
+}
+#endif
+
+int main(int argc, char **argv)
+{
+#ifdef SLUICE_MPI
+	if (launched_by_mpi()) {
+		int rank = 0, size = 1;
+		if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+			fprintf(stderr, "sluice-train-step: MPI_Init failed\n");
+			return EXIT_DATA;
+		}
+		MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+		MPI_Comm_size(MPI_COMM_WORLD, &size);
+		train_comm comm = { .rank = rank, .size = size, .sum_real = sum_real, .sum_f64 = sum_f64 };
+		int ret = train_main(argc, argv, size > 1 ? &comm : NULL);
+		if (ret != EXIT_OK && size > 1) {
+			/* The message is out; stop every rank before rank 0 can
+			 * replace the checkpoint. */
+			fflush(stderr);
+			MPI_Abort(MPI_COMM_WORLD, ret);
+		}
+		MPI_Finalize();
+		return ret;
+	}
+#endif
+	return train_main(argc, argv, NULL);
 }
