@@ -8,7 +8,7 @@
 #include "util.h"
 
 struct optim {
-	size_t n;
+	size_t n, first;            /* moments held, of parameters [first, first + n) */
 	int64_t steps;
 	float *m, *v;
 };
@@ -81,6 +81,22 @@ void optim_free(optim *o)
 }
 
 size_t optim_size(const optim *o) { return o->n; }
+size_t optim_first(const optim *o) { return o->first; }
+
+void optim_shard(optim *o, size_t first, size_t n)
+{
+	size_t skip = first > o->first ? first - o->first : 0;
+	if (skip > o->n)
+		skip = o->n;
+	if (n > o->n - skip)
+		n = o->n - skip;
+	memmove(o->m, o->m + skip, n * sizeof(float));
+	memmove(o->v, o->v + skip, n * sizeof(float));
+	o->m = xrealloc(o->m, (n ? n : 1) * sizeof(float));
+	o->v = xrealloc(o->v, (n ? n : 1) * sizeof(float));
+	o->first += skip;
+	o->n = n;
+}
 float *optim_m(optim *o) { return o->m; }
 float *optim_v(optim *o) { return o->v; }
 int64_t optim_steps(const optim *o) { return o->steps; }
@@ -115,11 +131,15 @@ double optim_step(optim *o, model *m, const optim_opts *opts, double lr)
 	double norm = optim_grad_norm(g, n);
 	float scale = opts->clip > 0 && norm > opts->clip ? (float)(opts->clip / norm) : 1.0f;
 	o->steps++;
+	size_t lo = o->first, hi = o->first + o->n;
 	for (size_t i = 0; i < model_ntensors(m); i++) {
 		const model_tensor *t = model_tensor_at(m, i);
+		size_t a = t->offset > lo ? t->offset : lo, b = t->offset + t->numel < hi ? t->offset + t->numel : hi;
+		if (a >= b)
+			continue;
 		float wd = t->decay || opts->decay_all ? (float)opts->weight_decay : 0;
-		adamw_cpu(p + t->offset, g + t->offset, o->m + t->offset, o->v + t->offset, t->numel, (float)lr,
-			  (float)opts->beta1, (float)opts->beta2, (float)opts->eps, wd, scale, o->steps);
+		adamw_cpu(p + a, g + a, o->m + (a - lo), o->v + (a - lo), b - a, (float)lr, (float)opts->beta1,
+			  (float)opts->beta2, (float)opts->eps, wd, scale, o->steps);
 	}
 	return norm;
 }

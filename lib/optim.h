@@ -38,9 +38,18 @@ typedef struct optim optim;
 
 optim *optim_new(size_t nparams);
 void optim_free(optim *o);                       /* accepts NULL */
+/* The moments held: of parameters [optim_first(o), optim_first(o) +
+ * optim_size(o)), which optim_m() and optim_v() point at (every parameter
+ * unless sharded). */
 size_t optim_size(const optim *o);
+size_t optim_first(const optim *o);
 float *optim_m(optim *o);
 float *optim_v(optim *o);
+/* Keep only the moments of parameters [first, first + n) (within those
+ * held) and update only those parameters from now on: one rank's share of
+ * optimizer state sharded over data-parallel ranks (ZeRO stage 1), the
+ * other parameters being updated by the other ranks. */
+void optim_shard(optim *o, size_t first, size_t n);
 int64_t optim_steps(const optim *o);             /* steps taken */
 void optim_set_steps(optim *o, int64_t steps);
 
@@ -48,8 +57,9 @@ void optim_set_steps(optim *o, int64_t steps);
 double optim_grad_norm(const float *g, size_t n);
 
 /* One step: AdamW at rate lr on the model's gradients, scaled down to the
- * clip norm if above it (the gradients themselves are left as they are).
- * Returns the gradient norm before clipping. */
+ * clip norm if above it (the gradients themselves are left as they are);
+ * sharded, only the parameters whose moments it holds, the norm still of
+ * every gradient.  Returns the gradient norm before clipping. */
 double optim_step(optim *o, model *m, const optim_opts *opts, double lr);
 
 #endif

@@ -110,6 +110,10 @@ static int step(trainer *t)
 	}
 	double lr = optim_lr(&t->opts.opt, optim_steps(t->o));
 	double norm = optim_step(t->o, t->m, &t->opts.opt, lr);
+	if (c && c->gather_real && c->gather_real(c->ctx, model_params(t->m), model_nparams(t->m)) < 0) {
+		errno = EIO;
+		return -1;
+	}
 	double secs = cli_now() - start, flops = 3 * model_forward_flops(model_cfg(t->m), n, T);
 	ckpt_info *info = t->info;
 	info->step = optim_steps(t->o);

@@ -25,13 +25,24 @@
  * calls are collective: every rank makes them in the same order.  The
  * library knows no message-passing system: sum_real and sum_f64 replace
  * v[0..n) on every rank with its sum over the ranks and return 0, or -1
- * on failure; a deterministic implementation sums in a fixed order. */
+ * on failure; a deterministic implementation sums in a fixed order.
+ * When the optimizer is sharded (optim_shard: rank r holds the moments of
+ * parameters [train_share(n, r, size), train_share(n, r + 1, size))),
+ * gather_real copies each rank's share of v[0..n) to every rank after the
+ * step; NULL when every rank updates every parameter. */
 typedef struct train_comm {
 	int rank, size;
 	int (*sum_real)(void *ctx, real *v, size_t n);
 	int (*sum_f64)(void *ctx, double *v, size_t n);
+	int (*gather_real)(void *ctx, real *v, size_t n);
 	void *ctx;
 } train_comm;
+
+/* Where rank r's share of n items begins (r = size: n). */
+static inline size_t train_share(size_t n, int r, int size)
+{
+	return (size_t)((unsigned long long)n * (unsigned)r / (unsigned)size);
+}
 
 typedef struct train_opts {
 	int batch, accum;           /* per rank */

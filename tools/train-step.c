@@ -48,6 +48,136 @@ struct args {
 	int nfiles;
 };
 
+#ifdef SLUICE_MPI
+/* The sum of v[0..n) over the ranks, in every rank: rank 0 receives each
+ * other rank's values in rank order and adds them one rank after another,
+ * ((v0 + v1) + v2) + ..., then broadcasts the sums.  The order is fixed, so
+ * a run gives the same bits every time (MPI_Allreduce leaves the order to
+ * the library).  In pieces of 1M values, so that rank 0 needs one piece
+ * of room.  Returns 0, or -1 when a call fails. */
+static int rank_order_sum(void *v, size_t n, int dbl)
+{
+	enum { PIECE = 1 << 20, TAG = 7 };
+	int rank, size, rc = 0;
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	size_t es = dbl ? sizeof(double) : sizeof(float);
+	MPI_Datatype type = dbl ? MPI_DOUBLE : MPI_FLOAT;
+	void *piece = rank == 0 && size > 1 ? xmalloc((n < PIECE ? n : PIECE) * es) : NULL;
+	for (size_t off = 0; off < n && !rc; off += PIECE) {
+		int k = (int)(n - off < PIECE ? n - off : PIECE);
+		char *p = (char *)v + off * es;
+		if (rank == 0) {
+			for (int from = 1; from < size && !rc; from++) {
+				if (MPI_Recv(piece, k, type, from, TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+					rc = -1;
+					break;
+				}
+				if (dbl)
+					for (int i = 0; i < k; i++)
+						((double *)p)[i] += ((const double *)piece)[i];
+				else
+					for (int i = 0; i < k; i++)
+						((float *)p)[i] += ((const float *)piece)[i];
+			}
+		} else if (MPI_Send(p, k, type, 0, TAG, MPI_COMM_WORLD) != MPI_SUCCESS) {
+			rc = -1;
+		}
+		if (!rc && MPI_Bcast(p, k, type, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+			rc = -1;
+	}
+	free(piece);
+	return rc;
+}
+
+static int sum_real(void *ctx, real *v, size_t n)
+{
+	(void)ctx;
+	return rank_order_sum(v, n, sizeof(real) == sizeof(double));
+}
+
+static int sum_f64(void *ctx, double *v, size_t n)
+{
+	(void)ctx;
+	return rank_order_sum(v, n, 1);
+}
+
+/* Started by an MPI launcher (mpirun, mpiexec, srun --mpi=pmix or pmi2),
+ * rather than by hand: then, and only then, MPI is initialised. */
+static int launched_by_mpi(void)
+{
+	static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
+					    "MPI_LOCALNRANKS" };
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if (getenv(vars[i]))
+			return 1;
+	return 0;
+}
+
+/* Each rank's share of v[0..n) (train_share) to every rank: rank r
+ * broadcasts its share, in pieces.  Copies only, so the order does not
+ * matter.  Returns 0 or -1. */
+static int gather_shares(void *ctx, real *v, size_t n)
+{
+	enum { PIECE = 1 << 20 };
+	(void)ctx;
+	int size;
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	MPI_Datatype type = sizeof(real) == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT;
+	for (int r = 0; r < size; r++) {
+		size_t lo = train_share(n, r, size), hi = train_share(n, r + 1, size);
+		for (size_t off = lo; off < hi; off += PIECE) {
+			int k = (int)(hi - off < PIECE ? hi - off : PIECE);
+			if (MPI_Bcast(v + off, k, type, r, MPI_COMM_WORLD) != MPI_SUCCESS)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The sharded moments, whole, on rank 0 for a save: there a new optimizer
+ * in *full (the caller frees it), elsewhere NULL.  Collective.  Returns 0
+ * or -1. */
+static int gather_moments(optim *o, size_t n, optim **full)
+{
+	enum { PIECE = 1 << 20, TAG = 8 };
+	int rank, size;
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	*full = NULL;
+	if (rank == 0) {
+		*full = optim_new(n);
+		optim_set_steps(*full, optim_steps(o));
+	}
+	for (int which = 0; which < 2; which++) {
+		float *mine = which ? optim_v(o) : optim_m(o);
+		if (rank) {
+			for (size_t off = 0; off < optim_size(o); off += PIECE) {
+				int k = (int)(optim_size(o) - off < PIECE ? optim_size(o) - off : PIECE);
+				if (MPI_Send(mine + off, k, MPI_FLOAT, 0, TAG, MPI_COMM_WORLD) != MPI_SUCCESS)
+					return -1;
+			}
+			continue;
+		}
+		float *all = which ? optim_v(*full) : optim_m(*full);
+		memcpy(all + optim_first(o), mine, optim_size(o) * sizeof(float));
+		for (int r = 1; r < size; r++) {
+			size_t lo = train_share(n, r, size), hi = train_share(n, r + 1, size);
+			for (size_t off = lo; off < hi; off += PIECE) {
+				int k = (int)(hi - off < PIECE ? hi - off : PIECE);
+				if (MPI_Recv(all + off, k, MPI_FLOAT, r, TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE) !=
+				    MPI_SUCCESS) {
+					optim_free(*full);
+					*full = NULL;
+					return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+#endif
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -300,16 +430,28 @@ struct run {
 	uint64_t sequences;
 	int64_t steps_run;
 	int rank;                   /* data parallel: only rank 0 writes */
+	const train_comm *comm;     /* data parallel: the optimizer state is sharded */
 };
 
 static int save(struct run *r)
 {
 	char err[512];
+	optim *o = r->o, *full = NULL;
+#ifdef SLUICE_MPI
+	if (r->comm) {
+		if (gather_moments(r->o, model_nparams(r->m), &full) < 0) {
+			cli_error(NULL, "gathering the optimizer state failed (the previous checkpoint is kept)");
+			return -1;
+		}
+		o = full;
+	}
+#endif
 	if (r->rank)
 		return 0;
-	int rc = ckpt_save_pair(r->a->ckpt, r->m, &r->info, r->o, &r->state, err, sizeof(err));
+	int rc = ckpt_save_pair(r->a->ckpt, r->m, &r->info, o, &r->state, err, sizeof(err));
 	if (rc < 0)
 		cli_error(NULL, "%s (the previous checkpoint is kept)", err);
+	optim_free(full);
 	return rc;
 }
 
@@ -759,7 +901,7 @@ static int train_main(int argc, char **argv, const train_comm *comm)
 		a.quiet = 1;
 	if (a.threads)
 		kern_cpu_threads(a.threads);
-	struct run r = { .a = &a, .rank = rank };
+	struct run r = { .a = &a, .rank = rank, .comm = comm };
 	seqs *s = NULL;
 	seqs_header none = { .shard = -1 };
 	if (a.steps != 0 && !a.mode && !(s = seqs_open(a.files[0])))
@@ -767,6 +909,12 @@ static int train_main(int argc, char **argv, const train_comm *comm)
 	ret = load_model(&r, s ? seqs_hdr(s) : &none);
 	if (ret)
 		goto out;
+	/* Data parallel: this rank keeps the moments of its share only. */
+	if (comm) {
+		size_t n = model_nparams(r.m);
+		optim_shard(r.o, train_share(n, rank, comm->size), train_share(n, rank + 1, comm->size) -
+				  train_share(n, rank, comm->size));
+	}
 	ret = EXIT_DATA;
 	if (!rank && a.log && !(r.log = fopen(a.log, "w"))) {
 		cli_error(a.log, "cannot create: %s", strerror(errno));
@@ -822,73 +970,6 @@ out:
 	return ret;
 }
 
-#ifdef SLUICE_MPI
-/* The sum of v[0..n) over the ranks, in every rank: rank 0 receives each
- * other rank's values in rank order and adds them one rank after another,
- * ((v0 + v1) + v2) + ..., then broadcasts the sums.  The order is fixed, so
- * a run gives the same bits every time (MPI_Allreduce leaves the order to
- * the library).  In pieces of 1M values, so that rank 0 needs one piece
- * of room.  Returns 0, or -1 when a call fails. */
-static int rank_order_sum(void *v, size_t n, int dbl)
-{
-	enum { PIECE = 1 << 20, TAG = 7 };
-	int rank, size, rc = 0;
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &size);
-	size_t es = dbl ? sizeof(double) : sizeof(float);
-	MPI_Datatype type = dbl ? MPI_DOUBLE : MPI_FLOAT;
-	void *piece = rank == 0 && size > 1 ? xmalloc((n < PIECE ? n : PIECE) * es) : NULL;
-	for (size_t off = 0; off < n && !rc; off += PIECE) {
-		int k = (int)(n - off < PIECE ? n - off : PIECE);
-		char *p = (char *)v + off * es;
-		if (rank == 0) {
-			for (int from = 1; from < size && !rc; from++) {
-				if (MPI_Recv(piece, k, type, from, TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
-					rc = -1;
-					break;
-				}
-				if (dbl)
-					for (int i = 0; i < k; i++)
-						((double *)p)[i] += ((const double *)piece)[i];
-				else
-					for (int i = 0; i < k; i++)
-						((float *)p)[i] += ((const float *)piece)[i];
-			}
-		} else if (MPI_Send(p, k, type, 0, TAG, MPI_COMM_WORLD) != MPI_SUCCESS) {
-			rc = -1;
-		}
-		if (!rc && MPI_Bcast(p, k, type, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-			rc = -1;
-	}
-	free(piece);
-	return rc;
-}
-
-static int sum_real(void *ctx, real *v, size_t n)
-{
-	(void)ctx;
-	return rank_order_sum(v, n, sizeof(real) == sizeof(double));
-}
-
-static int sum_f64(void *ctx, double *v, size_t n)
-{
-	(void)ctx;
-	return rank_order_sum(v, n, 1);
-}
-
-/* Started by an MPI launcher (mpirun, mpiexec, srun --mpi=pmix or pmi2),
- * rather than by hand: then, and only then, MPI is initialised. */
-static int launched_by_mpi(void)
-{
-	static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
-					    "MPI_LOCALNRANKS" };
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-		if (getenv(vars[i]))
-			return 1;
-	return 0;
-}
-#endif
-
 int main(int argc, char **argv)
 {
 #ifdef SLUICE_MPI
@@ -900,7 +981,8 @@ int main(int argc, char **argv)
 		}
 		MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 		MPI_Comm_size(MPI_COMM_WORLD, &size);
-		train_comm comm = { .rank = rank, .size = size, .sum_real = sum_real, .sum_f64 = sum_f64 };
+		train_comm comm = { .rank = rank, .size = size, .sum_real = sum_real, .sum_f64 = sum_f64,
+				    .gather_real = gather_shares };
 		int ret = train_main(argc, argv, size > 1 ? &comm : NULL);
 		if (ret != EXIT_OK && size > 1) {
 			/* The message is out; stop every rank before rank 0 can

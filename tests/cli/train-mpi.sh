@@ -4,7 +4,9 @@
 # only difference is where the two halves' sums are rounded); a checkpoint
 # written by two ranks resumes on one and on two (on two, byte for byte as
 # an uninterrupted run); a rank that fails (a missing shard, a damaged one)
-# stops both with its message and leaves the checkpoint as it was.
+# stops both with its message and leaves the checkpoint as it was.  The
+# optimizer state is sharded (each rank holds half the moments), so the
+# resumes also check that a save gathers it whole.
 # Skipped, visibly, without an MPI build or mpirun.
 . "$(dirname "$0")/../lib.sh"
 

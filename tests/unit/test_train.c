@@ -157,6 +157,49 @@ static void test_adamw_step(void)
 	model_free(m);
 }
 
+/* ZeRO-1: three optimizers, each holding the moments of one rank's share
+ * (shares that cut tensors in the middle), step the parameters exactly as
+ * one optimizer holding them all; their moments, put together, are its
+ * moments. */
+static void test_adamw_sharded(void)
+{
+	model *a = model_new(&tiny, &kern_cpu), *b = model_new(&tiny, &kern_cpu);
+	model_init(a, 3);
+	model_init(b, 3);
+	size_t n = model_nparams(a);
+	optim *whole = optim_new(n), *part[3];
+	for (int r = 0; r < 3; r++) {
+		part[r] = optim_new(n);
+		optim_shard(part[r], train_share(n, r, 3), train_share(n, r + 1, 3) - train_share(n, r, 3));
+		CHECK_EQ_INT(optim_first(part[r]), train_share(n, r, 3));
+	}
+	CHECK_EQ_INT(optim_size(part[0]) + optim_size(part[1]) + optim_size(part[2]), n);
+	optim_opts opts;
+	optim_opts_default(&opts);
+	opts.clip = 0.5;
+	for (int step = 0; step < 3; step++) {
+		float *ga = model_grads(a), *gb = model_grads(b);
+		for (size_t i = 0; i < n; i++)
+			ga[i] = gb[i] = (float)((double)((i * 7919 + (size_t)step * 104729) % 1000) / 1000.0 - 0.5) * 1e-2f;
+		double norm = optim_step(whole, a, &opts, 0.01);
+		for (int r = 0; r < 3; r++)
+			CHECK(optim_step(part[r], b, &opts, 0.01) == norm);
+	}
+	CHECK(memcmp(model_params(a), model_params(b), n * sizeof(real)) == 0);
+	int same = 1;
+	for (int r = 0; r < 3; r++) {
+		size_t lo = optim_first(part[r]), k = optim_size(part[r]);
+		same &= !memcmp(optim_m(whole) + lo, optim_m(part[r]), k * sizeof(float));
+		same &= !memcmp(optim_v(whole) + lo, optim_v(part[r]), k * sizeof(float));
+		CHECK_EQ_INT(optim_steps(part[r]), 3);
+		optim_free(part[r]);
+	}
+	CHECK(same);
+	optim_free(whole);
+	model_free(a);
+	model_free(b);
+}
+
 static void test_checkpoint_round_trip(void)
 {
 	char *path = tmp_path("m.safetensors"), err[512];
@@ -472,6 +515,7 @@ int main(void)
 	RUN(test_mask_weights);
 	RUN(test_schedules);
 	RUN(test_adamw_step);
+	RUN(test_adamw_sharded);
 	RUN(test_checkpoint_round_trip);
 	RUN(test_checkpoint_pair_stopped);
 	RUN(test_llmc_layout);
