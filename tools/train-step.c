@@ -972,6 +972,9 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* cli_init may run the program again (its OpenMP settings): that must
+	 * happen before MPI_Init connects this process to the launcher. */
+	cli_init("sluice-train-step");
 #ifdef SLUICE_MPI
 	if (launched_by_mpi()) {
 		int rank = 0, size = 1;
