@@ -31,8 +31,8 @@ run() { # run BIN DIR: the commands, with BIN's tools, writing into DIR
 	"$B/sluice-train-step" --quiet -m "$D/m.st" -B 4 --steps 2 --log /dev/null -j 2 "$D/shards/train-00000.slc"
 	"$B/sluice-eval" --quiet -m "$D/m.st" --loss -j 2 -J -o "$D/eval.jsonl" "$D/shards/val-00000.slc"
 	"$B/sluice-eval" --quiet -m "$D/m.st" --score -j 2 -o "$D/scored.slc" "$D/shards/val-00000.slc"
-	"$B/sluice-cat" -n 3 -J -o "$D/first.jsonl" "$D/test.slc"
-	"$B/sluice-sample" --quiet -m "$D/m.st" --tokenizer gpt2 --field question -n 2 -N 8 -s 5 -j 2 \
+	"$B/sluice-cat" -n 20 -J -o "$D/first.jsonl" "$D/test.slc"
+	"$B/sluice-sample" --quiet -m "$D/m.st" --tokenizer gpt2 --field question -n 2 -N 8 -s 5 -j 2 --too-long skip \
 		-J -o "$D/sample.jsonl" "$D/first.jsonl"
 	} 2> "$D/stderr.log"
 }
