@@ -8,8 +8,11 @@
 #ifndef SLUICE_CLI_H
 #define SLUICE_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "input.h"
 
 enum { EXIT_OK = 0, EXIT_DATA = 1, EXIT_USAGE = 2 };
 
@@ -22,17 +25,73 @@ const char *cli_prog(void);
 void cli_error(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "prog: message" and a hint to use --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The usage error for a bad option value: "invalid value for --NAME:
- * 'ARG'", NAME the long option of getopt_long's table whose val is c (or
- * -c when none is).  Returns EXIT_USAGE. */
-struct option;
-int cli_bad_value(const struct option *opts, int c, const char *arg);
+/* The usage error for a bad option value, the one message every option
+ * gives: "invalid value for --NAME: 'ARG' (expected WHAT)", NAME the long
+ * option of getopt_long's table whose val is c (or -c when none is), the
+ * parenthesis only when expected is not NULL.  Returns EXIT_USAGE. */
+int cli_bad_value(const struct option *opts, int c, const char *arg, const char *expected);
+/* "Try 'prog --help' for more information." after getopt_long's own
+ * message about an unknown option or a missing value.  Returns EXIT_USAGE. */
+int cli_try_help(void);
+/* A warning: as cli_error(), but not under --quiet. */
+void cli_warn(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_version(void);
 /* Close stdout, reporting a write error (a full disk is an error too).
  * Returns EXIT_OK or EXIT_DATA. */
 int cli_close_stdout(void);
 /* Display name of an input or output path: "(stdin)"/"(stdout)" for "-". */
 const char *cli_name(const char *path, int output);
+
+/* The options every tool shares, defined once: the same names, bound,
+ * meaning and message in every tool that takes them (sluice(1), COMMON
+ * OPTIONS).  A tool lists those it takes in its getopt_long table with the
+ * CLI_OPTION_* entries and their letters in its short options (-o -j -J -f
+ * -h -V), handles its own options in its switch and passes everything else
+ * to cli_common_option():
+ *
+ *   -o, --output FILE      where the output goes (default: stdout)
+ *   -j, --threads N        threads, 1 to CLI_THREADS_MAX
+ *   -J, --jsonl            JSON lines out instead of records
+ *   -f, --force            write binary records even to a terminal
+ *       --quiet            no progress line, no summary, no warnings
+ *       --progress         a progress line even when stderr is not a terminal
+ *       --stats FILE       the summary counts as JSON to FILE ('-': stdout)
+ *       --input-format F   auto, records, jsonl or text
+ *   -h, --help / -V, --version */
+#define CLI_THREADS_MAX 1024
+enum { CLI_OPT_QUIET = 0x1000, CLI_OPT_PROGRESS, CLI_OPT_STATS, CLI_OPT_INPUT_FORMAT };
+#define CLI_OPTION_OUTPUT { "output", required_argument, NULL, 'o' }
+#define CLI_OPTION_THREADS { "threads", required_argument, NULL, 'j' }
+#define CLI_OPTION_JSONL { "jsonl", no_argument, NULL, 'J' }
+#define CLI_OPTION_FORCE { "force", no_argument, NULL, 'f' }
+#define CLI_OPTION_QUIET { "quiet", no_argument, NULL, CLI_OPT_QUIET }
+#define CLI_OPTION_PROGRESS { "progress", no_argument, NULL, CLI_OPT_PROGRESS }
+#define CLI_OPTION_STATS { "stats", required_argument, NULL, CLI_OPT_STATS }
+#define CLI_OPTION_INPUT_FORMAT { "input-format", required_argument, NULL, CLI_OPT_INPUT_FORMAT }
+#define CLI_OPTIONS_END { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, \
+	{ NULL, 0, NULL, 0 }
+
+typedef struct cli_common {
+	const char *output;       /* -o; NULL: stdout */
+	int threads;              /* -j; 0 when not given (each tool's default) */
+	int jsonl;                /* -J */
+	int force;                /* -f */
+	int quiet;                /* --quiet */
+	int progress;             /* -1 --quiet, 1 --progress, 0 neither: as cli_progress_init() */
+	const char *stats;        /* --stats FILE; NULL: none */
+	input_format in_fmt;      /* --input-format; INPUT_AUTO by default */
+} cli_common;
+
+/* getopt_long(), with getopt's own messages (an unknown option, a missing
+ * value) under the program's name rather than the path it was run by. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts);
+
+/* Handle option c (getopt_long's return, arg its optarg) as a common one
+ * into co: -h prints usage(stdout) and exits, -V the version.  Returns 0,
+ * or EXIT_USAGE after the message for a bad value, an unknown option or a
+ * missing value ('?'), or an option the tool's table has but neither it nor
+ * this handles. */
+int cli_common_option(cli_common *co, int c, const char *arg, const struct option *opts, void (*usage)(FILE *));
 
 /* Parse a whole string as an unsigned number in [min, max].  With suffixes
  * allowed, K, M, G multiply by 2^10, 2^20, 2^30.  Returns 0, or -1. */

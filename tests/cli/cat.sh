@@ -28,7 +28,7 @@ case $got in "OMP_WAIT_POLICY=passive"*"sluice-cat $TMP/fifo.a "*) ok "OpenMP th
 *) not_ok "passive by default" "$got" ;; esac
 got=$(policy b OMP_WAIT_POLICY=active active)
 case $got in "OMP_WAIT_POLICY=active"*) ok "the user's OMP_WAIT_POLICY is kept" ;; *) not_ok "user's policy" "$got" ;; esac
-expect_err "bad --head value" 2 "--head: not a count" sluice-cat --head 12x
+expect_err "bad --head value" 2 "invalid value for --head: .12x. \(expected a count\)" sluice-cat --head 12x
 expect_err "bad --level value" 2 "--level" sluice-cat -l 99
 expect_err "missing file names the file" 1 "^sluice-cat: nosuch.jsonl: cannot open" sluice-cat nosuch.jsonl
 expect_err "write error is reported" 1 "write error" sh -c "sluice-cat $D/gsm8k/test.jsonl >/dev/full"
