@@ -30,7 +30,7 @@ WERROR ?=
 # already so in ISO C mode; clang not), so results do not depend on the compiler.
 # -MMD -MP: each object's header dependencies, in $(O)/**/*.d.
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -Wall -Wextra $(WERROR) \
-	-Ilib -Ikernels -fopenmp $(PKG_CFLAGS) $(BLAS_CFLAGS) $(CFLAGS)
+	-Iprograms -Ilib -Ikernels -fopenmp $(PKG_CFLAGS) $(BLAS_CFLAGS) $(CFLAGS)
 DEPFLAGS = -MMD -MP
 BASE_LIBS = $(PKG_LIBS) -lpthread -lm
 ALL_LIBS = $(PKG_LIBS) $(PCRE2_LIBS) $(BLAS_LIBS) -fopenmp -lpthread -lm
@@ -39,6 +39,11 @@ KERNEL_SRC = $(wildcard kernels/*.c)
 LIB_SRC = $(wildcard lib/*.c) $(KERNEL_SRC)
 LIB_OBJ = $(patsubst %.c,$(O)/%.o,$(LIB_SRC))
 LIB_A = $(O)/libsluice.a
+# The programs' support code (options, messages, progress, outputs), apart
+# from the library (doc/architecture.md).
+PROG_SRC = $(wildcard programs/*.c)
+PROG_OBJ = $(patsubst %.c,$(O)/%.o,$(PROG_SRC))
+PROG_A = $(O)/libsluice-programs.a
 
 # tools/list is the one list of the tools: their names, what each links
 # beyond the base libraries, and the dispatcher's line for each.
@@ -82,6 +87,14 @@ $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(O)/programs/%.o: programs/%.c $(O)/cflags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(PROG_A): $(PROG_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 # The dispatcher's table of tools, from tools/list (whose lines hold no
 # quotes or backslashes: make check-lists says so).
 $(O)/gen/tools.h: tools/list
@@ -99,17 +112,17 @@ $(O)/tools/sluice.o: tools/sluice.c $(O)/gen/tools.h $(O)/cflags
 
 # Each tool links only the libraries its line in tools/list names (the
 # dispatcher, the base ones).
-$(O)/bin/sluice: $(O)/tools/sluice.o $(LIB_A)
+$(O)/bin/sluice: $(O)/tools/sluice.o $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $< $(LIB_A) $(BASE_LIBS) -o $@
+	$(CC) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(BASE_LIBS) -o $@
 
-$(O)/bin/sluice-%: $(O)/tools/%.o $(LIB_A) tools/list
+$(O)/bin/sluice-%: $(O)/tools/%.o $(PROG_A) $(LIB_A) tools/list
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $< $(LIB_A) $(call tool_libs,$*) -o $@
+	$(CC) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(call tool_libs,$*) -o $@
 
-$(O)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(LIB_A)
+$(O)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
 # The gradient check builds the model and its kernels in double precision.
 $(O)/tests/test_gradcheck: tests/unit/test_gradcheck.c tests/unit/check.h lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) \
@@ -125,23 +138,23 @@ $(O)/tests/test_rl: tests/unit/test_rl.c tests/unit/check.h lib/rl.c lib/model.c
 		$(ALL_LIBS) -o $@
 
 # Fuzz targets built with a plain main() that replays files, for the tests.
-$(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_A)
+$(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< tests/fuzz/replay.c $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< tests/fuzz/replay.c $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
-$(O)/pipelines/%: pipelines/%.c $(LIB_A)
+$(O)/pipelines/%: pipelines/%.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
-$(O)/bench/%: bench/%.c $(LIB_A)
+$(O)/bench/%: bench/%.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
 # Programs the CLI tests call (not tests themselves).
 HELPER_BINS = $(patsubst tests/helpers/%.c,$(O)/tests/helpers/%,$(wildcard tests/helpers/*.c))
-$(O)/tests/helpers/%: tests/helpers/%.c $(LIB_A)
+$(O)/tests/helpers/%: tests/helpers/%.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
 # The benchmarks are built (not run) with the tests, so every one keeps
 # compiling.
