@@ -30,7 +30,10 @@ WERROR ?=
 # already so in ISO C mode; clang not), so results do not depend on the compiler.
 # -MMD -MP: each object's header dependencies, in $(O)/**/*.d.
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -Wall -Wextra $(WERROR) \
-	-Iprograms -Ilib -Ikernels -fopenmp $(PKG_CFLAGS) $(BLAS_CFLAGS) $(CFLAGS)
+	-Ilib -Ikernels -fopenmp $(PKG_CFLAGS) $(BLAS_CFLAGS) $(CFLAGS)
+# Everything above the library sees the programs' headers too; the library
+# and the kernels do not (doc/architecture.md).
+PROG_CFLAGS = -Iprograms
 DEPFLAGS = -MMD -MP
 BASE_LIBS = $(PKG_LIBS) -lpthread -lm
 ALL_LIBS = $(PKG_LIBS) $(PCRE2_LIBS) $(BLAS_LIBS) -fopenmp -lpthread -lm
@@ -89,7 +92,7 @@ $(LIB_A): $(LIB_OBJ)
 
 $(O)/programs/%.o: programs/%.c $(O)/cflags
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(PROG_A): $(PROG_OBJ)
 	@rm -f $@
@@ -104,11 +107,11 @@ $(O)/gen/tools.h: tools/list
 
 $(O)/tools/%.o: tools/%.c $(O)/cflags
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(O)/tools/sluice.o: tools/sluice.c $(O)/gen/tools.h $(O)/cflags
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -I$(O)/gen $(DEPFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) -I$(O)/gen $(DEPFLAGS) -c $< -o $@
 
 # Each tool links only the libraries its line in tools/list names (the
 # dispatcher, the base ones).
@@ -122,7 +125,13 @@ $(O)/bin/sluice-%: $(O)/tools/%.o $(PROG_A) $(LIB_A) tools/list
 
 $(O)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
+
+# The library's own test links the library alone, as a program that is not
+# a sluice tool would.
+$(O)/tests/test_library: tests/unit/test_library.c tests/unit/check.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
 
 # The gradient check builds the model and its kernels in double precision.
 $(O)/tests/test_gradcheck: tests/unit/test_gradcheck.c tests/unit/check.h lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) \
@@ -140,25 +149,25 @@ $(O)/tests/test_rl: tests/unit/test_rl.c tests/unit/check.h lib/rl.c lib/model.c
 # Fuzz targets built with a plain main() that replays files, for the tests.
 $(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< tests/fuzz/replay.c $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< tests/fuzz/replay.c $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
 $(O)/pipelines/%: pipelines/%.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
 $(O)/bench/%: bench/%.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
 # Programs the CLI tests call (not tests themselves).
 HELPER_BINS = $(patsubst tests/helpers/%.c,$(O)/tests/helpers/%,$(wildcard tests/helpers/*.c))
 $(O)/tests/helpers/%: tests/helpers/%.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
 # The benchmarks are built (not run) with the tests, so every one keeps
 # compiling.
-test: all $(UNIT_BINS) $(FUZZ_REPLAY) $(HELPER_BINS) $(BENCH_BINS) check-lists
+test: all $(UNIT_BINS) $(FUZZ_REPLAY) $(HELPER_BINS) $(BENCH_BINS) check-lists check-layers
 	@O=$(O) tests/run.sh
 
 # The tests with warnings as errors: what CI runs.
@@ -168,6 +177,11 @@ check:
 # tools/list, tools/*.c and man/ name the same tools.
 check-lists:
 	@scripts/check-lists.sh
+
+# No layer includes a higher one; the library never prints or exits
+# (doc/architecture.md).
+check-layers:
+	@scripts/check-layers.sh
 
 # Coverage-guided fuzzing with libFuzzer (clang): FUZZ_TIME seconds a target.
 FUZZ_TIME ?= 60
@@ -217,5 +231,5 @@ clean:
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 
 FORCE:
-.PHONY: all test check check-lists fuzz bench demo install uninstall clean FORCE
+.PHONY: all test check check-lists check-layers fuzz bench demo install uninstall clean FORCE
 .DELETE_ON_ERROR:

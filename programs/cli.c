@@ -51,10 +51,24 @@ static void omp_passive(void)
 	unsetenv("OMP_WAIT_POLICY");
 }
 
+static void out_of_memory(void)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: out of memory\n", prog);
+	exit(EXIT_DATA);
+}
+
+static void library_warning(const char *msg)
+{
+	cli_warn(NULL, "warning: %s", msg);
+}
+
 void cli_init(const char *name)
 {
 	omp_passive();
 	prog = name;
+	util_set_oom(out_of_memory);
+	util_set_log(library_warning);
 	/* A closed pipe downstream ends us quietly, as it does cat(1). */
 	signal(SIGPIPE, SIG_DFL);
 }
@@ -242,6 +256,14 @@ int cli_open_input(const char *path)
 	return fd;
 }
 
+input *cli_input_open(const char *path, input_format fmt)
+{
+	input *in = input_open(path, fmt);
+	if (!in)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return in;
+}
+
 int cli_open_output(const char *path)
 {
 	if (!path || strcmp(path, "-") == 0)
@@ -263,9 +285,7 @@ int cli_refuse_tty(int fd, int force)
 
 double cli_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return util_now();
 }
 
 void cli_progress_init(cli_progress *p, int mode)
@@ -287,6 +307,11 @@ void cli_progress_update(cli_progress *p, uint64_t records, uint64_t bytes)
 	double secs = now - p->start;
 	fprintf(stderr, "\r%s: %llu records, %.1f MB, %.1f MB/s   ", prog, (unsigned long long)records,
 		(double)bytes / 1e6, secs > 0 ? (double)bytes / 1e6 / secs : 0.0);
+}
+
+void cli_progress_hook(void *p, uint64_t n)
+{
+	cli_progress_update(p, n, 0);
 }
 
 void cli_progress_done(cli_progress *p)
@@ -331,6 +356,11 @@ void cli_counts_add(cli_counts *c, const char *name, uint64_t n)
 	}
 	c->names[c->n] = xstrdup(name);
 	c->vals[c->n++] = n;
+}
+
+void cli_counts_hook(void *c, const char *name, uint64_t n)
+{
+	cli_counts_add(c, name, n);
 }
 
 uint64_t cli_counts_get(const cli_counts *c, const char *name)

@@ -16,7 +16,9 @@
 
 enum { EXIT_OK = 0, EXIT_DATA = 1, EXIT_USAGE = 2 };
 
-/* Set the program name used in messages ("sluice-cat"). */
+/* Set the program name used in messages ("sluice-cat"), and the library's
+ * hooks: running out of memory prints "sluice-cat: out of memory" and exits
+ * 1; the library's warnings print as cli_warn() does. */
 void cli_init(const char *prog);
 const char *cli_prog(void);
 
@@ -103,6 +105,8 @@ int cli_parse_double(const char *s, double min, double max, double *out);
  * when there are none.  *n gets their number. */
 char **cli_inputs(int argc, char **argv, int optind, int *n);
 
+/* input_open(), printing "FILE: cannot open: why" when it fails. */
+input *cli_input_open(const char *path, input_format fmt);
 /* Open an input (NULL or "-" is stdin) or output (NULL or "-" is stdout).
  * Returns a descriptor, or -1 after printing the error. */
 int cli_open_input(const char *path);
@@ -120,6 +124,8 @@ typedef struct cli_progress {
 void cli_progress_init(cli_progress *p, int mode);
 void cli_progress_update(cli_progress *p, uint64_t records, uint64_t bytes);
 void cli_progress_done(cli_progress *p);
+/* cli_progress_update(p, n, 0) for the library's progress callbacks. */
+void cli_progress_hook(void *p, uint64_t n);
 
 /* Counts by name, in the order first added. */
 typedef struct cli_counts cli_counts;
@@ -127,6 +133,8 @@ cli_counts *cli_counts_new(void);
 void cli_counts_free(cli_counts *c);
 void cli_counts_add(cli_counts *c, const char *name, uint64_t n);
 uint64_t cli_counts_get(const cli_counts *c, const char *name);
+/* cli_counts_add(c, name, n) for the library's count callbacks. */
+void cli_counts_hook(void *c, const char *name, uint64_t n);
 /* "prog: name N, name N" on f (the end-of-run summary). */
 void cli_counts_print(const cli_counts *c, FILE *f);
 /* Write the counts as a JSON object to path ("-" for stdout).

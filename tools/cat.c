@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
 		if (a.have_head && written >= a.head)
 			break;
-		input *in = input_open(files[i], a.co.in_fmt);
+		input *in = cli_input_open(files[i], a.co.in_fmt);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;

@@ -387,7 +387,7 @@ static int sign_inputs(const struct args *a, char **files, int nfiles, dedup_set
 		ret = -1;
 	}
 	for (int i = 0; i < nfiles && ret == 0; i++) {
-		input *in = input_open(files[i], a->co.in_fmt);
+		input *in = cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
 			ret = -1;
 			break;
@@ -552,7 +552,7 @@ static int apply_verdicts(const struct args *a, char **files, char **spools, int
 	uint64_t *seen = xcalloc(dedup_set_nshards(set), sizeof(uint64_t));
 	dedup_verdict v;
 	for (int i = 0; i < nfiles && ret == 0; i++) {
-		input *in = spools[i] ? input_open(spools[i], INPUT_RECORDS) : input_open(files[i], a->co.in_fmt);
+		input *in = spools[i] ? cli_input_open(spools[i], INPUT_RECORDS) : cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
 			ret = -1;
 			break;
@@ -631,7 +631,7 @@ static int run_apply(const struct args *a, char **files, int nfiles, struct out 
 				break;
 			}
 		}
-		input *in = input_open(files[i], a->co.in_fmt);
+		input *in = cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
 			ret = -1;
 			break;

@@ -39,6 +39,15 @@ struct args {
 	int nfiles;
 };
 
+/* seqs_open(), saying why it failed. */
+static seqs *open_seqs(const char *path)
+{
+	seqs *s = seqs_open(path);
+	if (!s)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return s;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -233,7 +242,7 @@ static int loss_over(const struct args *a, model *m, const tok_vocab *v, eval_lo
 	memset(r, 0, sizeof(*r));
 	double sum = 0;
 	for (int i = 0; i < a->nfiles; i++) {
-		seqs *s = seqs_open(a->files[i]);
+		seqs *s = open_seqs(a->files[i]);
 		if (!s)
 			return EXIT_DATA;
 		seqs_set_model(s, (uint64_t)model_cfg(m)->n_vocab, (uint64_t)model_cfg(m)->n_ctx);
@@ -292,7 +301,7 @@ static int run_kl(const struct args *a, model *m, const ckpt_info *info)
 	eval_kl_result r = { 0 }, e;
 	double sum = 0, sum2 = 0;
 	for (int i = 0; i < a->nfiles; i++) {
-		seqs *s = seqs_open(a->files[i]);
+		seqs *s = open_seqs(a->files[i]);
 		if (!s)
 			goto out;
 		int ctx = model_cfg(m)->n_ctx < model_cfg(ref)->n_ctx ? model_cfg(m)->n_ctx : model_cfg(ref)->n_ctx;
@@ -411,7 +420,7 @@ out:
 static int mc_over(const struct args *a, model *m, const tok_vocab *v, struct mc_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	input *in = input_open(a->mc, INPUT_JSONL);
+	input *in = cli_input_open(a->mc, INPUT_JSONL);
 	if (!in)
 		return EXIT_DATA;
 	tok_state *ts = tok_state_new(v);
@@ -462,7 +471,7 @@ static int run_score(const struct args *a, model *m, const ckpt_info *info)
 	uint64_t docs = 0;
 	int V = model_cfg(m)->n_vocab;
 	for (int i = 0; i < a->nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(a->files[i], INPUT_AUTO);
+		input *in = cli_input_open(a->files[i], INPUT_AUTO);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;
@@ -660,7 +669,7 @@ static int run_ref(const struct args *a, model *m)
 	int meta_set = 0, V = model_cfg(m)->n_vocab, n_ctx = model_cfg(m)->n_ctx;
 	uint64_t records = 0, tokens = 0;
 	for (int i = 0; i < a->nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(a->files[i], INPUT_AUTO);
+		input *in = cli_input_open(a->files[i], INPUT_AUTO);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;
@@ -810,7 +819,7 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 			return EXIT_DATA;
 		}
 	}
-	input *in = input_open(a->gsm8k, INPUT_JSONL);
+	input *in = cli_input_open(a->gsm8k, INPUT_JSONL);
 	if (!in) {
 		chat_template_free(ct);
 		return EXIT_DATA;

@@ -314,7 +314,7 @@ static int read_prompts(const struct args *a, model *m, const tok_vocab *v, cons
 	char err[512];
 	int ret = EXIT_OK;
 	for (int i = 0; i < a->nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(a->files[i], INPUT_AUTO);
+		input *in = cli_input_open(a->files[i], INPUT_AUTO);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;

@@ -202,7 +202,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	a->dir = a->co.output;
 	a->o.threads = a->co.threads ? a->co.threads : 1;
-	a->o.progress = a->co.progress;
 	for (int i = optind; i < argc; i++)
 		a->src[a->nsrc++] = (struct source_arg){ argv[i], -1, NULL, 1 };
 	if (!a->nsrc)
@@ -254,7 +253,7 @@ static int source_vocab(shard *sh, input *in, char *err, size_t errlen)
 
 static int add_records(shard *sh, const struct args *a, const char *path, cli_progress *prog, uint64_t *nrec)
 {
-	input *in = input_open(path, INPUT_AUTO);
+	input *in = cli_input_open(path, INPUT_AUTO);
 	if (!in)
 		return EXIT_DATA;
 	rec *r = rec_new();
@@ -366,6 +365,10 @@ int main(int argc, char **argv)
 		return ret;
 	}
 	char err[1024];
+	/* The progress line of writing the shards. */
+	cli_progress wprog;
+	a.o.progress = cli_progress_hook;
+	a.o.progress_ctx = &wprog;
 	shard *sh = shard_new(&a.o, a.dir, err, sizeof(err));
 	if (!sh) {
 		cli_error(NULL, "%s", err);
@@ -381,7 +384,7 @@ int main(int argc, char **argv)
 	}
 	cli_counts *counts = cli_counts_new();
 	cli_progress prog;
-	cli_progress_init(&prog, a.o.progress);
+	cli_progress_init(&prog, a.co.progress);
 	uint64_t nrec = 0;
 	/* Each -i FILE is a source; the FILEs after the options are together
 	 * one more, so that a dataset in pieces stays one source. */
@@ -398,10 +401,12 @@ int main(int argc, char **argv)
 	cli_progress_done(&prog);
 	if (ret == EXIT_OK) {
 		cli_counts_add(counts, "records", nrec);
-		if (shard_write_data(sh, counts, err, sizeof(err)) < 0) {
+		cli_progress_init(&wprog, a.co.progress);
+		if (shard_write_data(sh, cli_counts_hook, counts, err, sizeof(err)) < 0) {
 			cli_error(NULL, "%s", err);
 			ret = EXIT_DATA;
 		}
+		cli_progress_done(&wprog);
 	}
 	/* The counts before the manifest, which is written last, only when
 	 * everything else was. */

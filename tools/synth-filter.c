@@ -170,7 +170,7 @@ static int read_file(const char *path, buf *out)
 /* Every string field of every record of path goes into the set. */
 static int load_decon(decon *d, const char *path)
 {
-	input *in = input_open(path, INPUT_AUTO);
+	input *in = cli_input_open(path, INPUT_AUTO);
 	if (!in)
 		return -1;
 	rec *r = rec_new();
@@ -456,7 +456,7 @@ int main(int argc, char **argv)
 	uint64_t recno = 0, bytes_before = 0;
 	input_format fmt = INPUT_AUTO;
 	for (int i = 0; i < nfiles && !ret; i++) {
-		input *in = input_open(files[i], a.co.in_fmt);
+		input *in = cli_input_open(files[i], a.co.in_fmt);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;

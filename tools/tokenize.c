@@ -543,7 +543,7 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	uint64_t in_bytes = 0, in_replaced = 0;
 	int strict = a->strict && !a->decode;
 	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(files[i], a->co.in_fmt);
+		input *in = cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;
@@ -667,7 +667,7 @@ static int run_train(const struct args *a, char **files, int nfiles)
 	cli_progress prog;
 	cli_progress_init(&prog, a->co.progress);
 	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(files[i], a->co.in_fmt);
+		input *in = cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;

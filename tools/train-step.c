@@ -45,6 +45,24 @@ struct args {
 	int nfiles;
 };
 
+/* seqs_open(), saying why it failed. */
+static seqs *open_seqs(const char *path)
+{
+	seqs *s = seqs_open(path);
+	if (!s)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return s;
+}
+
+/* rollout_open(), saying why it failed. */
+static rollout_reader *open_rollouts(const char *path, uint64_t n_vocab, uint64_t n_ctx, unsigned need)
+{
+	rollout_reader *rd = rollout_open(path, n_vocab, n_ctx, need);
+	if (!rd)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return rd;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -288,10 +306,21 @@ struct run {
 	ckpt_info info;
 	ckpt_state state;
 	trainer *t;
+	cli_progress prog;           /* the steps' progress line */
 	FILE *log;
 	uint64_t sequences;
 	int64_t steps_run;
 };
+
+/* The progress line after each step. */
+static void step_progress(void *ctx, const train_stats *s, int64_t step)
+{
+	cli_progress *p = ctx;
+	if (p->on)
+		fprintf(stderr, "\r%s: step %lld, loss %.4f, %.0f tokens/s   ", cli_prog(), (long long)step, s->loss,
+			s->tokens_per_s);
+	p->last = cli_now();
+}
 
 static int save(struct run *r)
 {
@@ -314,7 +343,7 @@ static int log_failed(struct run *r)
 
 static int validate(struct run *r)
 {
-	seqs *v = seqs_open(r->a->val);
+	seqs *v = open_seqs(r->a->val);
 	if (!v)
 		return -1;
 	seqs_set_model(v, (uint64_t)model_cfg(r->m)->n_vocab, (uint64_t)model_cfg(r->m)->n_ctx);
@@ -624,7 +653,7 @@ static int rl_file(struct run *r, const char *path, model *ref)
 	const model_config *c = model_cfg(r->m);
 	unsigned need = a->mode == MODE_GRPO ? ROLLOUT_NEED_REWARD | ROLLOUT_NEED_OLD_LOGPROBS
 					     : ROLLOUT_NEED_REWARD | ROLLOUT_NEED_REF_LOGPROBS;
-	rollout_reader *rd = rollout_open(path, (uint64_t)c->n_vocab, (uint64_t)c->n_ctx, need);
+	rollout_reader *rd = open_rollouts(path, (uint64_t)c->n_vocab, (uint64_t)c->n_ctx, need);
 	if (!rd)
 		return -1;
 	int ret = -1;
@@ -742,7 +771,7 @@ int main(int argc, char **argv)
 	struct run r = { .a = &a };
 	seqs *s = NULL;
 	seqs_header none = { .shard = -1 };
-	if (a.steps != 0 && !a.mode && !(s = seqs_open(a.files[0])))
+	if (a.steps != 0 && !a.mode && !(s = open_seqs(a.files[0])))
 		return EXIT_DATA;
 	ret = load_model(&r, s ? seqs_hdr(s) : &none);
 	if (ret)
@@ -755,7 +784,8 @@ int main(int argc, char **argv)
 	if (!a.log)
 		r.log = stderr;
 	train_opts to = { .batch = a.batch, .accum = a.accum, .opt = r.state.opts, .log = r.log,
-			  .progress = a.co.progress };
+			  .on_step = step_progress, .on_step_ctx = &r.prog };
+	cli_progress_init(&r.prog, a.co.progress);
 	r.t = train_new(r.m, r.o, &to, &r.info);
 	if (a.mode && a.steps != 0 && run_rl(&r) < 0)
 		goto out;
@@ -764,11 +794,12 @@ int main(int argc, char **argv)
 			goto out;
 		seqs_close(s);
 		s = NULL;
-		if (i + 1 < a.nfiles && !done(&r) && !(s = seqs_open(a.files[i + 1])))
+		if (i + 1 < a.nfiles && !done(&r) && !(s = open_seqs(a.files[i + 1])))
 			goto out;
 	}
 	train_free(r.t);
 	r.t = NULL;
+	cli_progress_done(&r.prog);
 	if (a.val && (!a.val_every || r.info.step % a.val_every) && validate(&r) < 0)
 		goto out;
 	if (save(&r) < 0)
@@ -784,6 +815,8 @@ int main(int argc, char **argv)
 			(unsigned long long)r.info.tokens, r.info.flops);
 	ret = EXIT_OK;
 out:
+	if (r.t)
+		cli_progress_done(&r.prog);
 	train_free(r.t);
 	seqs_close(s);
 	if (r.log && r.log != stderr && fclose(r.log) != 0 && ret == EXIT_OK) {

@@ -8,7 +8,7 @@ grep -q '^Usage: sluice-cat' "$TMP/out" && ok "help on stdout" || not_ok "help o
 expect "version exits 0" 0 sluice-cat --version
 expect_err "help to a full disk fails" 1 "." sh -c 'sluice-cat --help >/dev/full'
 expect_err "unknown option is a usage error" 2 "Try 'sluice-cat --help'" sluice-cat --bogus
-# The OpenMP wait policy: passive unless the user chose one (lib/cli.c),
+# The OpenMP wait policy: passive unless the user chose one (programs/cli.c),
 # seen in the environment of a tool waiting on its input.
 policy() {
 	mkfifo "$TMP/fifo.$1"
