@@ -418,10 +418,8 @@ static tok_splitter *splitter_for(pcre2_code *re, int jit, int owned)
 	sp->owned = owned;
 	sp->md = pcre2_match_data_create(1, NULL);
 	sp->mctx = pcre2_match_context_create(NULL);
-	if (!sp->md || !sp->mctx) {
-		fprintf(stderr, "sluice: out of memory\n");
-		exit(1);
-	}
+	if (!sp->md || !sp->mctx)
+		util_oom();
 	if (jit) {
 		sp->jit_stack = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
 		if (sp->jit_stack)

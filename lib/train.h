@@ -17,17 +17,20 @@
 #include "optim.h"
 #include "seqs.h"
 
-typedef struct train_opts {
-	int batch, accum;
-	optim_opts opt;
-	FILE *log;                  /* JSON lines; NULL: none */
-	int progress;               /* a progress line on stderr */
-} train_opts;
-
 typedef struct train_stats {
 	double loss, lr, grad_norm, seconds, tokens_per_s, gflops;
 	uint64_t targets;
 } train_stats;
+
+typedef struct train_opts {
+	int batch, accum;
+	optim_opts opt;
+	FILE *log;                  /* JSON lines; NULL: none */
+	/* Called after each step with its statistics and its number; NULL:
+	 * not called.  (A progress line is the caller's to draw.) */
+	void (*on_step)(void *ctx, const train_stats *s, int64_t step);
+	void *on_step_ctx;
+} train_opts;
 
 typedef struct trainer trainer;
 

@@ -22,20 +22,21 @@
 enum {
 	OPT_INIT = 256, OPT_CTX, OPT_SEED, OPT_FROM, OPT_EXPORT_LLMC, OPT_TOKENIZER, OPT_N_VOCAB, OPT_REWIND, OPT_ACCUM,
 	OPT_STEPS, OPT_LR, OPT_MIN_LR, OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WSD_DECAY, OPT_BETA1, OPT_BETA2,
-	OPT_EPS, OPT_WD, OPT_CLIP, OPT_DECAY_ALL, OPT_VAL, OPT_VAL_EVERY, OPT_LOG, OPT_SAVE_EVERY, OPT_PROGRESS,
-	OPT_QUIET, OPT_GRPO, OPT_DPO, OPT_REF, OPT_KL, OPT_KL_LOSS, OPT_GROUPS, OPT_UPDATES, OPT_RATIO_LOW,
+	OPT_EPS, OPT_WD, OPT_CLIP, OPT_DECAY_ALL, OPT_VAL, OPT_VAL_EVERY, OPT_LOG, OPT_SAVE_EVERY,
+	OPT_GRPO, OPT_DPO, OPT_REF, OPT_KL, OPT_KL_LOSS, OPT_GROUPS, OPT_UPDATES, OPT_RATIO_LOW,
 	OPT_RATIO_HIGH, OPT_AGG, OPT_NO_STD, OPT_MAX_STALENESS, OPT_SAMPLER_LOGPROBS, OPT_DPO_BETA,
 };
 
 enum { MODE_SEQS, MODE_GRPO, MODE_DPO };
 
 struct args {
+	cli_common co;
 	const char *ckpt, *init, *from, *export_llmc, *tokenizer, *val, *log;
-	int layers, channels, heads, ctx, batch, accum, threads, progress, quiet, rewind;
+	int layers, channels, heads, ctx, batch, accum, rewind;
 	uint64_t seed, n_vocab;
 	int64_t steps, val_every, save_every;
 	optim_opts opt;
-	int opt_given[OPT_QUIET + 1];  /* optimizer flags given, to override a resumed state */
+	int opt_given[OPT_DECAY_ALL + 1];  /* optimizer flags given, to override a resumed state */
 	int mode, groups, ref_given;
 	const char *ref;
 	int64_t max_staleness;
@@ -43,6 +44,24 @@ struct args {
 	char **files;
 	int nfiles;
 };
+
+/* seqs_open(), saying why it failed. */
+static seqs *open_seqs(const char *path)
+{
+	seqs *s = seqs_open(path);
+	if (!s)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return s;
+}
+
+/* rollout_open(), saying why it failed. */
+static rollout_reader *open_rollouts(const char *path, uint64_t n_vocab, uint64_t n_ctx, unsigned need)
+{
+	rollout_reader *rd = rollout_open(path, n_vocab, n_ctx, need);
+	if (!rd)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return rd;
+}
 
 static void usage(FILE *f)
 {
@@ -112,7 +131,7 @@ static void usage(FILE *f)
 "      --save-every N      write the checkpoint every N steps too\n"
 "  -j, --threads N         threads (default: OMP_NUM_THREADS, else all cores)\n"
 "      --progress          show a progress line even when stderr is not a terminal\n"
-"      --quiet             no progress line and no summary\n"
+"      --quiet             no progress line, summary or warnings\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
@@ -154,9 +173,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "val-every", required_argument, NULL, OPT_VAL_EVERY },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "save-every", required_argument, NULL, OPT_SAVE_EVERY },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "quiet", no_argument, NULL, OPT_QUIET },
+		CLI_OPTION_THREADS,
+		CLI_OPTION_PROGRESS,
+		CLI_OPTION_QUIET,
 		{ "grpo", no_argument, NULL, OPT_GRPO },
 		{ "dpo", no_argument, NULL, OPT_DPO },
 		{ "ref", required_argument, NULL, OPT_REF },
@@ -171,9 +190,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "max-staleness", required_argument, NULL, OPT_MAX_STALENESS },
 		{ "sampler-logprobs", no_argument, NULL, OPT_SAMPLER_LOGPROBS },
 		{ "dpo-beta", required_argument, NULL, OPT_DPO_BETA },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPTIONS_END,
 	};
 	a->batch = 4;
 	a->accum = 1;
@@ -183,9 +200,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 	optim_opts_default(&a->opt);
 	rl_opts_default(&a->rl);
 	a->max_staleness = 4;
-	int c;
+	int c, r;
 	uint64_t u;
-	while ((c = getopt_long(argc, argv, "m:L:C:H:B:j:hV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "m:L:C:H:B:j:hV", opts)) != -1) {
 		int bad = 0;
 		if (c >= OPT_LR && c <= OPT_DECAY_ALL)
 			a->opt_given[c] = 1;
@@ -221,9 +238,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_VAL_EVERY: bad = cli_parse_u64(optarg, 1, INT64_MAX, 0, &u); a->val_every = (int64_t)u; break;
 		case OPT_LOG: a->log = optarg; break;
 		case OPT_SAVE_EVERY: bad = cli_parse_u64(optarg, 1, INT64_MAX, 0, &u); a->save_every = (int64_t)u; break;
-		case 'j': bad = cli_parse_int(optarg, 1, 4096, &a->threads); break;
-		case OPT_PROGRESS: a->progress = 1; break;
-		case OPT_QUIET: a->quiet = 1; break;
 		case OPT_GRPO: a->mode = MODE_GRPO; break;
 		case OPT_DPO: a->mode = MODE_DPO; break;
 		case OPT_REF: a->ref = optarg; break;
@@ -241,12 +255,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_MAX_STALENESS: bad = cli_parse_u64(optarg, 0, INT64_MAX, 0, &u); a->max_staleness = (int64_t)u; break;
 		case OPT_SAMPLER_LOGPROBS: a->rl.sampler_old = 1; break;
 		case OPT_DPO_BETA: bad = cli_parse_double(optarg, 1e-9, 1e6, &a->rl.dpo_beta); break;
-		case 'h': usage(stdout); exit(cli_close_stdout());
-		case 'V': cli_version(); exit(cli_close_stdout());
-		default: return EXIT_USAGE;
+		default:
+			if ((r = cli_common_option(&a->co, c, optarg, opts, usage)) != 0)
+				return r;
 		}
 		if (bad)
-			return cli_bad_value(opts, c, optarg);
+			return cli_bad_value(opts, c, optarg, NULL);
 	}
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");
@@ -292,10 +306,21 @@ struct run {
 	ckpt_info info;
 	ckpt_state state;
 	trainer *t;
+	cli_progress prog;           /* the steps' progress line */
 	FILE *log;
 	uint64_t sequences;
 	int64_t steps_run;
 };
+
+/* The progress line after each step. */
+static void step_progress(void *ctx, const train_stats *s, int64_t step)
+{
+	cli_progress *p = ctx;
+	if (p->on)
+		fprintf(stderr, "\r%s: step %lld, loss %.4f, %.0f tokens/s   ", cli_prog(), (long long)step, s->loss,
+			s->tokens_per_s);
+	p->last = cli_now();
+}
 
 static int save(struct run *r)
 {
@@ -318,7 +343,7 @@ static int log_failed(struct run *r)
 
 static int validate(struct run *r)
 {
-	seqs *v = seqs_open(r->a->val);
+	seqs *v = open_seqs(r->a->val);
 	if (!v)
 		return -1;
 	seqs_set_model(v, (uint64_t)model_cfg(r->m)->n_vocab, (uint64_t)model_cfg(r->m)->n_ctx);
@@ -394,7 +419,7 @@ static int load_model(struct run *r, const seqs_header *h)
 			model_free(r->m);
 			r->m = g;
 			r->info.config = *model_cfg(g);
-			if (!a->quiet)
+			if (!a->co.quiet)
 				cli_error(path, "token embedding grown from %d to %d rows for the %s template's tokens", old,
 					  model_cfg(g)->n_vocab, h->chat_template);
 		}
@@ -410,7 +435,7 @@ static int load_model(struct run *r, const seqs_header *h)
 			free(sp);
 			return EXIT_DATA;
 		}
-		if (!r->o && !a->quiet)
+		if (!r->o && !a->co.quiet)
 			cli_error(sp, "no optimizer state: AdamW starts from zero moments");
 		free(sp);
 	}
@@ -538,7 +563,7 @@ static int train_file(struct run *r, seqs *s)
 		if (after_step(r) < 0)
 			return -1;
 	}
-	if (seqs_records(s) == first && !done(r) && !r->a->quiet && first)
+	if (seqs_records(s) == first && !done(r) && !r->a->co.quiet && first)
 		cli_error(seqs_path(s), "all %llu sequences were trained on already (--rewind to train on them again)",
 			  (unsigned long long)first);
 	return 0;
@@ -628,7 +653,7 @@ static int rl_file(struct run *r, const char *path, model *ref)
 	const model_config *c = model_cfg(r->m);
 	unsigned need = a->mode == MODE_GRPO ? ROLLOUT_NEED_REWARD | ROLLOUT_NEED_OLD_LOGPROBS
 					     : ROLLOUT_NEED_REWARD | ROLLOUT_NEED_REF_LOGPROBS;
-	rollout_reader *rd = rollout_open(path, (uint64_t)c->n_vocab, (uint64_t)c->n_ctx, need);
+	rollout_reader *rd = open_rollouts(path, (uint64_t)c->n_vocab, (uint64_t)c->n_ctx, need);
 	if (!rd)
 		return -1;
 	int ret = -1;
@@ -652,7 +677,7 @@ static int rl_file(struct run *r, const char *path, model *ref)
 	if (!id[0]) {
 		/* No rollouts: nothing to train on, and the data position is
 		 * left to the rollouts it names. */
-		if (!a->quiet)
+		if (!a->co.quiet)
 			cli_error(rollout_path(rd), "no rollouts");
 		ret = 0;
 		goto out;
@@ -709,7 +734,7 @@ static int rl_file(struct run *r, const char *path, model *ref)
 		cli_error(NULL, "%s", rollout_error(rd));
 		goto out;
 	}
-	if (rollout_records(rd) == first && first && !done(r) && !a->quiet)
+	if (rollout_records(rd) == first && first && !done(r) && !a->co.quiet)
 		cli_error(rollout_path(rd), "all %llu rollouts were trained on already (--rewind to train on them again)",
 			  (unsigned long long)first);
 	ret = 0;
@@ -741,12 +766,12 @@ int main(int argc, char **argv)
 	int ret = parse_args(argc, argv, &a);
 	if (ret)
 		return ret;
-	if (a.threads)
-		kern_cpu_threads(a.threads);
+	if (a.co.threads)
+		kern_cpu_threads(a.co.threads);
 	struct run r = { .a = &a };
 	seqs *s = NULL;
 	seqs_header none = { .shard = -1 };
-	if (a.steps != 0 && !a.mode && !(s = seqs_open(a.files[0])))
+	if (a.steps != 0 && !a.mode && !(s = open_seqs(a.files[0])))
 		return EXIT_DATA;
 	ret = load_model(&r, s ? seqs_hdr(s) : &none);
 	if (ret)
@@ -759,7 +784,8 @@ int main(int argc, char **argv)
 	if (!a.log)
 		r.log = stderr;
 	train_opts to = { .batch = a.batch, .accum = a.accum, .opt = r.state.opts, .log = r.log,
-			  .progress = a.quiet ? -1 : a.progress ? 1 : 0 };
+			  .on_step = step_progress, .on_step_ctx = &r.prog };
+	cli_progress_init(&r.prog, a.co.progress);
 	r.t = train_new(r.m, r.o, &to, &r.info);
 	if (a.mode && a.steps != 0 && run_rl(&r) < 0)
 		goto out;
@@ -768,11 +794,12 @@ int main(int argc, char **argv)
 			goto out;
 		seqs_close(s);
 		s = NULL;
-		if (i + 1 < a.nfiles && !done(&r) && !(s = seqs_open(a.files[i + 1])))
+		if (i + 1 < a.nfiles && !done(&r) && !(s = open_seqs(a.files[i + 1])))
 			goto out;
 	}
 	train_free(r.t);
 	r.t = NULL;
+	cli_progress_done(&r.prog);
 	if (a.val && (!a.val_every || r.info.step % a.val_every) && validate(&r) < 0)
 		goto out;
 	if (save(&r) < 0)
@@ -782,12 +809,14 @@ int main(int argc, char **argv)
 		cli_error(a.export_llmc, "cannot write: %s", err);
 		goto out;
 	}
-	if (!a.quiet)
+	if (!a.co.quiet)
 		fprintf(stderr, "%s: %lld steps, %llu sequences; model at step %lld, %llu tokens, %.3g FLOPs\n",
 			cli_prog(), (long long)r.steps_run, (unsigned long long)r.sequences, (long long)r.info.step,
 			(unsigned long long)r.info.tokens, r.info.flops);
 	ret = EXIT_OK;
 out:
+	if (r.t)
+		cli_progress_done(&r.prog);
 	train_free(r.t);
 	seqs_close(s);
 	if (r.log && r.log != stderr && fclose(r.log) != 0 && ret == EXIT_OK) {

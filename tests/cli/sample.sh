@@ -40,7 +40,7 @@ sed 's/"weights": "f32"/"weights": "bf16"/' "$TMP/w-f32.jsonl" | cmp -s - "$TMP/
 	not_ok "bf16 weights change the log-probs" || ok "bf16 weights change the log-probs"
 sed 's/"weights": "f32"//' "$TMP/s1.jsonl" | cmp -s - <(sed 's/"weights": "f32"//' "$TMP/w-f32.jsonl") &&
 	ok "--weights f32 is the default" || not_ok "f32 default"
-expect_err "--weights fp8" 2 "--weights: 'fp8' is not f32, bf16 or int8" $S -m "$TMP/a.st" --weights fp8 "$TMP/p.jsonl"
+expect_err "--weights fp8" 2 "invalid value for --weights: 'fp8' \(expected f32, bf16 or int8\)" $S -m "$TMP/a.st" --weights fp8 "$TMP/p.jsonl"
 $S -m "$TMP/a.st" -n 3 -N 12 -J -s 2 "$TMP/p.jsonl" 2>/dev/null >"$TMP/s3.jsonl"
 cmp -s "$TMP/s1.jsonl" "$TMP/s3.jsonl" && not_ok "another seed, other completions" || ok "another seed, other completions"
 $S -m "$TMP/a.st" -n 2 -t 0 -N 12 -J "$TMP/p.jsonl" 2>/dev/null | grep -o '"completion_tokens": [^]]*' |
