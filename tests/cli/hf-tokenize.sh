@@ -53,6 +53,17 @@ head -3 tests/data/chat/conversations.jsonl | sluice-tokenize -e "$Q" --chat -J 
 [ "$(grep -o '"tokens": \[4097, ' "$TMP/chat.out" | wc -l)" -eq 3 ] && ! grep -q '4100' "$TMP/chat.out" &&
 	ok "--chat uses the tokenizer's own <|im_start|> and <|im_end|>" || not_ok "chat" "$(head -c 300 "$TMP/chat.out")"
 
+# --- a model trained on it names it, and sampling decodes with it ---
+head -200 "$TMP/shk.jsonl" | sluice-tokenize -e "$Q" --eot --drop-text 2>/dev/null |
+	sluice-shard --quiet -T 32 -o "$TMP/qsh" 2>/dev/null
+OMP_NUM_THREADS=1 sluice-train-step -m "$TMP/q.st" --init custom -L 1 -C 32 -H 2 --ctx 32 --steps 2 --quiet \
+	--log /dev/null "$TMP/qsh/train-00000.slc"
+head -c 4000 "$TMP/q.st" | grep -aq "\"tokenizer\":\"$Q\"" && ok "the checkpoint names the tokenizer.json" ||
+	not_ok "checkpoint tokenizer" "$(head -c 300 "$TMP/q.st" | tr -c '[:print:]' ' ')"
+printf '{"text": "ROMEO:"}\n' | OMP_NUM_THREADS=1 sluice-sample -m "$TMP/q.st" -n 1 -N 8 --seed 1 --quiet -J >"$TMP/qs.out" 2>"$TMP/qs.err" &&
+	grep -q '"completion": "' "$TMP/qs.out" && ok "sluice-sample loads it from the checkpoint's name" ||
+	not_ok "sample with the checkpoint's tokenizer.json" "$(head -c 300 "$TMP/qs.err")"
+
 # --- bad files: exit 1 naming what is wrong ---
 head -c 5000 "$Q" >"$TMP/cut.json"
 expect_err "a tokenizer.json cut short: its line and column" 1 "cut.json: line [0-9]+, column [0-9]+: unterminated string" \
