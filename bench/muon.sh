@@ -11,14 +11,16 @@
 # model and of its compute), so that a run takes minutes on two cores;
 # 16 x 128 tokens a step; cosine schedule with 10 warm-up steps.  AdamW:
 # lr 2e-3 (the demo's).  Muon: --muon-lr 0.02 for the blocks' matrices,
-# AdamW at 2e-3 for the rest.  STEPS (default 250) and SEEDS (default
-# "1 2 3") can be set.  The seeds run side by side, each on one thread
+# AdamW at 2e-3 for the rest.  STEPS (default 170) and SEEDS (default
+# "1 2 3") can be set; the shard holds 200 steps of 16 sequences (one
+# pass, which train-step does not repeat), and AdamW's equal-FLOPs run
+# needs 1.17 x STEPS of them.  The seeds run side by side, each on one thread
 # (-j 1) with OpenMP's passive wait: on a shared machine spinning threads
 # made a step 4x slower.
 set -eu
 cd "$(dirname "$0")/.."
 O=${O:-build}
-STEPS=${STEPS:-250}
+STEPS=${STEPS:-170}
 SEEDS=${SEEDS:-1 2 3}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export PATH=$PWD/$O/bin:$PATH
