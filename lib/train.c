@@ -90,7 +90,8 @@ static int step(trainer *t)
 	}
 	double lr = optim_lr(&t->opts.opt, optim_steps(t->o));
 	double norm = optim_step(t->o, t->m, &t->opts.opt, lr);
-	double secs = util_now() - start, flops = 3 * model_forward_flops(model_cfg(t->m), n, T);
+	double secs = util_now() - start;
+	double flops = 3 * model_forward_flops(model_cfg(t->m), n, T) + optim_step_flops(t->m, &t->opts.opt);
 	ckpt_info *info = t->info;
 	info->step = optim_steps(t->o);
 	info->tokens += (uint64_t)n * (uint64_t)T;

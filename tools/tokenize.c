@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bpe_train.h"
 #include "chat.h"
@@ -46,7 +47,8 @@ static void usage(FILE *f)
 "learn a new vocabulary.\n"
 "\n"
 "Vocabulary:\n"
-"  -e, --encoding NAME    gpt2, cl100k_base or o200k_base (default gpt2)\n"
+"  -e, --encoding NAME    gpt2, cl100k_base or o200k_base (default gpt2), or a\n"
+"                         Hugging Face tokenizer.json (or a directory with one)\n"
 "  -v, --vocab FILE       a tiktoken rank file; its pattern and special tokens\n"
 "                         come from FILE's .json beside it\n"
 "      --pattern REGEX    pre-tokenization pattern (replaces the vocabulary's)\n"
@@ -93,6 +95,14 @@ static void usage(FILE *f)
 "\n"
 "Exit status: 0 ok, 1 data or I/O error, 2 usage error.\n"
 "See sluice-tokenize(1).\n");
+}
+
+/* A Hugging Face tokenizer.json, or a model directory holding one. */
+static int hf_tokenizer(const char *s)
+{
+	size_t n = strlen(s);
+	struct stat st;
+	return (n > 5 && strcmp(s + n - 5, ".json") == 0) || (stat(s, &st) == 0 && S_ISDIR(st.st_mode));
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -180,10 +190,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 		a->co.threads = 1;
 	if (a->encoding && a->vocab)
 		return cli_usage_error("--encoding and --vocab exclude each other");
-	/* -e names an encoding, -v is a file: neither is taken for the other. */
-	if (a->encoding && (strchr(a->encoding, '/') || strstr(a->encoding, ".tiktoken")))
-		return cli_usage_error("--encoding '%s': give an encoding name (gpt2, cl100k_base, o200k_base), "
-				       "or the file with --vocab", a->encoding);
+	/* -e names an encoding or a tokenizer.json, -v is a rank file: neither
+	 * is taken for the other. */
+	if (a->encoding && !hf_tokenizer(a->encoding) && (strchr(a->encoding, '/') || strstr(a->encoding, ".tiktoken")))
+		return cli_usage_error("--encoding '%s': give an encoding name (gpt2, cl100k_base, o200k_base) or a "
+				       "tokenizer.json, or a rank file with --vocab", a->encoding);
 	if (a->vocab && !strchr(a->vocab, '/')) {
 		static char here[4096];
 		if ((size_t)snprintf(here, sizeof(here), "./%s", a->vocab) >= sizeof(here))
@@ -484,7 +495,9 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	j.v = tok_load(a->vocab ? a->vocab : a->encoding, a->pattern, err, sizeof(err));
 	if (!j.v) {
 		cli_error(NULL, "%s", err);
-		return EXIT_USAGE;
+		/* A tokenizer.json that cannot be read is bad data, not a bad
+		 * command line. */
+		return hf_tokenizer(a->vocab ? a->vocab : a->encoding) ? EXIT_DATA : EXIT_USAGE;
 	}
 	if (a->allow_all)
 		tok_allow_special(j.v, NULL);

@@ -22,8 +22,8 @@
 enum {
 	OPT_INIT = 256, OPT_CTX, OPT_SEED, OPT_FROM, OPT_EXPORT_LLMC, OPT_TOKENIZER, OPT_N_VOCAB, OPT_REWIND, OPT_ACCUM,
 	OPT_STEPS, OPT_LR, OPT_MIN_LR, OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WSD_DECAY, OPT_BETA1, OPT_BETA2,
-	OPT_EPS, OPT_WD, OPT_CLIP, OPT_DECAY_ALL, OPT_VAL, OPT_VAL_EVERY, OPT_LOG, OPT_SAVE_EVERY,
-	OPT_GRPO, OPT_DPO, OPT_REF, OPT_KL, OPT_KL_LOSS, OPT_GROUPS, OPT_UPDATES, OPT_RATIO_LOW,
+	OPT_EPS, OPT_WD, OPT_CLIP, OPT_DECAY_ALL, OPT_OPTIM, OPT_MUON_LR, OPT_MUON_MOMENTUM, OPT_VAL, OPT_VAL_EVERY,
+	OPT_LOG, OPT_SAVE_EVERY, OPT_GRPO, OPT_DPO, OPT_REF, OPT_KL, OPT_KL_LOSS, OPT_GROUPS, OPT_UPDATES, OPT_RATIO_LOW,
 	OPT_RATIO_HIGH, OPT_AGG, OPT_NO_STD, OPT_MAX_STALENESS, OPT_SAMPLER_LOGPROBS, OPT_DPO_BETA,
 };
 
@@ -36,7 +36,7 @@ struct args {
 	uint64_t seed, n_vocab;
 	int64_t steps, val_every, save_every;
 	optim_opts opt;
-	int opt_given[OPT_DECAY_ALL + 1];  /* optimizer flags given, to override a resumed state */
+	int opt_given[OPT_MUON_MOMENTUM + 1];  /* optimizer flags given, to override a resumed state */
 	int mode, groups, ref_given;
 	const char *ref;
 	int64_t max_staleness;
@@ -92,7 +92,11 @@ static void usage(FILE *f)
 "                          0: no training, only --init/--from and the exports)\n"
 "      --rewind            read the input from its start even where the\n"
 "                          checkpoint stopped inside it\n"
-"Optimizer (AdamW; a resumed run keeps its settings unless given again):\n"
+"Optimizer (a resumed run keeps its settings unless given again):\n"
+"      --optim adamw|muon  AdamW for everything (default), or Muon for the\n"
+"                          blocks' weight matrices and AdamW for the rest\n"
+"      --muon-lr X         Muon's peak rate, on the same schedule (default 0.02)\n"
+"      --muon-momentum X   Muon's Nesterov momentum (default 0.95)\n"
 "      --lr X              peak learning rate (default 6e-4)\n"
 "      --min-lr F          floor, as a fraction of the peak (default 0.1)\n"
 "      --schedule S        cosine, wsd or constant (default cosine)\n"
@@ -169,6 +173,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "weight-decay", required_argument, NULL, OPT_WD },
 		{ "decay-all", no_argument, NULL, OPT_DECAY_ALL },
 		{ "clip", required_argument, NULL, OPT_CLIP },
+		{ "optim", required_argument, NULL, OPT_OPTIM },
+		{ "muon-lr", required_argument, NULL, OPT_MUON_LR },
+		{ "muon-momentum", required_argument, NULL, OPT_MUON_MOMENTUM },
 		{ "val", required_argument, NULL, OPT_VAL },
 		{ "val-every", required_argument, NULL, OPT_VAL_EVERY },
 		{ "log", required_argument, NULL, OPT_LOG },
@@ -204,7 +211,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	uint64_t u;
 	while ((c = cli_getopt(argc, argv, "m:L:C:H:B:j:hV", opts)) != -1) {
 		int bad = 0;
-		if (c >= OPT_LR && c <= OPT_DECAY_ALL)
+		if (c >= OPT_LR && c <= OPT_MUON_MOMENTUM)
 			a->opt_given[c] = 1;
 		switch (c) {
 		case 'm': a->ckpt = optarg; break;
@@ -234,6 +241,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_WD: bad = cli_parse_double(optarg, 0, 10, &a->opt.weight_decay); break;
 		case OPT_DECAY_ALL: a->opt.decay_all = 1; break;
 		case OPT_CLIP: bad = cli_parse_double(optarg, 0, 1e30, &a->opt.clip); break;
+		case OPT_OPTIM: bad = (a->opt.kind = optim_kind_parse(optarg)) < 0; break;
+		case OPT_MUON_LR: bad = cli_parse_double(optarg, 0, 10, &a->opt.muon_lr); break;
+		case OPT_MUON_MOMENTUM: bad = cli_parse_double(optarg, 0, 0.999999, &a->opt.muon_momentum); break;
 		case OPT_VAL: a->val = optarg; break;
 		case OPT_VAL_EVERY: bad = cli_parse_u64(optarg, 1, INT64_MAX, 0, &u); a->val_every = (int64_t)u; break;
 		case OPT_LOG: a->log = optarg; break;
@@ -461,6 +471,17 @@ static int load_model(struct run *r, const seqs_header *h)
 		if (a->opt_given[OPT_WD]) s->weight_decay = g->weight_decay;
 		if (a->opt_given[OPT_CLIP]) s->clip = g->clip;
 		if (a->opt_given[OPT_DECAY_ALL]) s->decay_all = g->decay_all;
+		if (a->opt_given[OPT_MUON_LR]) s->muon_lr = g->muon_lr;
+		if (a->opt_given[OPT_MUON_MOMENTUM]) s->muon_momentum = g->muon_momentum;
+		/* The state's first moments are AdamW's or Muon's momentum:
+		 * they do not carry over from one to the other. */
+		if (a->opt_given[OPT_OPTIM] && g->kind != s->kind) {
+			char *sp = ckpt_state_path(a->ckpt);
+			cli_error(sp, "the optimizer state is %s's; --optim %s cannot continue it (start with --from "
+				  "%s and a new -m to switch)", optim_kind_name(s->kind), optim_kind_name(g->kind), a->ckpt);
+			free(sp);
+			return EXIT_USAGE;
+		}
 	}
 	return EXIT_OK;
 }
