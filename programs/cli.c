@@ -85,18 +85,24 @@ const char *cli_name(const char *path, int output)
 	return path;
 }
 
-void cli_error(const char *file, const char *fmt, ...)
+/* "prog: file: message" on stderr, after whatever stdout holds. */
+__attribute__((format(printf, 2, 0))) static void message(const char *file, const char *fmt, va_list ap)
 {
-	va_list ap;
 	fflush(stdout);
 	if (file)
 		fprintf(stderr, "%s: %s: ", prog, file);
 	else
 		fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void cli_error(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	message(file, fmt, ap);
+	va_end(ap);
 }
 
 void cli_warn(const char *file, const char *fmt, ...)
@@ -104,15 +110,9 @@ void cli_warn(const char *file, const char *fmt, ...)
 	if (quiet)
 		return;
 	va_list ap;
-	fflush(stdout);
-	if (file)
-		fprintf(stderr, "%s: %s: ", prog, file);
-	else
-		fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message(file, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int cli_try_help(void)
