@@ -23,20 +23,40 @@ DATADIR = $(PREFIX)/share/sluice
 # Debian packages when run as root, and otherwise names them).
 -include $(O)/config.mk
 
+# Warnings are shown, not fatal: a newer compiler's new warning must not stop
+# a user's build.  make check (and CI) turns them into errors.
+WERROR ?=
 # -ffp-contract=off: no fused multiply-adds the source does not write (gcc
 # already so in ISO C mode; clang not), so results do not depend on the compiler.
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -Wall -Wextra -Werror \
+# -MMD -MP: each object's header dependencies, in $(O)/**/*.d.
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -Wall -Wextra $(WERROR) \
 	-Ilib -Ikernels -fopenmp $(PKG_CFLAGS) $(BLAS_CFLAGS) $(CFLAGS)
+# Everything above the library sees the programs' headers too; the library
+# and the kernels do not (doc/architecture.md).
+PROG_CFLAGS = -Iprograms
+DEPFLAGS = -MMD -MP
+BASE_LIBS = $(PKG_LIBS) -lpthread -lm
 ALL_LIBS = $(PKG_LIBS) $(PCRE2_LIBS) $(BLAS_LIBS) -fopenmp -lpthread -lm
 
 KERNEL_SRC = $(wildcard kernels/*.c)
 LIB_SRC = $(wildcard lib/*.c) $(KERNEL_SRC)
 LIB_OBJ = $(patsubst %.c,$(O)/%.o,$(LIB_SRC))
 LIB_A = $(O)/libsluice.a
+# The programs' support code (options, messages, progress, outputs), apart
+# from the library (doc/architecture.md).
+PROG_SRC = $(wildcard programs/*.c)
+PROG_OBJ = $(patsubst %.c,$(O)/%.o,$(PROG_SRC))
+PROG_A = $(O)/libsluice-programs.a
 
-TOOLS = $(patsubst tools/%.c,%,$(wildcard tools/*.c))
-BINS = $(patsubst %,$(O)/bin/%,$(filter sluice,$(TOOLS))) \
-       $(patsubst %,$(O)/bin/sluice-%,$(filter-out sluice,$(TOOLS)))
+# tools/list is the one list of the tools: their names, what each links
+# beyond the base libraries, and the dispatcher's line for each.
+TOOLS := $(shell sed -n 's/^\([a-z][a-z0-9-]*\)[[:space:]].*/\1/p' tools/list)
+BINS = $(O)/bin/sluice $(TOOLS:%=$(O)/bin/sluice-%)
+# The libraries tool $(1) links: the base ones and those its line names.
+tool_libs = $(foreach l,$(subst $(comma), ,$(shell awk '$$1 == "$(1)" { print $$2 }' tools/list)),\
+	$(if $(filter pcre2,$(l)),$(PCRE2_LIBS))$(if $(filter blas,$(l)),$(BLAS_LIBS))$(if $(filter omp,$(l)),-fopenmp)$(if $(filter mpi,$(l)),$(MPI_LIBS))) \
+	$(BASE_LIBS)
+comma := ,
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
@@ -51,30 +71,38 @@ all: $(BINS) $(PIPE_BINS)
 $(O)/config.mk: scripts/deps.sh
 	@CC="$(CC)" scripts/deps.sh $@
 
-$(O)/lib/%.o: lib/%.c $(wildcard lib/*.h kernels/*.h) | $(O)/config.mk
+# The flags in use: objects are rebuilt when they change (make check after
+# make rebuilds with -Werror).
+$(O)/cflags: FORCE | $(O)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo '$(CC) $(ALL_CFLAGS) $(KERNEL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
+		echo '$(CC) $(ALL_CFLAGS) $(KERNEL_CFLAGS) $(LDFLAGS)' >$@
 
-$(O)/kernels/%.o: kernels/%.c $(wildcard kernels/*.h) | $(O)/config.mk
+$(O)/lib/%.o: lib/%.c $(O)/cflags
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(KERNEL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(O)/kernels/%.o: kernels/%.c $(O)/cflags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(KERNEL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(O)/bin/sluice: tools/sluice.c $(LIB_A)
+$(O)/programs/%.o: programs/%.c $(O)/cflags
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(O)/bin/sluice-%: tools/%.c $(LIB_A)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+$(PROG_A): $(PROG_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
 # Data-parallel training over MPI: sluice-train-step is built with MPI when
 # pkg-config finds one (Debian: libopenmpi-dev; mpirun from openmpi-bin),
 # else without, saying so; MPI=0 builds without.  `make mpi` installs
-# OpenMPI when run as root.  The stamp rebuilds it when that changes.
+# OpenMPI when run as root.  The stamp rebuilds it when that changes; the
+# tools whose line in tools/list names mpi compile and link with it.
 MPI ?= $(shell pkg-config --exists mpi-c 2>/dev/null && echo 1 || echo 0)
 ifeq ($(MPI),1)
 MPI_CFLAGS = -DSLUICE_MPI $(patsubst -I%,-isystem %,$(shell pkg-config --cflags mpi-c))
@@ -86,55 +114,98 @@ $(O)/mpi-$(MPI).stamp:
 	@$(if $(filter 1,$(MPI)),:,echo "note: no MPI found (Debian: libopenmpi-dev openmpi-bin, or make mpi as root):" \
 		"sluice-train-step is built without data-parallel training")
 	@touch $@
-
-$(O)/bin/sluice-train-step: tools/train-step.c $(LIB_A) $(O)/mpi-$(MPI).stamp
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(MPI_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(MPI_LIBS) $(ALL_LIBS) -o $@
+MPI_TOOLS := $(shell awk '/^[a-z]/ && $$2 ~ /(^|,)mpi(,|$$)/ { print $$1 }' tools/list)
+$(MPI_TOOLS:%=$(O)/tools/%.o): PROG_CFLAGS += $(MPI_CFLAGS)
+$(MPI_TOOLS:%=$(O)/tools/%.o): $(O)/mpi-$(MPI).stamp
 
 mpi:
 	@scripts/need.sh mpicc libopenmpi-dev && scripts/need.sh mpirun openmpi-bin
 	@$(MAKE) --no-print-directory all
 
-$(O)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(LIB_A)
+# The dispatcher's table of tools, from tools/list (whose lines hold no
+# quotes or backslashes: make check-lists says so).
+$(O)/gen/tools.h: tools/list
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+	awk '/^[a-z]/ { name = $$1; $$1 = $$2 = ""; sub(/^ +/, ""); printf "\t{ \"%s\", \"%s\" },\n", name, $$0 }' \
+		$< >$@
+
+$(O)/tools/%.o: tools/%.c $(O)/cflags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(O)/tools/sluice.o: tools/sluice.c $(O)/gen/tools.h $(O)/cflags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) -I$(O)/gen $(DEPFLAGS) -c $< -o $@
+
+# Each tool links only the libraries its line in tools/list names (the
+# dispatcher, the base ones).
+$(O)/bin/sluice: $(O)/tools/sluice.o $(PROG_A) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(BASE_LIBS) -o $@
+
+$(O)/bin/sluice-%: $(O)/tools/%.o $(PROG_A) $(LIB_A) tools/list
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(call tool_libs,$*) -o $@
+
+$(O)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(PROG_A) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
+
+# The library's own test links the library alone, as a program that is not
+# a sluice tool would.
+$(O)/tests/test_library: tests/unit/test_library.c tests/unit/check.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
 
 # The gradient check builds the model and its kernels in double precision.
 $(O)/tests/test_gradcheck: tests/unit/test_gradcheck.c tests/unit/check.h lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) \
-		$(wildcard lib/*.h kernels/*.h) | $(O)/config.mk
+		$(wildcard lib/*.h kernels/*.h) $(O)/cflags
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DSLUICE_REAL_DOUBLE $(LDFLAGS) $< lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) $(ALL_LIBS) -o $@
 
 # So does the RL objectives' check, with a stand-in optimizer of its own.
 $(O)/tests/test_rl: tests/unit/test_rl.c tests/unit/check.h lib/rl.c lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) \
-		$(wildcard lib/*.h kernels/*.h) | $(O)/config.mk
+		$(wildcard lib/*.h kernels/*.h) $(O)/cflags
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DSLUICE_REAL_DOUBLE $(LDFLAGS) $< lib/rl.c lib/model.c lib/rng.c lib/util.c $(KERNEL_SRC) \
 		$(ALL_LIBS) -o $@
 
 # Fuzz targets built with a plain main() that replays files, for the tests.
-$(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_A)
+$(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< tests/fuzz/replay.c $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< tests/fuzz/replay.c $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
-$(O)/pipelines/%: pipelines/%.c $(LIB_A)
+$(O)/pipelines/%: pipelines/%.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
-$(O)/bench/%: bench/%.c $(LIB_A)
+$(O)/bench/%: bench/%.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
 # Programs the CLI tests call (not tests themselves).
 HELPER_BINS = $(patsubst tests/helpers/%.c,$(O)/tests/helpers/%,$(wildcard tests/helpers/*.c))
-$(O)/tests/helpers/%: tests/helpers/%.c $(LIB_A)
+$(O)/tests/helpers/%: tests/helpers/%.c $(PROG_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB_A) $(ALL_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PROG_A) $(LIB_A) $(ALL_LIBS) -o $@
 
 # The benchmarks are built (not run) with the tests, so every one keeps
 # compiling.
-test: all $(UNIT_BINS) $(FUZZ_REPLAY) $(HELPER_BINS) $(BENCH_BINS)
+test: all $(UNIT_BINS) $(FUZZ_REPLAY) $(HELPER_BINS) $(BENCH_BINS) check-lists check-layers
 	@O=$(O) tests/run.sh
+
+# The tests with warnings as errors: what CI runs.
+check:
+	@$(MAKE) --no-print-directory WERROR=-Werror test
+
+# tools/list, tools/*.c and man/ name the same tools.
+check-lists:
+	@scripts/check-lists.sh
+
+# No layer includes a higher one; the library never prints or exits
+# (doc/architecture.md).
+check-layers:
+	@scripts/check-layers.sh
 
 # Coverage-guided fuzzing with libFuzzer (clang): FUZZ_TIME seconds a target.
 FUZZ_TIME ?= 60
@@ -180,5 +251,9 @@ uninstall:
 clean:
 	rm -rf build build-asan build-clang
 
-.PHONY: all test fuzz bench demo install uninstall clean mpi
+# Header dependencies of everything built, as the compiler found them.
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+FORCE:
+.PHONY: all test check check-lists check-layers fuzz bench demo install uninstall clean mpi FORCE
 .DELETE_ON_ERROR:

@@ -26,7 +26,7 @@ struct docs {
 
 static void load(struct docs *d, const char *path, size_t target)
 {
-	input *in = input_open(path, INPUT_AUTO);
+	input *in = cli_input_open(path, INPUT_AUTO);
 	if (!in)
 		exit(1);
 	rec *r = rec_new();

@@ -108,6 +108,22 @@ void crossentropy_backward_cpu(real *probs, const uint32_t *target, const real *
 void adamw_cpu(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
 	       float eps, float wd, float gscale, int64_t step);
 
+/* Muon's update of one weight matrix p [rows, cols] (row-major, [IN, OUT])
+ * from its gradient g * gscale: buf = momentum * buf + g; the update
+ * g + momentum * buf (Nesterov) orthogonalised by newton_schulz_cpu (5
+ * steps), each of `blocks` column blocks on its own (3 for a fused
+ * query/key/value matrix), then p -= lr * sqrt(max(1, fan_out / fan_in)) *
+ * update.  scratch holds rows * cols / blocks floats plus
+ * newton_schulz_scratch(rows, cols / blocks).  Float in every build. */
+void muon_cpu(float *p, const float *g, float *buf, int rows, int cols, int blocks, float lr, float momentum,
+	      float gscale, float *scratch);
+/* The quintic Newton-Schulz iteration in place on x [rows, cols]: x is
+ * divided by its Frobenius norm, then steps times X = a X + (b A + c A^2) X
+ * with A = X X^T (on the transpose when rows > cols), a, b, c = 3.4445,
+ * -4.7750, 2.0315.  scratch: newton_schulz_scratch(rows, cols) floats. */
+void newton_schulz_cpu(float *x, int rows, int cols, int steps, float *scratch);
+size_t newton_schulz_scratch(int rows, int cols);
+
 /* The table a backend fills in. */
 typedef struct kern_ops {
 	const char *name;

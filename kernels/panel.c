@@ -33,6 +33,21 @@ static int groups(int IN)
 	return (IN + KERN_I8_GROUP - 1) / KERN_I8_GROUP;
 }
 
+/* An int8 panel is a run of groups: W float scales, then KERN_I8_GROUP
+ * rows of W int8 weights (the last group may have fewer rows). */
+#define GROUP_BYTES (W * sizeof(float) + KERN_I8_GROUP * W)
+
+static const float *group_scales(const unsigned char *base, int k)
+{
+	return (const float *)(base + (size_t)(k / KERN_I8_GROUP) * GROUP_BYTES);
+}
+
+static const int8_t *group_row(const unsigned char *base, int k)
+{
+	return (const int8_t *)(base + (size_t)(k / KERN_I8_GROUP) * GROUP_BYTES + W * sizeof(float)) +
+	       (size_t)(k % KERN_I8_GROUP) * W;
+}
+
 static size_t panel_size(int fmt, int IN)
 {
 	switch (fmt) {
@@ -88,8 +103,7 @@ void panel_pack_cpu(void *dst, int fmt, const real *w, int IN, int OUT, int tran
 					scale[j] = mx / 127;
 					inv[j] = mx > 0 ? 127 / mx : 0;
 				}
-				memcpy(base + (size_t)(k0 / KERN_I8_GROUP) * (W * sizeof(float) + KERN_I8_GROUP * W), scale,
-				       sizeof(scale));
+				memcpy((void *)group_scales(base, k0), scale, sizeof(scale));
 			}
 			for (int k = k0; k < k1; k++)
 				for (int j = 0; j < W; j++) {
@@ -101,10 +115,7 @@ void panel_pack_cpu(void *dst, int fmt, const real *w, int IN, int OUT, int tran
 					} else if (fmt == KERN_I8) {
 						float q = (float)v * inv[j];
 						q = q > 127 ? 127 : q < -127 ? -127 : q;
-						int8_t *g = (int8_t *)(base + (size_t)(k0 / KERN_I8_GROUP) *
-										  (W * sizeof(float) + KERN_I8_GROUP * W) +
-								       W * sizeof(float));
-						g[(size_t)(k - k0) * W + j] = (int8_t)(q < 0 ? q - 0.5f : q + 0.5f);
+						((int8_t *)group_row(base, k))[j] = (int8_t)(q < 0 ? q - 0.5f : q + 0.5f);
 					} else {
 						((real *)base)[at] = v;
 					}
@@ -134,11 +145,10 @@ static inline __attribute__((always_inline)) void widen(lanes *v, const unsigned
 		return;
 	}
 	if (fmt == KERN_I8) {
-		const unsigned char *g = base + (size_t)(k / KERN_I8_GROUP) * (W * sizeof(float) + KERN_I8_GROUP * W);
 		flanes s;
 		qlanes q;
-		memcpy(&s, g, sizeof(s));
-		memcpy(&q, g + W * sizeof(float) + (size_t)(k % KERN_I8_GROUP) * W, sizeof(q));
+		memcpy(&s, group_scales(base, k), sizeof(s));
+		memcpy(&q, group_row(base, k), sizeof(q));
 		*v = __builtin_convertvector(__builtin_convertvector(q, flanes) * s, lanes);
 		return;
 	}
@@ -154,11 +164,7 @@ void panel_column_cpu(real *dst, const void *packed, int fmt, int IN, int OUT, i
 		if (fmt == KERN_BF16) {
 			dst[k] = bf16_float(((const uint16_t *)base)[(size_t)k * W + j]);
 		} else if (fmt == KERN_I8) {
-			const unsigned char *g = base + (size_t)(k / KERN_I8_GROUP) * (W * sizeof(float) + KERN_I8_GROUP * W);
-			float scale;
-			memcpy(&scale, g + j * sizeof(float), sizeof(scale));
-			dst[k] = (real)((float)((const int8_t *)(g + W * sizeof(float)))[(size_t)(k % KERN_I8_GROUP) * W + j] *
-					scale);
+			dst[k] = (real)((float)group_row(base, k)[j] * group_scales(base, k)[j]);
 		} else {
 			dst[k] = ((const real *)base)[(size_t)k * W + j];
 		}
@@ -219,11 +225,10 @@ AVX2_INLINE void widen_avx2(__m256 *lo, __m256 *hi, const unsigned char *base, i
 		*lo = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(h)), 16));
 		*hi = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(h, 1)), 16));
 	} else if (fmt == KERN_I8) {
-		const unsigned char *g = base + (size_t)(k / KERN_I8_GROUP) * (W * sizeof(float) + KERN_I8_GROUP * W);
-		__m128i q = _mm_loadu_si128((const __m128i *)(g + W * sizeof(float) + (size_t)(k % KERN_I8_GROUP) * W));
-		*lo = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_loadu_ps((const float *)g));
-		*hi = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))),
-				    _mm256_loadu_ps((const float *)g + 8));
+		const float *s = group_scales(base, k);
+		__m128i q = _mm_loadu_si128((const __m128i *)group_row(base, k));
+		*lo = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_loadu_ps(s));
+		*hi = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), _mm256_loadu_ps(s + 8));
 	} else {
 		const float *w = (const float *)base + (size_t)k * W;
 		*lo = _mm256_loadu_ps(w);

@@ -279,11 +279,12 @@ static st_writer *state_writer(model *m, optim *o, const ckpt_state *s)
 	snprintf(tmp, sizeof(tmp), "%" PRIu64, s->data_records);
 	st_writer_meta(w, "data_records", tmp);
 	st_writer_meta(w, "schedule", optim_schedule_name(p->schedule));
+	st_writer_meta(w, "optimizer", optim_kind_name(p->kind));
 	struct { const char *key; double v; } nums[] = {
 		{ "lr", p->lr }, { "min_lr_frac", p->min_lr_frac }, { "warmup", (double)p->warmup },
 		{ "horizon", (double)p->horizon }, { "wsd_decay", p->wsd_decay }, { "beta1", p->beta1 },
 		{ "beta2", p->beta2 }, { "eps", p->eps }, { "weight_decay", p->weight_decay }, { "clip", p->clip },
-		{ "decay_all", p->decay_all },
+		{ "decay_all", p->decay_all }, { "muon_lr", p->muon_lr }, { "muon_momentum", p->muon_momentum },
 	};
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		snprintf(tmp, sizeof(tmp), "%.17g", nums[i].v);
@@ -398,8 +399,10 @@ static optim *read_state(const char *path, model *m, int64_t at_step, ckpt_state
 		snprintf(err, errlen, "belongs to other parameters (params_xxh3 %s, checkpoint %s)", want ? want : "absent",
 			 have);
 	} else if (parse_u64(st_meta(f, "step"), &step) < 0 || parse_u64(st_meta(f, "data_records"), &recs) < 0 ||
-		   !sched || optim_schedule_parse(sched) < 0 || bad_num) {
-		snprintf(err, errlen, "metadata: step, data_records, schedule and the hyperparameters must be numbers");
+		   !sched || optim_schedule_parse(sched) < 0 || bad_num ||
+		   (st_meta(f, "optimizer") && optim_kind_parse(st_meta(f, "optimizer")) < 0)) {
+		snprintf(err, errlen, "metadata: step, data_records, schedule, optimizer and the hyperparameters must be "
+			 "numbers or known names");
 	} else if (step > INT64_MAX || (int64_t)step != at_step) {
 		snprintf(err, errlen, "belongs to step %" PRIu64 ", the checkpoint is at step %" PRId64, step, at_step);
 	} else {
@@ -422,6 +425,14 @@ static optim *read_state(const char *path, model *m, int64_t at_step, ckpt_state
 		p->weight_decay = v[8];
 		p->clip = v[9];
 		p->decay_all = v[10] != 0;
+		/* Files from before Muon name no optimizer: AdamW's. */
+		const char *kind = st_meta(f, "optimizer");
+		p->kind = kind ? optim_kind_parse(kind) : OPTIM_ADAMW;
+		double mv;
+		if (meta_double(f, "muon_lr", &mv) == 0)
+			p->muon_lr = mv;
+		if (meta_double(f, "muon_momentum", &mv) == 0)
+			p->muon_momentum = mv;
 	}
 	st_free(f);
 	return o;

@@ -863,7 +863,7 @@ int dedup_sigfile_read(dedup_set *s, const char *path, int indexed, char *err, s
 {
 	input *in = input_open(path, INPUT_RECORDS);
 	if (!in) {
-		snprintf(err, errlen, "cannot open");
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
 		return -1;
 	}
 	int ret = sigfile_load(s, in, indexed, err, errlen);
@@ -1050,7 +1050,7 @@ dedup_drops *dedup_drops_read(const char *path, char *err, size_t errlen)
 {
 	input *in = input_open(path, INPUT_RECORDS);
 	if (!in) {
-		snprintf(err, errlen, "cannot open");
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
 	dedup_drops *d = drops_load(in, err, errlen);

@@ -8,9 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
-
-#include "cli.h"
 
 struct input {
 	char *path;
@@ -50,7 +49,7 @@ const char *input_format_name(input_format f)
 static input *input_new(const char *path, input_format fmt)
 {
 	input *in = xcalloc(1, sizeof(*in));
-	in->path = xstrdup(cli_name(path, 0));
+	in->path = xstrdup(!path || strcmp(path, "-") == 0 ? "(stdin)" : path);
 	in->fmt = fmt;
 	in->fd = -1;
 	return in;
@@ -58,7 +57,7 @@ static input *input_new(const char *path, input_format fmt)
 
 input *input_open(const char *path, input_format fmt)
 {
-	int fd = cli_open_input(path);
+	int fd = !path || strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY);
 	if (fd < 0)
 		return NULL;
 	input *in = input_new(path, fmt);

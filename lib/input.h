@@ -21,8 +21,8 @@ typedef enum { INPUT_AUTO, INPUT_RECORDS, INPUT_JSONL, INPUT_TEXT } input_format
 
 typedef struct input input;
 
-/* Open path (NULL or "-" for stdin).  Returns NULL after printing the error
- * if the file cannot be opened; format problems show at the first read.
+/* Open path (NULL or "-" for stdin).  Returns NULL with errno set if the
+ * file cannot be opened; format problems show at the first read.
  *
  * Detection (INPUT_AUTO): the stream magic (after any zstd layer) means a
  * record stream; else, past a UTF-8 byte order mark (skipped in JSONL and

@@ -897,6 +897,89 @@ int json_parse_strings(const char *text, size_t len, buf *out, size_t *count, ch
 	return p == ps->end ? 0 : fail(ps, p, "unexpected text after the array");
 }
 
+/* ============================ walking a value ============================ */
+
+static struct parser *walk_parser(const char *text, size_t len, char *err, size_t errlen)
+{
+	struct parser *ps = thread_parser();
+	ps->rep = NULL;
+	ps->start = (const uint8_t *)text;
+	ps->end = ps->start + len;
+	ps->err = err;
+	ps->errlen = errlen;
+	if (errlen)
+		err[0] = '\0';
+	return ps;
+}
+
+int json_iter_start(json_iter *it, const char *text, size_t len, size_t at, char want, char *err, size_t errlen)
+{
+	struct parser *ps = walk_parser(text, len, err, errlen);
+	const uint8_t *p = skip_ws(ps->start + (at < len ? at : len), ps->end);
+	memset(it, 0, sizeof(*it));
+	if (p == ps->end || *p != (uint8_t)want)
+		return fail(ps, p, want == '{' ? "expected an object" : "expected an array");
+	it->text = text;
+	it->len = len;
+	it->pos = (size_t)(p + 1 - ps->start);
+	it->close = want == '{' ? '}' : ']';
+	it->first = 1;
+	return 0;
+}
+
+int json_iter_next(json_iter *it, buf *key, size_t *vstart, size_t *vend, char *err, size_t errlen)
+{
+	if (!it->text)
+		return 0;
+	struct parser *ps = walk_parser(it->text, it->len, err, errlen);
+	const uint8_t *p = skip_ws(ps->start + it->pos, ps->end);
+	if (p < ps->end && *p == (uint8_t)it->close && it->first) {
+		it->pos = (size_t)(p + 1 - ps->start);
+		it->text = NULL;
+		return 0;
+	}
+	if (!it->first) {
+		if (p < ps->end && *p == (uint8_t)it->close) {
+			it->pos = (size_t)(p + 1 - ps->start);
+			it->text = NULL;
+			return 0;
+		}
+		if (p == ps->end || *p != ',')
+			return fail(ps, p, it->close == '}' ? "expected ',' or '}' after object member"
+							    : "expected ',' or ']' after array element");
+		p = skip_ws(p + 1, ps->end);
+	}
+	it->first = 0;
+	if (it->close == '}') {
+		if (p == ps->end || *p != '"')
+			return fail(ps, p, "expected a string key");
+		if (key)
+			buf_reset(key);
+		if (!(p = scan_string(ps, p, key)))
+			return -1;
+		p = skip_ws(p, ps->end);
+		if (p == ps->end || *p != ':')
+			return fail(ps, p, "expected ':' after the key");
+		p = skip_ws(p + 1, ps->end);
+	}
+	const uint8_t *v = p;
+	if (!(p = scan_value(ps, p, 1)))
+		return -1;
+	*vstart = (size_t)(v - ps->start);
+	*vend = (size_t)(p - ps->start);
+	it->pos = *vend;
+	return 1;
+}
+
+int json_string_at(const char *text, size_t len, size_t at, buf *out, char *err, size_t errlen)
+{
+	struct parser *ps = walk_parser(text, len, err, errlen);
+	const uint8_t *p = skip_ws(ps->start + (at < len ? at : len), ps->end);
+	if (p == ps->end || *p != '"')
+		return fail(ps, p, "expected a string");
+	return scan_string(ps, p, out) ? 0 : -1;
+}
+
 /* ================================ writing ================================ */
 
 static const char hex_digits[] = "0123456789abcdef";

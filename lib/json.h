@@ -70,4 +70,29 @@ int json_get_u64(const rec *r, const char *name, uint64_t *out);
  * it was if there is none. */
 void json_copy_str(const rec *r, const char *name, char *dst, size_t size);
 
+/* Walking a JSON value held as text (a whole document, or a 'j' field's
+ * value) one member or element at a time, each value left in place as a
+ * span of the text: for documents too large, or with too many members, to
+ * become a record (a tokenizer's vocabulary of 150,000 tokens).  Values
+ * are checked as json_parse_line() checks them (strict JSON, valid UTF-8);
+ * errors read "column N: problem", N counting bytes of the whole text from
+ * 1.  Duplicate keys are not looked for. */
+typedef struct json_iter {
+	const char *text;
+	size_t len, pos;
+	char close;            /* '}' for an object, ']' for an array */
+	int first;             /* no member read yet */
+} json_iter;
+
+/* Start on the object (want '{') or array (want '[') that begins, after
+ * blanks, at text[at].  Returns 0, or -1 with the problem in err. */
+int json_iter_start(json_iter *it, const char *text, size_t len, size_t at, char want, char *err, size_t errlen);
+/* The next member (its key decoded into key, which is reset first; NULL
+ * for an array) with its value at text[*vstart, *vend).  Returns 1, 0 past
+ * the closing bracket (it->pos then just after it), or -1 with err. */
+int json_iter_next(json_iter *it, buf *key, size_t *vstart, size_t *vend, char *err, size_t errlen);
+/* The string value at text[at..): decoded and appended to out.  Returns 0,
+ * or -1 (not a string, or a bad one) with err. */
+int json_string_at(const char *text, size_t len, size_t at, buf *out, char *err, size_t errlen);
+
 #endif

@@ -1,4 +1,4 @@
-/* optim.c: AdamW, schedules, clipping. */
+/* optim.c: AdamW and Muon, schedules, clipping. */
 #include "optim.h"
 
 #include <math.h>
@@ -11,6 +11,8 @@ struct optim {
 	size_t n, first;            /* moments held, of parameters [first, first + n) */
 	int64_t steps;
 	float *m, *v;
+	float *scratch;             /* Muon's work space */
+	size_t scratch_n;
 };
 
 void optim_opts_default(optim_opts *o)
@@ -25,6 +27,56 @@ void optim_opts_default(optim_opts *o)
 	o->eps = 1e-8;
 	o->weight_decay = 0.1;
 	o->clip = 1.0;
+	o->kind = OPTIM_ADAMW;
+	o->muon_lr = 0.02;
+	o->muon_momentum = 0.95;
+}
+
+static const char *const kind_names[] = { "adamw", "muon" };
+
+int optim_kind_parse(const char *s)
+{
+	for (int i = 0; i < 2; i++)
+		if (!strcmp(s, kind_names[i]))
+			return i;
+	return -1;
+}
+
+const char *optim_kind_name(int kind) { return kind_names[kind]; }
+
+int optim_muon_tensor(const model_tensor *t)
+{
+	return t->decay && t->ndim == 2 && t->shape[0] > 1 && t->shape[1] > 1;
+}
+
+/* Column blocks orthogonalised apart: the fused query/key/value matrix
+ * [C, 3C] as its three parts. */
+static int muon_blocks(const model_tensor *t)
+{
+	size_t n = strlen(t->name);
+	return n >= 18 && !strcmp(t->name + n - 18, "attn.c_attn.weight") && t->shape[1] == 3 * t->shape[0] ? 3 : 1;
+}
+
+double optim_step_flops(const model *m, const optim_opts *opts)
+{
+	if (opts->kind != OPTIM_MUON)
+		return 0;
+	double f = 0;
+	for (size_t i = 0; i < model_ntensors(m); i++) {
+		const model_tensor *t = model_tensor_at(m, i);
+		if (!optim_muon_tensor(t))
+			continue;
+		int b = muon_blocks(t);
+		double r = (double)t->shape[0], c = (double)t->shape[1] / b;
+		if (r > c) {
+			double x = r;
+			r = c;
+			c = x;
+		}
+		/* each step: X X^T (symmetric, r r c), A A (2 r^3), B X (2 r r c) */
+		f += b * 5 * (3 * r * r * c + 2 * r * r * r);
+	}
+	return f;
 }
 
 static const char *const schedule_names[] = { "cosine", "wsd", "constant" };
@@ -77,6 +129,7 @@ void optim_free(optim *o)
 		return;
 	free(o->m);
 	free(o->v);
+	free(o->scratch);
 	free(o);
 }
 
@@ -134,6 +187,19 @@ double optim_step(optim *o, model *m, const optim_opts *opts, double lr)
 	size_t lo = o->first, hi = o->first + o->n;
 	for (size_t i = 0; i < model_ntensors(m); i++) {
 		const model_tensor *t = model_tensor_at(m, i);
+		if (opts->kind == OPTIM_MUON && optim_muon_tensor(t)) {
+			int rows = (int)t->shape[0], cols = (int)t->shape[1], b = muon_blocks(t);
+			size_t need = (size_t)rows * (size_t)(cols / b) + newton_schulz_scratch(rows, cols / b);
+			if (need > o->scratch_n) {
+				free(o->scratch);
+				o->scratch = xmalloc(need * sizeof(float));
+				o->scratch_n = need;
+			}
+			float mlr = opts->lr > 0 ? (float)(opts->muon_lr * lr / opts->lr) : 0;
+			muon_cpu(p + t->offset, g + t->offset, o->m + t->offset, rows, cols, b, mlr,
+				 (float)opts->muon_momentum, scale, o->scratch);
+			continue;
+		}
 		size_t a = t->offset > lo ? t->offset : lo, b = t->offset + t->numel < hi ? t->offset + t->numel : hi;
 		if (a >= b)
 			continue;

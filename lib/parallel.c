@@ -64,6 +64,30 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Stop and join the first n workers and free what the threads shared. */
+static void stop_threads(par *p, int n)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->queued);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < n; i++)
+		pthread_join(p->tids[i], NULL);
+	for (size_t i = 0; i < p->nring; i++) {
+		for (size_t k = 0; k < p->ring[i].cap; k++)
+			rec_free(p->ring[i].recs[k]);
+		free(p->ring[i].recs);
+		free(p->ring[i].status);
+	}
+	free(p->ring);
+	free(p->tids);
+	p->ring = NULL;
+	p->tids = NULL;
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->queued);
+	pthread_cond_destroy(&p->done);
+}
+
 par *par_new(int threads, par_work_fn work, par_emit_fn emit, void *ctx)
 {
 	par *p = xcalloc(1, sizeof(*p));
@@ -83,8 +107,15 @@ par *par_new(int threads, par_work_fn work, par_emit_fn emit, void *ctx)
 		struct worker_arg *wa = xmalloc(sizeof(*wa));
 		wa->p = p;
 		wa->id = i;
-		if (pthread_create(&p->tids[i], NULL, worker_main, wa) != 0)
-			{ fprintf(stderr, "sluice: cannot start a thread\n"); exit(1); }
+		if (pthread_create(&p->tids[i], NULL, worker_main, wa) != 0) {
+			/* Work on the caller's thread instead: the results do not
+			 * depend on the threads. */
+			free(wa);
+			util_warn("could start %d of %d threads; working on one", i, p->threads);
+			stop_threads(p, i);
+			p->threads = 1;
+			break;
+		}
 	}
 	return p;
 }
@@ -162,24 +193,7 @@ void par_free(par *p)
 {
 	if (!p)
 		return;
-	if (p->threads > 1) {
-		pthread_mutex_lock(&p->mu);
-		p->stop = 1;
-		pthread_cond_broadcast(&p->queued);
-		pthread_mutex_unlock(&p->mu);
-		for (int i = 0; i < p->threads; i++)
-			pthread_join(p->tids[i], NULL);
-		for (size_t i = 0; i < p->nring; i++) {
-			for (size_t k = 0; k < p->ring[i].cap; k++)
-				rec_free(p->ring[i].recs[k]);
-			free(p->ring[i].recs);
-			free(p->ring[i].status);
-		}
-		free(p->ring);
-		free(p->tids);
-		pthread_mutex_destroy(&p->mu);
-		pthread_cond_destroy(&p->queued);
-		pthread_cond_destroy(&p->done);
-	}
+	if (p->threads > 1)
+		stop_threads(p, p->threads);
 	free(p);
 }

@@ -47,8 +47,8 @@ typedef struct rollout_reader rollout_reader;
 
 /* Open path (NULL or "-": stdin) with the model's vocabulary and context
  * (sequences longer than n_ctx + 1 tokens are refused) and the step it is
- * at; need is a set of ROLLOUT_NEED_* flags.  NULL if it cannot be opened
- * (the message then printed by the input layer). */
+ * at; need is a set of ROLLOUT_NEED_* flags.  NULL with errno set if it
+ * cannot be opened. */
 rollout_reader *rollout_open(const char *path, uint64_t n_vocab, uint64_t n_ctx, unsigned need);
 void rollout_close(rollout_reader *rd);
 const char *rollout_error(const rollout_reader *rd);

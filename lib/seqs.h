@@ -26,9 +26,9 @@ typedef struct seqs_header {
 
 typedef struct seqs seqs;
 
-/* Open path (NULL or "-" is stdin) and read its header.  Returns NULL
- * after printing the error if it cannot be opened; a malformed header
- * shows at the first seqs_next(). */
+/* Open path (NULL or "-" is stdin) and read its header.  Returns NULL with
+ * errno set if it cannot be opened; a malformed header shows at the first
+ * seqs_next(). */
 seqs *seqs_open(const char *path);
 void seqs_close(seqs *s);
 const seqs_header *seqs_hdr(const seqs *s);

@@ -607,7 +607,6 @@ struct sink {
 	uint32_t *win;
 	uint8_t *mask;
 	uint32_t fill;
-	cli_progress prog;
 	uint64_t done;
 };
 
@@ -759,7 +758,9 @@ static int sink_sequence(struct sink *k, const uint32_t *tok, const uint8_t *mas
 	}
 	k->seqs++;
 	k->toks += n;
-	cli_progress_update(&k->prog, ++k->done, 0);
+	++k->done;
+	if (k->s->o.progress)
+		k->s->o.progress(k->s->o.progress_ctx, k->done);
 	if (++k->in_shard == k->per)
 		return sink_close(k, err, errlen);
 	return 0;
@@ -834,7 +835,6 @@ static int write_split(shard *s, int sp, const struct entry *e, size_t n, char *
 	k.r = rec_new();
 	k.win = xmalloc((size_t)len * sizeof(*k.win));
 	k.mask = xmalloc(len);
-	cli_progress_init(&k.prog, s->o.progress);
 	const struct doc *prev = NULL;
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -875,7 +875,6 @@ static int write_split(shard *s, int sp, const struct entry *e, size_t n, char *
 			close(k.fd);
 		}
 	}
-	cli_progress_done(&k.prog);
 	free(k.path);
 	free(k.win);
 	free(k.mask);
@@ -934,9 +933,9 @@ static int write_manifest(shard *s, const buf *dataset, char *err, size_t errlen
 	return rc;
 }
 
-int shard_write(shard *s, cli_counts *c, char *err, size_t errlen)
+int shard_write(shard *s, shard_count_fn count, void *ctx, char *err, size_t errlen)
 {
-	return shard_write_data(s, c, err, errlen) < 0 ? -1 : shard_write_manifest(s, err, errlen);
+	return shard_write_data(s, count, ctx, err, errlen) < 0 ? -1 : shard_write_manifest(s, err, errlen);
 }
 
 int shard_write_manifest(shard *s, char *err, size_t errlen)
@@ -944,7 +943,7 @@ int shard_write_manifest(shard *s, char *err, size_t errlen)
 	return write_manifest(s, &s->dataset, err, errlen);
 }
 
-int shard_write_data(shard *s, cli_counts *c, char *err, size_t errlen)
+int shard_write_data(shard *s, shard_count_fn count, void *ctx, char *err, size_t errlen)
 {
 	if (flush_pending(s, err, errlen) < 0)
 		return -1;
@@ -981,17 +980,17 @@ int shard_write_data(shard *s, cli_counts *c, char *err, size_t errlen)
 		if (rc == 0)
 			remove_stale(s, sp, s->split[sp].shards);
 	}
-	if (rc == 0 && c) {
+	if (rc == 0 && count) {
 		for (int sp = 0; sp < 2; sp++) {
 			char name[32];
 			snprintf(name, sizeof(name), "%s_documents", split_names[sp]);
-			cli_counts_add(c, name, s->split[sp].documents);
+			count(ctx, name, s->split[sp].documents);
 			snprintf(name, sizeof(name), "%s_%s", split_names[sp], s->o.llmc ? "tokens" : "sequences");
-			cli_counts_add(c, name, s->o.llmc ? s->split[sp].tokens : s->split[sp].sequences);
+			count(ctx, name, s->o.llmc ? s->split[sp].tokens : s->split[sp].sequences);
 		}
-		cli_counts_add(c, "shards", s->nfiles);
+		count(ctx, "shards", s->nfiles);
 		if (s->split[0].truncated + s->split[1].truncated)
-			cli_counts_add(c, "truncated", s->split[0].truncated + s->split[1].truncated);
+			count(ctx, "truncated", s->split[0].truncated + s->split[1].truncated);
 	}
 	free(order[0]);
 	free(order[1]);

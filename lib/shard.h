@@ -24,7 +24,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli.h"
 #include "llmc.h"
 
 typedef struct shard_opts {
@@ -38,8 +37,14 @@ typedef struct shard_opts {
 	uint64_t mem;            /* token bytes held before spilling */
 	int llmc;                /* write llm.c .bin files instead of streams */
 	int threads, level;      /* compression of the streams written */
-	int progress;            /* as cli_progress_init() */
+	/* Called after each sequence written, with the number written so far
+	 * in the split being written; NULL: not called. */
+	void (*progress)(void *ctx, uint64_t written);
+	void *progress_ctx;
 } shard_opts;
+
+/* Receives the counts of a write, by name ("train_sequences", "shards"). */
+typedef void (*shard_count_fn)(void *ctx, const char *name, uint64_t n);
 
 typedef struct shard shard;
 
@@ -76,14 +81,14 @@ int shard_add(shard *s, const void *id, size_t id_len, const uint32_t *tok, size
  * stream.  Returns 0, or -1 with err. */
 int shard_add_llmc(shard *s, llmc_reader *r, char *err, size_t errlen);
 
-/* Plan, write the shards and then DIR/manifest.json.  Counts go to c.
- * Returns 0, or -1 with err. */
-int shard_write(shard *s, cli_counts *c, char *err, size_t errlen);
+/* Plan, write the shards and then DIR/manifest.json.  The counts go to
+ * count(ctx, ...) unless count is NULL.  Returns 0, or -1 with err. */
+int shard_write(shard *s, shard_count_fn count, void *ctx, char *err, size_t errlen);
 /* shard_write() in its two halves, for a caller with more to write before
  * the manifest marks the output complete: the shards (removing the old
- * manifest first; counts to c), then the manifest.  Each returns 0, or -1
- * with err. */
-int shard_write_data(shard *s, cli_counts *c, char *err, size_t errlen);
+ * manifest first; counts to count), then the manifest.  Each returns 0, or
+ * -1 with err. */
+int shard_write_data(shard *s, shard_count_fn count, void *ctx, char *err, size_t errlen);
 int shard_write_manifest(shard *s, char *err, size_t errlen);
 
 #endif

@@ -280,11 +280,25 @@ stream_writer *stream_writer_open(int fd, const stream_writer_opts *opts)
 		w->workers = xcalloc((size_t)w->o.threads, sizeof(*w->workers));
 		pthread_mutex_init(&w->mu, NULL);
 		pthread_cond_init(&w->cv, NULL);
-		for (int i = 0; i < w->o.threads; i++)
-			if (pthread_create(&w->workers[i], NULL, worker_main, w) != 0) {
-				fputs("sluice: cannot start a compression thread\n", stderr);
-				exit(1);
+		int started = 0;
+		while (started < w->o.threads && pthread_create(&w->workers[started], NULL, worker_main, w) == 0)
+			started++;
+		if (started < w->o.threads) {
+			/* The output does not depend on the threads: go on with
+			 * those that started, or compress inline. */
+			util_warn("could start %d of %d compression threads", started, w->o.threads);
+			w->o.threads = started;
+			if (!started) {
+				w->njobs = 0;
+				free(w->jobs);
+				free(w->workers);
+				w->jobs = NULL;
+				w->workers = NULL;
+				pthread_mutex_destroy(&w->mu);
+				pthread_cond_destroy(&w->cv);
+				w->o.threads = 1;
 			}
+		}
 	}
 	return w;
 }

@@ -1,4 +1,5 @@
-/* tokenizer.h: byte-level BPE as tiktoken does it, exactly.
+/* tokenizer.h: byte-level BPE as tiktoken does it, exactly; and as Hugging
+ * Face tokenizers does it for a tokenizer.json (tok_load_hf_mem).
  *
  * A vocabulary is a tiktoken rank file (one "base64(token) rank" per line)
  * plus a pre-tokenization pattern and special tokens, read from the JSON
@@ -31,6 +32,22 @@ tok_vocab *tok_load(const char *name_or_path, const char *pattern, char *err, si
  * .json (or NULL, then pattern is needed). */
 tok_vocab *tok_load_mem(const char *name, const uint8_t *ranks, size_t ranks_len, const char *config,
 			size_t config_len, const char *pattern, char *err, size_t errlen);
+/* A Hugging Face tokenizer.json held in memory: a BPE model over the
+ * byte-level alphabet with its vocabulary and merges (a pair merges at the
+ * rank of its place in the merges list, whatever the ids), the
+ * pre-tokenizer's pattern (one Split by a regular expression, Isolated,
+ * and ByteLevel; or ByteLevel's own GPT-2 pattern), an NFC normaliser or
+ * none, and the added tokens: special ones act as special tokens here do
+ * (ordinary text unless allowed), the others are always found in the text,
+ * as tokenizers finds them.  The post-processor is not applied (ids as
+ * encode(text, add_special_tokens=False) gives them).  A pattern given
+ * here replaces the file's.  Returns NULL with the problem in err ("model:
+ * merges: merge 12 names 'x', which is not in the vocabulary"; JSON errors
+ * with their line and column). tok_load() reads one from a path ending in
+ * .json or from a directory holding a tokenizer.json; it is named by that
+ * path. */
+tok_vocab *tok_load_hf_mem(const char *name, const char *json, size_t len, const char *pattern, char *err,
+			   size_t errlen);
 void tok_free(tok_vocab *v);                            /* accepts NULL */
 
 const char *tok_name(const tok_vocab *v);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "util.h"
 
 struct trainer {
@@ -21,7 +20,6 @@ struct trainer {
 	uint32_t *inp, *tgt;        /* one micro-batch */
 	real *w;
 	train_stats last;
-	cli_progress prog;
 };
 
 trainer *train_new(model *m, optim *o, const train_opts *opts, ckpt_info *info)
@@ -32,7 +30,6 @@ trainer *train_new(model *m, optim *o, const train_opts *opts, ckpt_info *info)
 	t->opts = *opts;
 	t->info = info;
 	t->cap = opts->batch * opts->accum;
-	cli_progress_init(&t->prog, opts->progress);
 	return t;
 }
 
@@ -40,7 +37,6 @@ void train_free(trainer *t)
 {
 	if (!t)
 		return;
-	cli_progress_done(&t->prog);
 	free(t->tok);
 	free(t->mask);
 	free(t->inp);
@@ -94,7 +90,7 @@ static int step(trainer *t)
 	targets = (uint64_t)counts[0];
 	if (!targets)
 		return 0; /* all padding: nothing to learn from */
-	double start = cli_now(), loss = 0;
+	double start = util_now(), loss = 0;
 	model_zero_grad(t->m);
 	for (int first = 0; first < n; first += B) {
 		int b = n - first < B ? n - first : B;
@@ -114,7 +110,8 @@ static int step(trainer *t)
 		errno = EIO;
 		return -1;
 	}
-	double secs = cli_now() - start, flops = 3 * model_forward_flops(model_cfg(t->m), n, T);
+	double secs = util_now() - start;
+	double flops = 3 * model_forward_flops(model_cfg(t->m), n, T) + optim_step_flops(t->m, &t->opts.opt);
 	ckpt_info *info = t->info;
 	info->step = optim_steps(t->o);
 	info->tokens += (uint64_t)n * (uint64_t)T;
@@ -140,10 +137,8 @@ static int step(trainer *t)
 		if (fflush(t->opts.log) != 0 || ferror(t->opts.log))
 			log_errno = errno ? errno : EIO;
 	}
-	if (t->prog.on)
-		fprintf(stderr, "\r%s: step %lld, loss %.4f, %.0f tokens/s   ", cli_prog(), (long long)info->step, loss,
-			s->tokens_per_s);
-	t->prog.last = cli_now();
+	if (t->opts.on_step)
+		t->opts.on_step(t->opts.on_step_ctx, s, info->step);
 	if (log_errno) {
 		errno = log_errno;
 		return -1;

@@ -44,18 +44,21 @@ static inline size_t train_share(size_t n, int r, int size)
 	return (size_t)((unsigned long long)n * (unsigned)r / (unsigned)size);
 }
 
+typedef struct train_stats {
+	double loss, lr, grad_norm, seconds, tokens_per_s, gflops;
+	uint64_t targets;
+} train_stats;
+
 typedef struct train_opts {
 	int batch, accum;           /* per rank */
 	optim_opts opt;
 	const train_comm *comm;     /* NULL: one process */
 	FILE *log;                  /* JSON lines; NULL: none */
-	int progress;               /* a progress line on stderr */
+	/* Called after each step with its statistics and its number; NULL:
+	 * not called.  (A progress line is the caller's to draw.) */
+	void (*on_step)(void *ctx, const train_stats *s, int64_t step);
+	void *on_step_ctx;
 } train_opts;
-
-typedef struct train_stats {
-	double loss, lr, grad_norm, seconds, tokens_per_s, gflops;
-	uint64_t targets;
-} train_stats;
 
 typedef struct trainer trainer;
 

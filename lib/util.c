@@ -2,17 +2,57 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
+
+double util_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void (*oom_hook)(void);
+static void (*log_hook)(const char *msg);
+
+void util_set_oom(void (*fn)(void))
+{
+	oom_hook = fn;
+}
+
+_Noreturn void util_oom(void)
+{
+	if (oom_hook)
+		oom_hook();
+	abort();
+}
 
 static void *oom(void)
 {
-	fputs("sluice: out of memory\n", stderr);
-	exit(1);
+	util_oom();
+}
+
+void util_set_log(void (*fn)(const char *msg))
+{
+	log_hook = fn;
+}
+
+void util_warn(const char *fmt, ...)
+{
+	if (!log_hook)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_hook(msg);
 }
 
 void *xmalloc(size_t n)

@@ -1,8 +1,12 @@
-/* util.h: allocation that never returns NULL, little-endian loads and stores.
+/* util.h: allocation that never returns NULL, the library's two hooks (out
+ * of memory, warnings), little-endian loads and stores.
  *
- * Allocation failure is not recoverable in sluice's tools: the x*() wrappers
- * print "sluice: out of memory" and exit 1, as git's do, so callers need not
- * check.  Everything else in lib/ reports errors by return value. */
+ * The library never prints and never exits (doc/architecture.md).
+ * Allocation failure is not recoverable in sluice: the x*() wrappers call
+ * the out-of-memory hook, which must not return; the programs set one that
+ * prints "sluice-NAME: out of memory" and exits 1, as git's wrappers do, and
+ * without one the library aborts.  So callers need not check.  Everything
+ * else in lib/ reports errors by return value. */
 #ifndef SLUICE_UTIL_H
 #define SLUICE_UTIL_H
 
@@ -17,6 +21,21 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+
+/* Seconds on the monotonic clock. */
+double util_now(void);
+
+/* The hook called when memory runs out; it must not return.  NULL restores
+ * the default, abort(). */
+void util_set_oom(void (*fn)(void));
+/* Call the out-of-memory hook (for allocators other than the x*() ones). */
+_Noreturn void util_oom(void);
+
+/* The log hook: the few warnings the library has (a thread that would not
+ * start, so the work runs on fewer) go to fn as one line without a newline.
+ * NULL (the default) drops them. */
+void util_set_log(void (*fn)(const char *msg));
+void util_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static inline uint32_t load_u32le(const uint8_t *p)
 {

@@ -14,17 +14,16 @@
 #include "stream.h"
 #include "util.h"
 
-enum { OPT_SKIP = 256, OPT_INDEX, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET };
+enum { OPT_SKIP = 256, OPT_INDEX };
 
 struct args {
+	cli_common co;
 	int out_fmt;            /* output_format, or -1 for none */
-	input_format in_fmt;
 	uint64_t head, skip;
 	int have_head;
-	int stats, check, force, index, progress;
-	int level, threads;
+	int stats, check, index;
+	int level;
 	uint64_t block_size;
-	const char *output;
 };
 
 static void usage(FILE *f)
@@ -53,7 +52,7 @@ static void usage(FILE *f)
 "      --input-format F   auto (default), records, jsonl or text\n"
 "General:\n"
 "      --progress         show a progress line even when stderr is not a terminal\n"
-"      --quiet            no progress line\n"
+"      --quiet            no progress line, summary or warnings\n"
 "  -h, --help             show this help and exit\n"
 "  -V, --version          show the version and exit\n"
 "\n"
@@ -64,73 +63,63 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
-		{ "jsonl", no_argument, NULL, 'J' },
+		CLI_OPTION_JSONL,
 		{ "records", no_argument, NULL, 'r' },
 		{ "text", no_argument, NULL, 't' },
-		{ "output", required_argument, NULL, 'o' },
+		CLI_OPTION_OUTPUT,
 		{ "head", required_argument, NULL, 'n' },
 		{ "skip", required_argument, NULL, OPT_SKIP },
+		/* Not the common --stats FILE: sluice-cat has no summary, and its
+		 * statistics are its output. */
 		{ "stats", no_argument, NULL, 's' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "block-size", required_argument, NULL, 'B' },
 		{ "index", no_argument, NULL, OPT_INDEX },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "quiet", no_argument, NULL, OPT_QUIET },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPTION_THREADS,
+		CLI_OPTION_FORCE,
+		CLI_OPTION_INPUT_FORMAT,
+		CLI_OPTION_PROGRESS,
+		CLI_OPTION_QUIET,
+		CLI_OPTIONS_END,
 	};
-	int c;
+	int c, r;
 	a->out_fmt = OUTPUT_JSONL;
 	a->level = 3;
-	a->threads = 1;
 	a->block_size = STREAM_BLOCK_DEFAULT;
-	while ((c = getopt_long(argc, argv, "Jrto:n:scl:B:j:fhV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "Jrto:n:scl:B:j:fhV", opts)) != -1) {
 		switch (c) {
+		/* -J, -r and -t: the last one given wins. */
 		case 'J': a->out_fmt = OUTPUT_JSONL; break;
 		case 'r': a->out_fmt = OUTPUT_RECORDS; break;
 		case 't': a->out_fmt = OUTPUT_TEXT; break;
-		case 'o': a->output = optarg; break;
 		case 'n':
 			if (cli_parse_u64(optarg, 0, UINT64_MAX, 0, &a->head) < 0)
-				return cli_usage_error("--head: not a count: '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a count");
 			a->have_head = 1;
 			break;
 		case OPT_SKIP:
 			if (cli_parse_u64(optarg, 0, UINT64_MAX, 0, &a->skip) < 0)
-				return cli_usage_error("--skip: not a count: '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a count");
 			break;
 		case 's': a->stats = 1; break;
 		case 'c': a->check = 1; break;
 		case 'l':
 			if (cli_parse_int(optarg, 1, 19, &a->level) < 0)
-				return cli_usage_error("--level: expected 1 to 19, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "1 to 19");
 			break;
 		case 'B':
 			if (cli_parse_u64(optarg, STREAM_BLOCK_MIN, STREAM_BLOCK_MAX, 1, &a->block_size) < 0)
-				return cli_usage_error("--block-size: expected 4K to 64M, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "4K to 64M");
 			break;
 		case OPT_INDEX: a->index = 1; break;
-		case 'j':
-			if (cli_parse_int(optarg, 1, 256, &a->threads) < 0)
-				return cli_usage_error("--threads: expected 1 to 256, got '%s'", optarg);
-			break;
-		case 'f': a->force = 1; break;
-		case OPT_INPUT_FORMAT:
-			if (input_format_parse(optarg, &a->in_fmt) < 0)
-				return cli_usage_error("--input-format: expected auto, records, jsonl or text, got '%s'", optarg);
-			break;
-		case OPT_PROGRESS: a->progress = 1; break;
-		case OPT_QUIET: a->progress = -1; break;
-		case 'h': usage(stdout); exit(cli_close_stdout());
-		case 'V': cli_version(); exit(cli_close_stdout());
-		default: return cli_usage_error("unknown option");
+		default:
+			if ((r = cli_common_option(&a->co, c, optarg, opts, usage)) != 0)
+				return r;
 		}
 	}
+	if (!a->co.threads)
+		a->co.threads = 1;
 	if (a->stats && a->check)
 		return cli_usage_error("--stats and --check exclude each other");
 	return 0;
@@ -229,8 +218,8 @@ int main(int argc, char **argv)
 
 	output *o = NULL;
 	if (a.out_fmt >= 0) {
-		stream_writer_opts wo = { a.level, a.block_size, a.threads, a.index };
-		o = output_open(a.output, (output_format)a.out_fmt, &wo, a.force, &ret);
+		stream_writer_opts wo = { a.level, a.block_size, a.co.threads, a.index };
+		o = output_open(a.co.output, (output_format)a.out_fmt, &wo, a.co.force, &ret);
 		if (!o)
 			return ret;
 	}
@@ -240,7 +229,7 @@ int main(int argc, char **argv)
 
 	struct stats st = { 0 };
 	cli_progress prog;
-	cli_progress_init(&prog, a.progress);
+	cli_progress_init(&prog, a.co.progress);
 	rec *r = rec_new();
 	uint64_t seen = 0, written = 0, in_bytes = 0, blocks = 0;
 	int meta_set = 0;
@@ -250,7 +239,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
 		if (a.have_head && written >= a.head)
 			break;
-		input *in = input_open(files[i], a.in_fmt);
+		input *in = cli_input_open(files[i], a.co.in_fmt);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;

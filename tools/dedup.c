@@ -24,7 +24,7 @@ enum { MODE_ONE, MODE_SIGN, MODE_MERGE, MODE_APPLY };
 enum {
 	OPT_REJECTS = 256, OPT_INDEX, OPT_SIGNATURES, OPT_MERGE, OPT_APPLY, OPT_SHARD, OPT_FIELD, OPT_NGRAM,
 	OPT_BANDS, OPT_ROWS, OPT_SEED, OPT_NORMALIZE, OPT_VERIFY, OPT_THRESHOLD, OPT_KEEP, OPT_EXACT_ONLY,
-	OPT_STATS, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET, OPT_NO_VERIFY, OPT_MIN_WORDS,
+	OPT_NO_VERIFY, OPT_MIN_WORDS,
 };
 
 /* The Jaccard similarity at which --verify joins and drops by default. */
@@ -35,11 +35,11 @@ enum {
 #define BATCH_DOCS 16384
 
 struct args {
-	int mode, jsonl, force, threads, progress, verify, keep_longest, exact_only;
+	cli_common co;
+	int mode, verify, keep_longest, exact_only;
 	double threshold;
 	dedup_params p;
-	input_format in_fmt;
-	const char *output, *rejects, *index, *signatures, *apply, *shard, *field, *stats;
+	const char *rejects, *index, *signatures, *apply, *shard, *field;
 };
 
 static void usage(FILE *f)
@@ -89,7 +89,7 @@ static void usage(FILE *f)
 "      --input-format F   auto (default), records, jsonl or text\n"
 "      --stats FILE       write the summary counts as JSON to FILE\n"
 "      --progress         show a progress line even when stderr is not a terminal\n"
-"      --quiet            no progress line and no summary\n"
+"      --quiet            no progress line, summary or warnings\n"
 "  -h, --help             show this help and exit\n"
 "  -V, --version          show the version and exit\n"
 "\n"
@@ -100,10 +100,10 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "jsonl", no_argument, NULL, 'J' },
+		CLI_OPTION_OUTPUT,
+		CLI_OPTION_JSONL,
 		{ "rejects", required_argument, NULL, OPT_REJECTS },
-		{ "force", no_argument, NULL, 'f' },
+		CLI_OPTION_FORCE,
 		{ "field", required_argument, NULL, OPT_FIELD },
 		{ "normalize", required_argument, NULL, OPT_NORMALIZE },
 		{ "exact-only", no_argument, NULL, OPT_EXACT_ONLY },
@@ -121,68 +121,65 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "merge", no_argument, NULL, OPT_MERGE },
 		{ "apply", required_argument, NULL, OPT_APPLY },
 		{ "shard", required_argument, NULL, OPT_SHARD },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
-		{ "stats", required_argument, NULL, OPT_STATS },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "quiet", no_argument, NULL, OPT_QUIET },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPTION_THREADS,
+		CLI_OPTION_INPUT_FORMAT,
+		CLI_OPTION_STATS,
+		CLI_OPTION_PROGRESS,
+		CLI_OPTION_QUIET,
+		CLI_OPTIONS_END,
 	};
-	int c, modes = 0;
+	int c, r, modes = 0;
+	char hashes[32];
+	snprintf(hashes, sizeof(hashes), "1 to %d", MINHASH_MAX_HASHES);
 	uint64_t u;
 	char *end;
 	dedup_params_default(&a->p);
-	a->threads = 1;
+	a->co.threads = 1;
 	a->verify = 1;
 	a->threshold = DEFAULT_THRESHOLD;
 	a->field = "text";
-	while ((c = getopt_long(argc, argv, "o:Jfj:hV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "o:Jfj:hV", opts)) != -1) {
 		switch (c) {
-		case 'o': a->output = optarg; break;
-		case 'J': a->jsonl = 1; break;
 		case OPT_REJECTS: a->rejects = optarg; break;
-		case 'f': a->force = 1; break;
 		case OPT_FIELD:
 			if (!*optarg || strlen(optarg) > REC_NAME_MAX)
-				return cli_usage_error("--field: expected a field name, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a field name");
 			a->field = optarg;
 			break;
 		case OPT_NORMALIZE:
 			if (textnorm_parse(optarg, &a->p.norm) < 0)
-				return cli_usage_error("--normalize: expected a list of nfc, case, digits, punct, space, "
-						       "accents, default, datatrove, or none, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a list of nfc, case, digits, punct, space, "
+						     "accents, default, datatrove, or none");
 			break;
 		case OPT_EXACT_ONLY: a->exact_only = 1; break;
 		case OPT_NGRAM:
 			if (cli_parse_int(optarg, 1, 64, &a->p.ngram) < 0)
-				return cli_usage_error("--ngram: expected 1 to 64, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "1 to 64");
 			break;
 		case OPT_BANDS:
 			if (cli_parse_int(optarg, 1, MINHASH_MAX_HASHES, &a->p.bands) < 0)
-				return cli_usage_error("--bands: expected 1 to %d, got '%s'", MINHASH_MAX_HASHES, optarg);
+				return cli_bad_value(opts, c, optarg, hashes);
 			break;
 		case OPT_ROWS:
 			if (cli_parse_int(optarg, 1, MINHASH_MAX_HASHES, &a->p.rows) < 0)
-				return cli_usage_error("--rows: expected 1 to %d, got '%s'", MINHASH_MAX_HASHES, optarg);
+				return cli_bad_value(opts, c, optarg, hashes);
 			break;
 		case OPT_SEED:
 			if (cli_parse_u64(optarg, 0, INT64_MAX, 0, &u) < 0)
-				return cli_usage_error("--seed: not a number: '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a number");
 			a->p.seed = u;
 			break;
 		case OPT_VERIFY: a->verify = 1; break;
 		case OPT_NO_VERIFY: a->verify = 0; break;
 		case OPT_MIN_WORDS:
 			if (cli_parse_int(optarg, 0, 1 << 20, &a->p.min_words) < 0)
-				return cli_usage_error("--min-words: expected 0 to %d, got '%s'", 1 << 20, optarg);
+				return cli_bad_value(opts, c, optarg, "0 to 1048576");
 			break;
 		case OPT_THRESHOLD:
 			errno = 0;
 			a->threshold = strtod(optarg, &end);
 			if (errno || end == optarg || *end || !(a->threshold >= 0 && a->threshold <= 1))
-				return cli_usage_error("--threshold: expected a number from 0 to 1, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a number from 0 to 1");
 			break;
 		case OPT_KEEP:
 			if (strcmp(optarg, "first") == 0)
@@ -190,27 +187,16 @@ static int parse_args(int argc, char **argv, struct args *a)
 			else if (strcmp(optarg, "longest") == 0)
 				a->keep_longest = 1;
 			else
-				return cli_usage_error("--keep: expected first or longest, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "first or longest");
 			break;
 		case OPT_INDEX: a->index = optarg; break;
 		case OPT_SIGNATURES: a->signatures = optarg; a->mode = MODE_SIGN; modes++; break;
 		case OPT_MERGE: a->mode = MODE_MERGE; modes++; break;
 		case OPT_APPLY: a->apply = optarg; a->mode = MODE_APPLY; modes++; break;
 		case OPT_SHARD: a->shard = optarg; break;
-		case 'j':
-			if (cli_parse_int(optarg, 1, 256, &a->threads) < 0)
-				return cli_usage_error("--threads: expected 1 to 256, got '%s'", optarg);
-			break;
-		case OPT_INPUT_FORMAT:
-			if (input_format_parse(optarg, &a->in_fmt) < 0)
-				return cli_usage_error("--input-format: expected auto, records, jsonl or text, got '%s'", optarg);
-			break;
-		case OPT_STATS: a->stats = optarg; break;
-		case OPT_PROGRESS: a->progress = 1; break;
-		case OPT_QUIET: a->progress = -1; break;
-		case 'h': usage(stdout); exit(cli_close_stdout());
-		case 'V': cli_version(); exit(cli_close_stdout());
-		default: return cli_usage_error("unknown option");
+		default:
+			if ((r = cli_common_option(&a->co, c, optarg, opts, usage)) != 0)
+				return r;
 		}
 	}
 	if (modes > 1)
@@ -238,7 +224,7 @@ static int out_open(struct out *o, const char *path, const struct args *a)
 {
 	int status = EXIT_OK;
 	o->meta_set = 0;
-	o->o = output_open(path, a->jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a->force, &status);
+	o->o = output_open(path, a->co.jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a->co.force, &status);
 	return o->o ? 0 : status == EXIT_USAGE ? -2 : -1;
 }
 
@@ -392,7 +378,7 @@ static int sign_inputs(const struct args *a, char **files, int nfiles, dedup_set
 		       cli_counts *counts, cli_progress *prog)
 {
 	struct signer g = { set, dedup_batch_new(&a->p, a->verify), dedup_batch_new(&a->p, a->verify), 0, 0,
-			    a->threads };
+			    a->co.threads };
 	rec *r = rec_new();
 	int ret = 0;
 	uint64_t all = 0;
@@ -401,7 +387,7 @@ static int sign_inputs(const struct args *a, char **files, int nfiles, dedup_set
 		ret = -1;
 	}
 	for (int i = 0; i < nfiles && ret == 0; i++) {
-		input *in = input_open(files[i], a->in_fmt);
+		input *in = cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
 			ret = -1;
 			break;
@@ -566,7 +552,7 @@ static int apply_verdicts(const struct args *a, char **files, char **spools, int
 	uint64_t *seen = xcalloc(dedup_set_nshards(set), sizeof(uint64_t));
 	dedup_verdict v;
 	for (int i = 0; i < nfiles && ret == 0; i++) {
-		input *in = spools[i] ? input_open(spools[i], INPUT_RECORDS) : input_open(files[i], a->in_fmt);
+		input *in = spools[i] ? cli_input_open(spools[i], INPUT_RECORDS) : cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
 			ret = -1;
 			break;
@@ -645,7 +631,7 @@ static int run_apply(const struct args *a, char **files, int nfiles, struct out 
 				break;
 			}
 		}
-		input *in = input_open(files[i], a->in_fmt);
+		input *in = cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
 			ret = -1;
 			break;
@@ -732,7 +718,7 @@ int main(int argc, char **argv)
 
 	cli_counts *counts = cli_counts_new();
 	cli_progress prog;
-	cli_progress_init(&prog, a.progress);
+	cli_progress_init(&prog, a.co.progress);
 	dedup_set *set = dedup_set_new(&a.p);
 	struct out o = { 0 }, rj = { 0 };
 	char **spools = xcalloc((size_t)nfiles, sizeof(char *));
@@ -743,7 +729,7 @@ int main(int argc, char **argv)
 	ret = EXIT_OK;
 
 	if (a.mode == MODE_ONE || a.mode == MODE_APPLY) {
-		int k = out_open(&o, a.output, &a);
+		int k = out_open(&o, a.co.output, &a);
 		if (k == 0 && a.rejects)
 			k = out_open(&rj, a.rejects, &a);
 		if (k < 0) {
@@ -777,7 +763,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		cli_counts_add(counts, "documents", dedup_set_count(set));
-		fd = open_binary(a.signatures, a.force);
+		fd = open_binary(a.signatures, a.co.force);
 		if (fd < 0) {
 			ret = fd == -2 ? EXIT_USAGE : EXIT_DATA;
 			goto out;
@@ -802,12 +788,12 @@ int main(int argc, char **argv)
 		replay(&a, set, &co, indexed_m, counts);
 		dedup_set_cluster(set, &co, &st);
 		add_stats(counts, &st, &a);
-		fd = open_binary(a.output, a.force);
+		fd = open_binary(a.co.output, a.co.force);
 		if (fd < 0) {
 			ret = fd == -2 ? EXIT_USAGE : EXIT_DATA;
 			goto out;
 		}
-		fail = close_binary(fd, a.output, dedup_drops_write(set, fd) == 0) < 0 ||
+		fail = close_binary(fd, a.co.output, dedup_drops_write(set, fd) == 0) < 0 ||
 		       (a.index && write_index(&a, set) < 0);
 		break;
 	case MODE_APPLY:
@@ -817,9 +803,9 @@ int main(int argc, char **argv)
 	cli_progress_done(&prog);
 	if (fail)
 		ret = EXIT_DATA;
-	if (ret == EXIT_OK && a.progress >= 0)
+	if (ret == EXIT_OK && !a.co.quiet)
 		cli_counts_print(counts, stderr);
-	if (ret == EXIT_OK && a.stats && cli_counts_write_json(counts, a.stats) < 0)
+	if (ret == EXIT_OK && a.co.stats && cli_counts_write_json(counts, a.co.stats) < 0)
 		ret = EXIT_DATA;
 out:
 	if (out_close(&o, ret) < 0)

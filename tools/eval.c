@@ -25,18 +25,28 @@
 
 enum { MODE_NONE, MODE_LOSS, MODE_KL, MODE_MC, MODE_SCORE, MODE_GSM8K, MODE_REF };
 enum { OPT_LOSS = 256, OPT_KL, OPT_MC, OPT_SCORE, OPT_GSM8K, OPT_SAMPLES, OPT_TEMPERATURE, OPT_MAX_NEW, OPT_BASELINE,
-	OPT_TOKENIZER, OPT_LIMIT, OPT_QUIET, OPT_CHAT, OPT_REF_LOGPROBS, OPT_WEIGHTS };
+	OPT_TOKENIZER, OPT_LIMIT, OPT_CHAT, OPT_REF_LOGPROBS, OPT_WEIGHTS };
 
 static int weights = KERN_F32; /* --weights: storage of the products' weights */
 
 struct args {
-	const char *ckpt, *ref, *mc, *gsm8k, *baseline, *tokenizer, *out, *chat;
-	int mode, batch, threads, jsonl, force, quiet, samples, max_new;
+	cli_common co;
+	const char *ckpt, *ref, *mc, *gsm8k, *baseline, *tokenizer, *chat;
+	int mode, batch, samples, max_new;
 	double temperature;
 	uint64_t limit;
 	char **files;
 	int nfiles;
 };
+
+/* seqs_open(), saying why it failed. */
+static seqs *open_seqs(const char *path)
+{
+	seqs *s = seqs_open(path);
+	if (!s)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return s;
+}
 
 static void usage(FILE *f)
 {
@@ -84,7 +94,7 @@ static void usage(FILE *f)
 "  -f, --force           --score, --ref-logprobs: binary to a terminal all the\n"
 "                        same\n"
 "  -j, --threads N       threads (default: OMP_NUM_THREADS, else all cores)\n"
-"      --quiet           no warnings\n"
+"      --quiet           no progress line, summary or warnings\n"
 "  -h, --help            show this help\n"
 "  -V, --version         show the version\n"
 "\n"
@@ -110,21 +120,19 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
 		{ "weights", required_argument, NULL, OPT_WEIGHTS },
-		{ "output", required_argument, NULL, 'o' },
-		{ "jsonl", no_argument, NULL, 'J' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, OPT_QUIET },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPTION_OUTPUT,
+		CLI_OPTION_JSONL,
+		CLI_OPTION_FORCE,
+		CLI_OPTION_THREADS,
+		CLI_OPTION_QUIET,
+		CLI_OPTIONS_END,
 	};
 	a->batch = 8;
 	a->samples = 1;
 	a->max_new = 256;
 	a->temperature = -1;
-	int c, modes = 0;
-	while ((c = getopt_long(argc, argv, "m:B:o:Jfj:hV", opts, NULL)) != -1) {
+	int c, r, modes = 0;
+	while ((c = cli_getopt(argc, argv, "m:B:o:Jfj:hV", opts)) != -1) {
 		int bad = 0;
 		switch (c) {
 		case 'm': a->ckpt = optarg; break;
@@ -144,19 +152,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_LIMIT: bad = cli_parse_u64(optarg, 1, UINT64_MAX, 0, &a->limit); break;
 		case OPT_WEIGHTS:
 			if ((weights = model_weights_parse(optarg)) < 0)
-				return cli_usage_error("--weights: '%s' is not f32, bf16 or int8", optarg);
+				return cli_bad_value(opts, c, optarg, "f32, bf16 or int8");
 			break;
-		case 'o': a->out = optarg; break;
-		case 'J': a->jsonl = 1; break;
-		case 'f': a->force = 1; break;
-		case 'j': bad = cli_parse_int(optarg, 1, 4096, &a->threads); break;
-		case OPT_QUIET: a->quiet = 1; break;
-		case 'h': usage(stdout); exit(cli_close_stdout());
-		case 'V': cli_version(); exit(cli_close_stdout());
-		default: return EXIT_USAGE;
+		default:
+			if ((r = cli_common_option(&a->co, c, optarg, opts, usage)) != 0)
+				return r;
 		}
 		if (bad)
-			return cli_bad_value(opts, c, optarg);
+			return cli_bad_value(opts, c, optarg, NULL);
 	}
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");
@@ -200,7 +203,7 @@ static tok_vocab *vocab_of(const struct args *a, const ckpt_info *info, int requ
 	}
 	char err[512];
 	tok_vocab *v = tok_load(name, NULL, err, sizeof(err));
-	if (!v && (required || !a->quiet))
+	if (!v && (required || !a->co.quiet))
 		cli_error(NULL, "tokenizer %s: %s", name, err);
 	return v;
 }
@@ -218,16 +221,16 @@ static void put_info(buf *o, const char *key, const char *path, const ckpt_info 
 static int emit(const struct args *a, buf *o)
 {
 	buf_adds(o, "}\n");
-	FILE *f = a->out ? fopen(a->out, "w") : stdout;
+	FILE *f = a->co.output ? fopen(a->co.output, "w") : stdout;
 	if (!f) {
-		cli_error(a->out, "cannot create: %s", strerror(errno));
+		cli_error(a->co.output, "cannot create: %s", strerror(errno));
 		return EXIT_DATA;
 	}
 	int bad = fwrite(o->data, 1, o->len, f) != o->len;
-	if (a->out)
+	if (a->co.output)
 		bad |= fclose(f) != 0;
 	if (bad) {
-		cli_error(a->out ? a->out : "-", "write error: %s", strerror(errno));
+		cli_error(a->co.output ? a->co.output : "-", "write error: %s", strerror(errno));
 		return EXIT_DATA;
 	}
 	return EXIT_OK;
@@ -239,7 +242,7 @@ static int loss_over(const struct args *a, model *m, const tok_vocab *v, eval_lo
 	memset(r, 0, sizeof(*r));
 	double sum = 0;
 	for (int i = 0; i < a->nfiles; i++) {
-		seqs *s = seqs_open(a->files[i]);
+		seqs *s = open_seqs(a->files[i]);
 		if (!s)
 			return EXIT_DATA;
 		seqs_set_model(s, (uint64_t)model_cfg(m)->n_vocab, (uint64_t)model_cfg(m)->n_ctx);
@@ -298,7 +301,7 @@ static int run_kl(const struct args *a, model *m, const ckpt_info *info)
 	eval_kl_result r = { 0 }, e;
 	double sum = 0, sum2 = 0;
 	for (int i = 0; i < a->nfiles; i++) {
-		seqs *s = seqs_open(a->files[i]);
+		seqs *s = open_seqs(a->files[i]);
 		if (!s)
 			goto out;
 		int ctx = model_cfg(m)->n_ctx < model_cfg(ref)->n_ctx ? model_cfg(m)->n_ctx : model_cfg(ref)->n_ctx;
@@ -417,7 +420,7 @@ out:
 static int mc_over(const struct args *a, model *m, const tok_vocab *v, struct mc_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	input *in = input_open(a->mc, INPUT_JSONL);
+	input *in = cli_input_open(a->mc, INPUT_JSONL);
 	if (!in)
 		return EXIT_DATA;
 	tok_state *ts = tok_state_new(v);
@@ -459,7 +462,7 @@ static int run_score(const struct args *a, model *m, const ckpt_info *info)
 	tok_vocab *v = NULL;
 	tok_state *ts = NULL;
 	int status = EXIT_OK, ret = EXIT_OK;
-	output *o = output_open(a->out, a->jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a->force, &status);
+	output *o = output_open(a->co.output, a->co.jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a->co.force, &status);
 	if (!o)
 		return status;
 	rec *r = rec_new(), *w = rec_new();
@@ -468,7 +471,7 @@ static int run_score(const struct args *a, model *m, const ckpt_info *info)
 	uint64_t docs = 0;
 	int V = model_cfg(m)->n_vocab;
 	for (int i = 0; i < a->nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(a->files[i], INPUT_AUTO);
+		input *in = cli_input_open(a->files[i], INPUT_AUTO);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;
@@ -534,7 +537,7 @@ static int run_score(const struct args *a, model *m, const ckpt_info *info)
 	}
 	if (output_close(o, ret) < 0)
 		ret = EXIT_DATA;
-	if (ret == EXIT_OK && !a->quiet)
+	if (ret == EXIT_OK && !a->co.quiet)
 		fprintf(stderr, "%s: scored %llu documents\n", cli_prog(), (unsigned long long)docs);
 	free(ids);
 	rec_free(r);
@@ -656,7 +659,7 @@ static int ref_flush(struct ref_batch *b, model *m, output *o, uint64_t *tokens)
 static int run_ref(const struct args *a, model *m)
 {
 	int status = EXIT_OK, ret = EXIT_OK;
-	output *o = output_open(a->out, a->jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a->force, &status);
+	output *o = output_open(a->co.output, a->co.jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a->co.force, &status);
 	if (!o)
 		return status;
 	struct ref_batch b;
@@ -666,7 +669,7 @@ static int run_ref(const struct args *a, model *m)
 	int meta_set = 0, V = model_cfg(m)->n_vocab, n_ctx = model_cfg(m)->n_ctx;
 	uint64_t records = 0, tokens = 0;
 	for (int i = 0; i < a->nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(a->files[i], INPUT_AUTO);
+		input *in = cli_input_open(a->files[i], INPUT_AUTO);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;
@@ -688,7 +691,7 @@ static int run_ref(const struct args *a, model *m)
 						ret = EXIT_DATA;
 						break;
 					}
-				} else if (!a->jsonl && input_detected(in) == INPUT_RECORDS &&
+				} else if (!a->co.jsonl && input_detected(in) == INPUT_RECORDS &&
 					   !stream_meta_agree((const char *)meta.data, meta.len, mt, ml, err, sizeof(err))) {
 					cli_error(input_path(in), "cannot join the stream written: its header disagrees "
 						  "with the first input's: %s", err);
@@ -718,7 +721,7 @@ static int run_ref(const struct args *a, model *m)
 	}
 	if (output_close(o, ret) < 0)
 		ret = EXIT_DATA;
-	if (ret == EXIT_OK && !a->quiet)
+	if (ret == EXIT_OK && !a->co.quiet)
 		fprintf(stderr, "%s: ref_logprobs of %llu completion tokens in %llu records\n", cli_prog(),
 			(unsigned long long)tokens, (unsigned long long)records);
 	buf_release(&meta);
@@ -816,7 +819,7 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 			return EXIT_DATA;
 		}
 	}
-	input *in = input_open(a->gsm8k, INPUT_JSONL);
+	input *in = cli_input_open(a->gsm8k, INPUT_JSONL);
 	if (!in) {
 		chat_template_free(ct);
 		return EXIT_DATA;
@@ -1026,8 +1029,8 @@ int main(int argc, char **argv)
 	int ret = parse_args(argc, argv, &a);
 	if (ret)
 		return ret;
-	if (a.threads)
-		kern_cpu_threads(a.threads);
+	if (a.co.threads)
+		kern_cpu_threads(a.co.threads);
 	ckpt_info info;
 	model *m = load(a.ckpt, &info);
 	if (!m)
@@ -1041,7 +1044,7 @@ int main(int argc, char **argv)
 	default: ret = run_score(&a, m, &info); break;
 	}
 	model_free(m);
-	if (ret == EXIT_OK && !a.out)
+	if (ret == EXIT_OK && !a.co.output)
 		ret = cli_close_stdout();
 	return ret;
 }

@@ -20,15 +20,16 @@
 #include "utf8.h"
 #include "util.h"
 
-enum { OPT_STOP = 256, OPT_STOP_TOKEN, OPT_NO_STOP_EOT, OPT_FIELD, OPT_TOKENIZER, OPT_TOO_LONG, OPT_QUIET, OPT_CHAT, OPT_WEIGHTS };
+enum { OPT_STOP = 256, OPT_STOP_TOKEN, OPT_NO_STOP_EOT, OPT_FIELD, OPT_TOKENIZER, OPT_TOO_LONG, OPT_CHAT, OPT_WEIGHTS };
 
 #define CHUNK_PROMPTS 64 /* prompts given to one sample_run */
 
 struct args {
-	const char *ckpt, *field, *tokenizer, *out;
+	cli_common co;
+	const char *ckpt, *field, *tokenizer;
 	const char *chat;          /* --chat: a template's name, "" for the checkpoint's */
 	sample_opts so;
-	int samples, threads, jsonl, force, quiet, no_stop_eot, skip_long;
+	int samples, no_stop_eot, skip_long;
 	int64_t policy_step;       /* the checkpoint's step */
 	const char **stops;
 	uint32_t *stop_tokens;
@@ -82,7 +83,7 @@ static void usage(FILE *f)
 "  -J, --jsonl             JSON lines out (default: records)\n"
 "  -f, --force             write records to a terminal all the same\n"
 "  -j, --threads N         threads (default: OMP_NUM_THREADS, else all cores)\n"
-"      --quiet             no summary\n"
+"      --quiet             no progress line, summary or warnings\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
@@ -108,14 +109,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "too-long", required_argument, NULL, OPT_TOO_LONG },
 		{ "batch", required_argument, NULL, 'B' },
 		{ "weights", required_argument, NULL, OPT_WEIGHTS },
-		{ "output", required_argument, NULL, 'o' },
-		{ "jsonl", no_argument, NULL, 'J' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, OPT_QUIET },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPTION_OUTPUT,
+		CLI_OPTION_JSONL,
+		CLI_OPTION_FORCE,
+		CLI_OPTION_THREADS,
+		CLI_OPTION_QUIET,
+		CLI_OPTIONS_END,
 	};
 	a->samples = 1;
 	a->so.temperature = 1;
@@ -123,9 +122,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->so.max_new = 256;
 	a->so.seed = 1;
 	a->so.slots = 16;
-	int c;
+	int c, r;
 	uint64_t u;
-	while ((c = getopt_long(argc, argv, "m:n:t:k:p:N:s:B:o:Jfj:hV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "m:n:t:k:p:N:s:B:o:Jfj:hV", opts)) != -1) {
 		int bad = 0;
 		switch (c) {
 		case 'm': a->ckpt = optarg; break;
@@ -161,19 +160,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'B': bad = cli_parse_int(optarg, 1, 4096, &a->so.slots); break;
 		case OPT_WEIGHTS:
 			if ((a->so.weights = model_weights_parse(optarg)) < 0)
-				return cli_usage_error("--weights: '%s' is not f32, bf16 or int8", optarg);
+				return cli_bad_value(opts, c, optarg, "f32, bf16 or int8");
 			break;
-		case 'o': a->out = optarg; break;
-		case 'J': a->jsonl = 1; break;
-		case 'f': a->force = 1; break;
-		case 'j': bad = cli_parse_int(optarg, 1, 4096, &a->threads); break;
-		case OPT_QUIET: a->quiet = 1; break;
-		case 'h': usage(stdout); exit(cli_close_stdout());
-		case 'V': cli_version(); exit(cli_close_stdout());
-		default: return EXIT_USAGE;
+		default:
+			if ((r = cli_common_option(&a->co, c, optarg, opts, usage)) != 0)
+				return r;
 		}
 		if (bad)
-			return cli_bad_value(opts, c, optarg);
+			return cli_bad_value(opts, c, optarg, NULL);
 	}
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");
@@ -320,7 +314,7 @@ static int read_prompts(const struct args *a, model *m, const tok_vocab *v, cons
 	char err[512];
 	int ret = EXIT_OK;
 	for (int i = 0; i < a->nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(a->files[i], INPUT_AUTO);
+		input *in = cli_input_open(a->files[i], INPUT_AUTO);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;
@@ -441,8 +435,8 @@ int main(int argc, char **argv)
 	int ret = parse_args(argc, argv, &a);
 	if (ret)
 		return ret;
-	if (a.threads)
-		kern_cpu_threads(a.threads);
+	if (a.co.threads)
+		kern_cpu_threads(a.co.threads);
 	char err[512];
 	ckpt_info info = { 0 };
 	model *m = ckpt_load_any(a.ckpt, &kern_cpu, &info, err, sizeof(err));
@@ -483,7 +477,7 @@ int main(int argc, char **argv)
 	a.so.vocab = v;
 	a.policy_step = info.step;
 	int status = EXIT_OK;
-	output *o = output_open(a.out, a.jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a.force, &status);
+	output *o = output_open(a.co.output, a.co.jsonl ? OUTPUT_JSONL : OUTPUT_RECORDS, NULL, a.co.force, &status);
 	if (!o) {
 		chat_template_free(ct);
 		tok_free(v);
@@ -492,7 +486,7 @@ int main(int argc, char **argv)
 	}
 	buf meta = { 0 };
 	rollout_meta(&a, m, v, ct, &meta);
-	if (!a.jsonl && output_set_meta(o, (const char *)meta.data, meta.len) < 0)
+	if (!a.co.jsonl && output_set_meta(o, (const char *)meta.data, meta.len) < 0)
 		ret = EXIT_DATA;
 	buf_release(&meta);
 	/* Every prompt is read and checked before the first is generated, so
@@ -509,7 +503,7 @@ int main(int argc, char **argv)
 	free(ps);
 	if (output_close(o, ret) < 0)
 		ret = EXIT_DATA;
-	if (ret == EXIT_OK && !a.quiet)
+	if (ret == EXIT_OK && !a.co.quiet)
 		fprintf(stderr, "%s: %llu completions of %llu prompts\n", cli_prog(), (unsigned long long)written,
 			(unsigned long long)np);
 	if (ret == EXIT_OK && skipped)

@@ -18,7 +18,7 @@
 
 enum {
 	OPT_SFT = 256, OPT_NO_SHUFFLE, OPT_VAL, OPT_SHARD_TOKENS, OPT_TRAIN_TOKENS, OPT_MEM, OPT_LLMC, OPT_ID_FIELD,
-	OPT_TOKENS_FIELD, OPT_MASK_FIELD, OPT_EOT, OPT_N_VOCAB, OPT_TOKENIZER, OPT_STATS, OPT_PROGRESS, OPT_QUIET,
+	OPT_TOKENS_FIELD, OPT_MASK_FIELD, OPT_EOT, OPT_N_VOCAB, OPT_TOKENIZER,
 };
 
 struct source_arg {
@@ -29,8 +29,9 @@ struct source_arg {
 };
 
 struct args {
+	cli_common co;
 	shard_opts o;
-	const char *dir, *id_field, *tokens_field, *mask_field, *tokenizer, *stats;
+	const char *dir, *id_field, *tokens_field, *mask_field, *tokenizer;
 	uint64_t eot, n_vocab;
 	struct source_arg *src;
 	int nsrc;
@@ -73,7 +74,7 @@ static void usage(FILE *f)
 "  -j, --threads N        compression threads (output identical for any N)\n"
 "      --stats FILE       write the counts there as JSON\n"
 "      --progress         show a progress line even when stderr is not a terminal\n"
-"      --quiet            no progress line and no summary\n"
+"      --quiet            no progress line, summary or warnings\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -114,18 +115,16 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
 		{ "n-vocab", required_argument, NULL, OPT_N_VOCAB },
 		{ "eot", required_argument, NULL, OPT_EOT },
-		{ "output", required_argument, NULL, 'o' },
+		CLI_OPTION_OUTPUT,
 		{ "shard-tokens", required_argument, NULL, OPT_SHARD_TOKENS },
 		{ "llmc", no_argument, NULL, OPT_LLMC },
 		{ "mem", required_argument, NULL, OPT_MEM },
 		{ "level", required_argument, NULL, 'l' },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "stats", required_argument, NULL, OPT_STATS },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "quiet", no_argument, NULL, OPT_QUIET },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPTION_THREADS,
+		CLI_OPTION_STATS,
+		CLI_OPTION_PROGRESS,
+		CLI_OPTION_QUIET,
+		CLI_OPTIONS_END,
 	};
 	a->o.seq_len = 1025;
 	a->o.shuffle = 1;
@@ -133,15 +132,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->o.shard_tokens = 100000000;
 	a->o.mem = 1ull << 30;
 	a->o.level = 1;  /* tokens compress little better higher up; speed matters more */
-	a->o.threads = 1;
 	a->id_field = "id";
 	a->tokens_field = "tokens";
 	a->mask_field = "mask";
 	a->eot = UINT32_MAX;
 	a->src = xcalloc((size_t)argc + 1, sizeof(*a->src));
-	int c, weighted = 0;
+	int c, r, weighted = 0;
 	uint64_t v;
-	while ((c = getopt_long(argc, argv, "i:T:s:o:l:j:hV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "i:T:s:o:l:j:hV", opts)) != -1) {
 		switch (c) {
 		case 'i':
 			a->src[a->nsrc] = parse_source(optarg);
@@ -151,17 +149,17 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_TRAIN_TOKENS:
 			if (cli_parse_u64(optarg, 1, UINT64_MAX, 1, &a->o.train_tokens) < 0)
-				return cli_usage_error("--train-tokens: not a count: '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a count");
 			break;
 		case 'T':
 			if (cli_parse_u64(optarg, 1, 1u << 24, 1, &v) < 0)
-				return cli_usage_error("--seq-len: expected 1 to 16M, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "1 to 16M");
 			a->o.seq_len = (uint32_t)v + 1;
 			break;
 		case OPT_SFT: a->o.sft = 1; break;
 		case 's':
 			if (cli_parse_u64(optarg, 0, UINT64_MAX, 0, &a->o.seed) < 0)
-				return cli_usage_error("--seed: not a number: '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a number");
 			break;
 		case OPT_NO_SHUFFLE: a->o.shuffle = 0; break;
 		case OPT_VAL: {
@@ -169,7 +167,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			errno = 0;
 			a->o.val_fraction = strtod(optarg, &end);
 			if (errno || *end || end == optarg || !(a->o.val_fraction >= 0 && a->o.val_fraction <= 1))
-				return cli_usage_error("--val: expected a fraction in [0, 1], got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a fraction in [0, 1]");
 			break;
 		}
 		case OPT_ID_FIELD: a->id_field = optarg; break;
@@ -178,38 +176,32 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_TOKENIZER: a->tokenizer = optarg; break;
 		case OPT_N_VOCAB:
 			if (cli_parse_u64(optarg, 1, UINT32_MAX, 0, &a->n_vocab) < 0)
-				return cli_usage_error("--n-vocab: not a count: '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a count");
 			break;
 		case OPT_EOT:
 			if (cli_parse_u64(optarg, 0, UINT32_MAX - 1, 0, &a->eot) < 0)
-				return cli_usage_error("--eot: not a token id: '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a token id");
 			break;
-		case 'o': a->dir = optarg; break;
 		case OPT_SHARD_TOKENS:
 			if (cli_parse_u64(optarg, 1, LLMC_MAX_TOKENS, 1, &a->o.shard_tokens) < 0)
-				return cli_usage_error("--shard-tokens: expected 1 to 2G-1, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "1 to 2G-1");
 			break;
 		case OPT_LLMC: a->o.llmc = 1; break;
 		case OPT_MEM:
 			if (cli_parse_u64(optarg, 1, UINT64_MAX, 1, &a->o.mem) < 0)
-				return cli_usage_error("--mem: not a size: '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a size");
 			break;
 		case 'l':
 			if (cli_parse_int(optarg, 1, 19, &a->o.level) < 0)
-				return cli_usage_error("--level: expected 1 to 19, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "1 to 19");
 			break;
-		case 'j':
-			if (cli_parse_int(optarg, 1, 256, &a->o.threads) < 0)
-				return cli_usage_error("--threads: expected 1 to 256, got '%s'", optarg);
-			break;
-		case OPT_STATS: a->stats = optarg; break;
-		case OPT_PROGRESS: a->o.progress = 1; break;
-		case OPT_QUIET: a->o.progress = -1; break;
-		case 'h': usage(stdout); exit(cli_close_stdout());
-		case 'V': cli_version(); exit(cli_close_stdout());
-		default: return cli_usage_error("unknown option");
+		default:
+			if ((r = cli_common_option(&a->co, c, optarg, opts, usage)) != 0)
+				return r;
 		}
 	}
+	a->dir = a->co.output;
+	a->o.threads = a->co.threads ? a->co.threads : 1;
 	for (int i = optind; i < argc; i++)
 		a->src[a->nsrc++] = (struct source_arg){ argv[i], -1, NULL, 1 };
 	if (!a->nsrc)
@@ -261,7 +253,7 @@ static int source_vocab(shard *sh, input *in, char *err, size_t errlen)
 
 static int add_records(shard *sh, const struct args *a, const char *path, cli_progress *prog, uint64_t *nrec)
 {
-	input *in = input_open(path, INPUT_AUTO);
+	input *in = cli_input_open(path, INPUT_AUTO);
 	if (!in)
 		return EXIT_DATA;
 	rec *r = rec_new();
@@ -373,6 +365,10 @@ int main(int argc, char **argv)
 		return ret;
 	}
 	char err[1024];
+	/* The progress line of writing the shards. */
+	cli_progress wprog;
+	a.o.progress = cli_progress_hook;
+	a.o.progress_ctx = &wprog;
 	shard *sh = shard_new(&a.o, a.dir, err, sizeof(err));
 	if (!sh) {
 		cli_error(NULL, "%s", err);
@@ -388,7 +384,7 @@ int main(int argc, char **argv)
 	}
 	cli_counts *counts = cli_counts_new();
 	cli_progress prog;
-	cli_progress_init(&prog, a.o.progress);
+	cli_progress_init(&prog, a.co.progress);
 	uint64_t nrec = 0;
 	/* Each -i FILE is a source; the FILEs after the options are together
 	 * one more, so that a dataset in pieces stays one source. */
@@ -405,20 +401,22 @@ int main(int argc, char **argv)
 	cli_progress_done(&prog);
 	if (ret == EXIT_OK) {
 		cli_counts_add(counts, "records", nrec);
-		if (shard_write_data(sh, counts, err, sizeof(err)) < 0) {
+		cli_progress_init(&wprog, a.co.progress);
+		if (shard_write_data(sh, cli_counts_hook, counts, err, sizeof(err)) < 0) {
 			cli_error(NULL, "%s", err);
 			ret = EXIT_DATA;
 		}
+		cli_progress_done(&wprog);
 	}
 	/* The counts before the manifest, which is written last, only when
 	 * everything else was. */
-	if (ret == EXIT_OK && a.stats && cli_counts_write_json(counts, a.stats) < 0)
+	if (ret == EXIT_OK && a.co.stats && cli_counts_write_json(counts, a.co.stats) < 0)
 		ret = EXIT_DATA;
 	if (ret == EXIT_OK && shard_write_manifest(sh, err, sizeof(err)) < 0) {
 		cli_error(NULL, "%s", err);
 		ret = EXIT_DATA;
 	}
-	if (ret == EXIT_OK && a.o.progress >= 0)
+	if (ret == EXIT_OK && !a.co.quiet)
 		cli_counts_print(counts, stderr);
 	cli_counts_free(counts);
 	shard_free(sh);

@@ -9,17 +9,11 @@
 #include "cli.h"
 #include "util.h"
 
+/* The tools, from tools/list (the build writes tools.h from it). */
 static const struct {
 	const char *name, *what;
 } tools[] = {
-	{ "cat", "records <-> JSONL <-> text; --head, --stats, --check" },
-	{ "tokenize", "text -> tokens (byte-level BPE); --decode; --train" },
-	{ "dedup", "drop exact and near-duplicate documents" },
-	{ "synth-filter", "quality rules, decontamination, verifiers, rewards" },
-	{ "shard", "pack token streams into shuffled training shards" },
-	{ "train-step", "advance a model by the data on its input" },
-	{ "eval", "loss, bits per byte, accuracy, KL" },
-	{ "sample", "generate completions from a checkpoint" },
+#include "tools.h"
 };
 
 /* The directory this executable lives in, so a build tree works uninstalled. */

@@ -19,17 +19,17 @@
 #include "util.h"
 
 enum { OUT_AUTO, OUT_JSONL, OUT_RECORDS };
-enum { OPT_REJECTS = 256, OPT_STATS, OPT_DECON, OPT_DECON_N, OPT_DECON_FIELD, OPT_DECON_ACTION, OPT_REWARD,
-       OPT_EXPLAIN, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET, OPT_FIELD };
+enum { OPT_REJECTS = 256, OPT_DECON, OPT_DECON_N, OPT_DECON_FIELD, OPT_DECON_ACTION, OPT_REWARD,
+       OPT_EXPLAIN, OPT_FIELD };
 
 #define MAX_LIST 64
 
 struct args {
 	const char *presets[MAX_LIST], *rule_files[MAX_LIST], *sets[MAX_LIST], *decons[MAX_LIST];
 	int npresets, nrule_files, nsets, ndecons;
-	const char *field, *decon_field, *output, *rejects, *stats;
-	int decon_n, decon_action, reward, explain, threads, force, progress, out_fmt;
-	input_format in_fmt;
+	cli_common co;
+	const char *field, *decon_field, *rejects;
+	int decon_n, decon_action, reward, explain, out_fmt;
 };
 
 static void usage(FILE *f)
@@ -62,7 +62,7 @@ static void usage(FILE *f)
 "      --input-format F   auto (default), records, jsonl or text\n"
 "General:\n"
 "      --progress         show a progress line even when stderr is not a terminal\n"
-"      --quiet            no progress line\n"
+"      --quiet            no progress line, summary or warnings\n"
 "  -h, --help             show this help and exit\n"
 "  -V, --version          show the version and exit\n"
 "\n"
@@ -89,28 +89,25 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "decon-n", required_argument, NULL, OPT_DECON_N },
 		{ "decon-field", required_argument, NULL, OPT_DECON_FIELD },
 		{ "decon-action", required_argument, NULL, OPT_DECON_ACTION },
-		{ "output", required_argument, NULL, 'o' },
-		{ "jsonl", no_argument, NULL, 'J' },
+		CLI_OPTION_OUTPUT,
+		CLI_OPTION_JSONL,
 		{ "records", no_argument, NULL, 'r' },
 		{ "rejects", required_argument, NULL, OPT_REJECTS },
 		{ "reward", no_argument, NULL, OPT_REWARD },
 		{ "explain", no_argument, NULL, OPT_EXPLAIN },
-		{ "stats", required_argument, NULL, OPT_STATS },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "quiet", no_argument, NULL, OPT_QUIET },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPTION_STATS,
+		CLI_OPTION_THREADS,
+		CLI_OPTION_FORCE,
+		CLI_OPTION_INPUT_FORMAT,
+		CLI_OPTION_PROGRESS,
+		CLI_OPTION_QUIET,
+		CLI_OPTIONS_END,
 	};
 	int c, ret;
 	a->field = "text";
 	a->decon_n = 13;
 	a->decon_action = RULE_DROP;
-	a->threads = 1;
-	while ((c = getopt_long(argc, argv, "p:R:s:F:o:Jrj:fhV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "p:R:s:F:o:Jrj:fhV", opts)) != -1) {
 		ret = 0;
 		switch (c) {
 		case 'p': ret = push_list(a->presets, &a->npresets, optarg, "--preset"); break;
@@ -121,7 +118,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_DECON_FIELD: a->decon_field = optarg; break;
 		case OPT_DECON_N:
 			if (cli_parse_int(optarg, 1, 64, &a->decon_n) < 0)
-				return cli_usage_error("--decon-n: expected 1 to 64, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "1 to 64");
 			break;
 		case OPT_DECON_ACTION:
 			if (strcmp(optarg, "drop") == 0)
@@ -129,33 +126,20 @@ static int parse_args(int argc, char **argv, struct args *a)
 			else if (strcmp(optarg, "flag") == 0)
 				a->decon_action = RULE_FLAG;
 			else
-				return cli_usage_error("--decon-action: expected drop or flag, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "drop or flag");
 			break;
-		case 'o': a->output = optarg; break;
 		case 'J': a->out_fmt = OUT_JSONL; break;
 		case 'r': a->out_fmt = OUT_RECORDS; break;
 		case OPT_REJECTS: a->rejects = optarg; break;
 		case OPT_REWARD: a->reward = 1; break;
 		case OPT_EXPLAIN: a->explain = 1; break;
-		case OPT_STATS: a->stats = optarg; break;
-		case 'j':
-			if (cli_parse_int(optarg, 1, 256, &a->threads) < 0)
-				return cli_usage_error("--threads: expected 1 to 256, got '%s'", optarg);
-			break;
-		case 'f': a->force = 1; break;
-		case OPT_INPUT_FORMAT:
-			if (input_format_parse(optarg, &a->in_fmt) < 0)
-				return cli_usage_error("--input-format: expected auto, records, jsonl or text, got '%s'", optarg);
-			break;
-		case OPT_PROGRESS: a->progress = 1; break;
-		case OPT_QUIET: a->progress = -1; break;
-		case 'h': usage(stdout); exit(cli_close_stdout());
-		case 'V': cli_version(); exit(cli_close_stdout());
-		default: return cli_usage_error("unknown option");
+		default: ret = cli_common_option(&a->co, c, optarg, opts, usage); break;
 		}
 		if (ret)
 			return ret;
 	}
+	if (!a->co.threads)
+		a->co.threads = 1;
 	if (!a->npresets && !a->nrule_files && !a->ndecons)
 		return cli_usage_error("no rules: give --preset, --rules or --decon");
 	return 0;
@@ -186,7 +170,7 @@ static int read_file(const char *path, buf *out)
 /* Every string field of every record of path goes into the set. */
 static int load_decon(decon *d, const char *path)
 {
-	input *in = input_open(path, INPUT_AUTO);
+	input *in = cli_input_open(path, INPUT_AUTO);
 	if (!in)
 		return -1;
 	rec *r = rec_new();
@@ -377,9 +361,9 @@ static int flush_batch(struct state *st, struct batch *b, input_format fmt)
 	if (!st->opened) {
 		output_format of = out_records(st, fmt) ? OUTPUT_RECORDS : OUTPUT_JSONL;
 		int ret = 0;
-		if (!(st->out = output_open(st->a->output, of, NULL, st->a->force, &ret)))
+		if (!(st->out = output_open(st->a->co.output, of, NULL, st->a->co.force, &ret)))
 			return ret;
-		if (st->a->rejects && !(st->rej = output_open(st->a->rejects, of, NULL, st->a->force, &ret)))
+		if (st->a->rejects && !(st->rej = output_open(st->a->rejects, of, NULL, st->a->co.force, &ret)))
 			return ret;
 		st->opened = 1;
 		if (output_set_meta(st->out, (const char *)st->meta.data, st->meta.len) < 0 ||
@@ -448,31 +432,31 @@ int main(int argc, char **argv)
 	ret = build_rules(&a, rs, &dc);
 	if (ret)
 		goto out;
-	if (a.stats && strcmp(a.stats, "-") == 0 && !a.output) {
+	if (a.co.stats && strcmp(a.co.stats, "-") == 0 && !a.co.output) {
 		ret = cli_usage_error("--stats -: stdout already carries the records; give -o");
 		goto out;
 	}
 	size_t nr = rules_count(rs);
 	st.drops = xcalloc(nr + 1, sizeof(uint64_t));
 	st.fired = xcalloc(nr + 1, sizeof(uint64_t));
-	ws = xcalloc((size_t)a.threads, sizeof(*ws));
-	for (int k = 0; k < a.threads; k++) {
+	ws = xcalloc((size_t)a.co.threads, sizeof(*ws));
+	for (int k = 0; k < a.co.threads; k++) {
 		ws[k].a = &a;
 		ws[k].rs = rs;
 		ws[k].e = rules_eval_new(rs);
 		ws[k].k = (size_t)k;
-		ws[k].stride = (size_t)a.threads;
+		ws[k].stride = (size_t)a.co.threads;
 	}
 
 	int nfiles;
 	char **files = cli_inputs(argc, argv, optind, &nfiles);
 	cli_progress prog;
-	cli_progress_init(&prog, a.progress);
+	cli_progress_init(&prog, a.co.progress);
 	rec *r = rec_new();
 	uint64_t recno = 0, bytes_before = 0;
 	input_format fmt = INPUT_AUTO;
 	for (int i = 0; i < nfiles && !ret; i++) {
-		input *in = input_open(files[i], a.in_fmt);
+		input *in = cli_input_open(files[i], a.co.in_fmt);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;
@@ -494,7 +478,7 @@ int main(int argc, char **argv)
 			batch_bytes += len;
 			recno++;
 			if (b.n == BATCH_RECORDS || batch_bytes >= BATCH_BYTES) {
-				run_batch(ws, a.threads, &b);
+				run_batch(ws, a.co.threads, &b);
 				if ((ret = flush_batch(&st, &b, fmt)) != 0)
 					break;
 				b.n = 0;
@@ -504,7 +488,7 @@ int main(int argc, char **argv)
 			}
 		}
 		if (!ret && b.n) {
-			run_batch(ws, a.threads, &b);
+			run_batch(ws, a.co.threads, &b);
 			ret = flush_batch(&st, &b, fmt);
 		}
 		if (got == -1) {
@@ -543,13 +527,13 @@ int main(int argc, char **argv)
 		/* the mean reward, in thousandths, keeps the counts integral */
 		cli_counts_add(st.counts, "reward_mean_milli", (uint64_t)llround(1000 * st.reward_sum / st.kept));
 	}
-	if (a.progress >= 0)
+	if (!a.co.quiet)
 		cli_counts_print(st.counts, stderr);
-	if (a.stats && cli_counts_write_json(st.counts, a.stats) < 0)
+	if (a.co.stats && cli_counts_write_json(st.counts, a.co.stats) < 0)
 		ret = ret ? ret : EXIT_DATA;
 	cli_counts_free(st.counts);
 out:
-	for (int k = 0; ws && k < a.threads; k++)
+	for (int k = 0; ws && k < a.co.threads; k++)
 		rules_eval_free(ws[k].e);
 	free(ws);
 	for (size_t i = 0; i < b.cap; i++) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bpe_train.h"
 #include "chat.h"
@@ -19,21 +20,20 @@
 #include "util.h"
 
 enum { OPT_PATTERN = 256, OPT_DROP_TEXT, OPT_EOT, OPT_ALLOW_SPECIAL, OPT_STRICT, OPT_REJECTS, OPT_TRAIN,
-       OPT_VOCAB_SIZE, OPT_HELDOUT, OPT_TOKENS_FIELD, OPT_INPUT_FORMAT, OPT_PROGRESS, OPT_QUIET, OPT_STATS,
-       OPT_MAX_TRAIN_BYTES, OPT_CHAT };
+       OPT_VOCAB_SIZE, OPT_HELDOUT, OPT_TOKENS_FIELD, OPT_MAX_TRAIN_BYTES, OPT_CHAT };
 
 /* Record outcomes (the status a worker returns). */
 enum { KEPT, NO_TEXT, BAD_UTF8, BAD_TOKENS, BAD_MESSAGES, FAILED };
 
 struct args {
-	const char *encoding, *vocab, *pattern, *output, *rejects, *stats;
+	cli_common co;
+	const char *encoding, *vocab, *pattern, *rejects;
 	const char *field, *tokens_field;
 	const char *chat;          /* the chat template's name, or NULL */
 	const char *allow[64];
 	int nallow, allow_all;
-	int drop_text, eot, strict, decode, train, threads, force, progress, field_set;
+	int drop_text, eot, strict, decode, train, field_set;
 	int out_fmt;
-	input_format in_fmt;
 	uint64_t vocab_size, max_train_bytes;
 	double heldout;
 };
@@ -47,7 +47,8 @@ static void usage(FILE *f)
 "learn a new vocabulary.\n"
 "\n"
 "Vocabulary:\n"
-"  -e, --encoding NAME    gpt2, cl100k_base or o200k_base (default gpt2)\n"
+"  -e, --encoding NAME    gpt2, cl100k_base or o200k_base (default gpt2), or a\n"
+"                         Hugging Face tokenizer.json (or a directory with one)\n"
 "  -v, --vocab FILE       a tiktoken rank file; its pattern and special tokens\n"
 "                         come from FILE's .json beside it\n"
 "      --pattern REGEX    pre-tokenization pattern (replaces the vocabulary's)\n"
@@ -88,12 +89,20 @@ static void usage(FILE *f)
 "General:\n"
 "      --input-format F   auto (default), records, jsonl or text\n"
 "      --progress         show a progress line even when stderr is not a terminal\n"
-"      --quiet            no progress line\n"
+"      --quiet            no progress line, summary or warnings\n"
 "  -h, --help             show this help and exit\n"
 "  -V, --version          show the version and exit\n"
 "\n"
 "Exit status: 0 ok, 1 data or I/O error, 2 usage error.\n"
 "See sluice-tokenize(1).\n");
+}
+
+/* A Hugging Face tokenizer.json, or a model directory holding one. */
+static int hf_tokenizer(const char *s)
+{
+	size_t n = strlen(s);
+	struct stat st;
+	return (n > 5 && strcmp(s + n - 5, ".json") == 0) || (stat(s, &st) == 0 && S_ISDIR(st.st_mode));
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -115,27 +124,24 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "vocab-size", required_argument, NULL, OPT_VOCAB_SIZE },
 		{ "heldout", required_argument, NULL, OPT_HELDOUT },
 		{ "max-train-bytes", required_argument, NULL, OPT_MAX_TRAIN_BYTES },
-		{ "output", required_argument, NULL, 'o' },
-		{ "jsonl", no_argument, NULL, 'J' },
+		CLI_OPTION_OUTPUT,
+		CLI_OPTION_JSONL,
 		{ "text", no_argument, NULL, 't' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "stats", required_argument, NULL, OPT_STATS },
-		{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "quiet", no_argument, NULL, OPT_QUIET },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPTION_FORCE,
+		CLI_OPTION_THREADS,
+		CLI_OPTION_STATS,
+		CLI_OPTION_INPUT_FORMAT,
+		CLI_OPTION_PROGRESS,
+		CLI_OPTION_QUIET,
+		CLI_OPTIONS_END,
 	};
-	int c;
+	int c, r;
 	a->field = "text";
 	a->tokens_field = "tokens";
-	a->threads = 1;
 	a->out_fmt = OUTPUT_RECORDS;
 	a->vocab_size = 1024;
 	a->heldout = 0.1;
-	while ((c = getopt_long(argc, argv, "e:v:do:Jtfj:hV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "e:v:do:Jtfj:hV", opts)) != -1) {
 		switch (c) {
 		case 'e': a->encoding = optarg; break;
 		case 'v': a->vocab = optarg; break;
@@ -159,46 +165,36 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_TRAIN: a->train = 1; break;
 		case OPT_VOCAB_SIZE:
 			if (cli_parse_u64(optarg, 257, 1u << 24, 1, &a->vocab_size) < 0)
-				return cli_usage_error("--vocab-size: expected 257 to 16M, got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "257 to 16M");
 			break;
 		case OPT_HELDOUT: {
 			char *end;
 			errno = 0;
 			a->heldout = strtod(optarg, &end);
 			if (errno || *end || end == optarg || !(a->heldout >= 0 && a->heldout < 1))
-				return cli_usage_error("--heldout: expected a fraction in [0, 1), got '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a fraction in [0, 1)");
 			break;
 		}
 		case OPT_MAX_TRAIN_BYTES:
 			if (cli_parse_u64(optarg, 1, UINT64_MAX, 1, &a->max_train_bytes) < 0)
-				return cli_usage_error("--max-train-bytes: not a size: '%s'", optarg);
+				return cli_bad_value(opts, c, optarg, "a size");
 			break;
-		case 'o': a->output = optarg; break;
 		case 'J': a->out_fmt = OUTPUT_JSONL; break;
 		case 't': a->out_fmt = OUTPUT_TEXT; break;
-		case 'f': a->force = 1; break;
-		case 'j':
-			if (cli_parse_int(optarg, 1, 256, &a->threads) < 0)
-				return cli_usage_error("--threads: expected 1 to 256, got '%s'", optarg);
-			break;
-		case OPT_STATS: a->stats = optarg; break;
-		case OPT_INPUT_FORMAT:
-			if (input_format_parse(optarg, &a->in_fmt) < 0)
-				return cli_usage_error("--input-format: expected auto, records, jsonl or text, got '%s'", optarg);
-			break;
-		case OPT_PROGRESS: a->progress = 1; break;
-		case OPT_QUIET: a->progress = -1; break;
-		case 'h': usage(stdout); exit(cli_close_stdout());
-		case 'V': cli_version(); exit(cli_close_stdout());
-		default: return cli_usage_error("unknown option");
+		default:
+			if ((r = cli_common_option(&a->co, c, optarg, opts, usage)) != 0)
+				return r;
 		}
 	}
+	if (!a->co.threads)
+		a->co.threads = 1;
 	if (a->encoding && a->vocab)
 		return cli_usage_error("--encoding and --vocab exclude each other");
-	/* -e names an encoding, -v is a file: neither is taken for the other. */
-	if (a->encoding && (strchr(a->encoding, '/') || strstr(a->encoding, ".tiktoken")))
-		return cli_usage_error("--encoding '%s': give an encoding name (gpt2, cl100k_base, o200k_base), "
-				       "or the file with --vocab", a->encoding);
+	/* -e names an encoding or a tokenizer.json, -v is a rank file: neither
+	 * is taken for the other. */
+	if (a->encoding && !hf_tokenizer(a->encoding) && (strchr(a->encoding, '/') || strstr(a->encoding, ".tiktoken")))
+		return cli_usage_error("--encoding '%s': give an encoding name (gpt2, cl100k_base, o200k_base) or a "
+				       "tokenizer.json, or a rank file with --vocab", a->encoding);
 	if (a->vocab && !strchr(a->vocab, '/')) {
 		static char here[4096];
 		if ((size_t)snprintf(here, sizeof(here), "./%s", a->vocab) >= sizeof(here))
@@ -209,7 +205,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return cli_usage_error("--decode and --train exclude each other");
 	if (a->train && (a->encoding || a->vocab))
 		return cli_usage_error("--train learns a vocabulary: no --encoding or --vocab");
-	if (a->train && !a->output)
+	if (a->train && !a->co.output)
 		return cli_usage_error("--train needs -o PREFIX (writes PREFIX.tiktoken and PREFIX.json)");
 	if (a->out_fmt == OUTPUT_TEXT && !a->decode)
 		return cli_usage_error("--text writes decoded text: use it with --decode");
@@ -499,7 +495,9 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	j.v = tok_load(a->vocab ? a->vocab : a->encoding, a->pattern, err, sizeof(err));
 	if (!j.v) {
 		cli_error(NULL, "%s", err);
-		return EXIT_USAGE;
+		/* A tokenizer.json that cannot be read is bad data, not a bad
+		 * command line. */
+		return hf_tokenizer(a->vocab ? a->vocab : a->encoding) ? EXIT_DATA : EXIT_USAGE;
 	}
 	if (a->allow_all)
 		tok_allow_special(j.v, NULL);
@@ -521,7 +519,7 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 		return EXIT_USAGE;
 	}
 	int ret = EXIT_OK;
-	j.out = output_open(a->output, (output_format)a->out_fmt, NULL, a->force, &ret);
+	j.out = output_open(a->co.output, (output_format)a->out_fmt, NULL, a->co.force, &ret);
 	if (!j.out) {
 		tok_free(j.v);
 		return ret;
@@ -537,28 +535,28 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 		output_set_meta(j.out, (const char *)m.data, m.len);
 		buf_release(&m);
 	}
-	j.states = xcalloc((size_t)a->threads, sizeof(*j.states));
-	j.scratch = xcalloc((size_t)a->threads, sizeof(*j.scratch));
-	j.replaced = xcalloc((size_t)a->threads, sizeof(*j.replaced));
-	j.skipped = xcalloc((size_t)a->threads, sizeof(*j.skipped));
-	for (int i = 0; i < a->threads; i++)
+	j.states = xcalloc((size_t)a->co.threads, sizeof(*j.states));
+	j.scratch = xcalloc((size_t)a->co.threads, sizeof(*j.scratch));
+	j.replaced = xcalloc((size_t)a->co.threads, sizeof(*j.replaced));
+	j.skipped = xcalloc((size_t)a->co.threads, sizeof(*j.skipped));
+	for (int i = 0; i < a->co.threads; i++)
 		j.states[i] = tok_state_new(j.v);
 	int chat_enc = a->chat && !a->decode;
 	if (chat_enc) {
-		j.convs = xcalloc((size_t)a->threads, sizeof(*j.convs));
-		j.renders = xcalloc((size_t)a->threads, sizeof(*j.renders));
+		j.convs = xcalloc((size_t)a->co.threads, sizeof(*j.convs));
+		j.renders = xcalloc((size_t)a->co.threads, sizeof(*j.renders));
 	}
 	j.counts = cli_counts_new();
 	cli_counts_add(j.counts, "records", 0);
 	cli_counts_add(j.counts, "tokens", 0);
-	cli_progress_init(&j.prog, a->progress);
-	par *p = par_new(a->threads, a->decode ? decode_record : chat_enc ? encode_chat_record : encode_record,
+	cli_progress_init(&j.prog, a->co.progress);
+	par *p = par_new(a->co.threads, a->decode ? decode_record : chat_enc ? encode_chat_record : encode_record,
 			 emit_record, &j);
 	rec *r = rec_new();
 	uint64_t in_bytes = 0, in_replaced = 0;
 	int strict = a->strict && !a->decode;
 	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(files[i], a->in_fmt);
+		input *in = cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;
@@ -609,7 +607,7 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 	par_free(p);
 	rec_free(r);
 	uint64_t replaced = in_replaced, skipped = 0;
-	for (int i = 0; i < a->threads; i++) {
+	for (int i = 0; i < a->co.threads; i++) {
 		replaced += j.replaced[i];
 		skipped += j.skipped[i];
 		tok_state_free(j.states[i]);
@@ -623,16 +621,17 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 		cli_counts_add(j.counts, "replaced_chars", replaced);
 	if (skipped) {
 		cli_counts_add(j.counts, "skipped_bytes", skipped);
-		fprintf(stderr, "%s: warning: the pattern left %llu bytes of text unmatched; they have no tokens\n",
-			cli_prog(), (unsigned long long)skipped);
+		cli_warn(NULL, "warning: the pattern left %llu bytes of text unmatched; they have no tokens",
+			 (unsigned long long)skipped);
 	}
 	if (output_close(j.out, ret) < 0)
 		ret = EXIT_DATA;
 	if (output_close(j.rejects, ret) < 0)
 		ret = EXIT_DATA;
 	if (ret == EXIT_OK || ret == EXIT_DATA) {
-		cli_counts_print(j.counts, stderr);
-		if (a->stats && cli_counts_write_json(j.counts, a->stats) < 0)
+		if (!a->co.quiet)
+			cli_counts_print(j.counts, stderr);
+		if (a->co.stats && cli_counts_write_json(j.counts, a->co.stats) < 0)
 			ret = EXIT_DATA;
 	}
 	cli_counts_free(j.counts);
@@ -679,9 +678,9 @@ static int run_train(const struct args *a, char **files, int nfiles)
 	rec *r = rec_new();
 	buf clean = { 0 };
 	cli_progress prog;
-	cli_progress_init(&prog, a->progress);
+	cli_progress_init(&prog, a->co.progress);
 	for (int i = 0; i < nfiles && ret == EXIT_OK; i++) {
-		input *in = input_open(files[i], a->in_fmt);
+		input *in = cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
 			ret = EXIT_DATA;
 			break;
@@ -733,17 +732,17 @@ static int run_train(const struct args *a, char **files, int nfiles)
 	rec_free(r);
 	buf_release(&clean);
 	if (ret == EXIT_OK) {
-		const char *base = strrchr(a->output, '/');
-		base = base ? base + 1 : a->output;
+		const char *base = strrchr(a->co.output, '/');
+		base = base ? base + 1 : a->co.output;
 		if (bpe_train_run(t, (uint32_t)a->vocab_size, err, sizeof(err)) < 0 ||
-		    bpe_train_write(t, a->output, base, err, sizeof(err)) < 0) {
+		    bpe_train_write(t, a->co.output, base, err, sizeof(err)) < 0) {
 			cli_error(NULL, "%s", err);
 			ret = EXIT_DATA;
 		}
 	}
 	if (ret == EXIT_OK) {
 		char path[4096];
-		snprintf(path, sizeof(path), "%s.tiktoken", a->output);
+		snprintf(path, sizeof(path), "%s.tiktoken", a->co.output);
 		tok_vocab *v = tok_load(path, NULL, err, sizeof(err));
 		if (!v) {
 			cli_error(NULL, "the vocabulary written does not load: %s", err);
@@ -757,8 +756,9 @@ static int run_train(const struct args *a, char **files, int nfiles)
 			if (skipped)
 				cli_counts_add(c, "no_text", skipped);
 			cli_counts_add(c, "heldout_documents", nheld);
-			cli_counts_print(c, stderr);
-			if (nheld) {
+			if (!a->co.quiet)
+				cli_counts_print(c, stderr);
+			if (nheld && !a->co.quiet) {
 				tok_state *s = tok_state_new(v);
 				size_t replaced, n = 0, total = 0;
 				const uint8_t *p = held.data;
@@ -772,7 +772,7 @@ static int run_train(const struct args *a, char **files, int nfiles)
 				fprintf(stderr, "%s: held-out text: %zu bytes, %zu tokens, %.4f bytes per token\n",
 					cli_prog(), held.len, total, bpt);
 			}
-			if (a->stats && cli_counts_write_json(c, a->stats) < 0)
+			if (a->co.stats && cli_counts_write_json(c, a->co.stats) < 0)
 				ret = EXIT_DATA;
 			cli_counts_free(c);
 			tok_free(v);

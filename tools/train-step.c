@@ -26,20 +26,21 @@
 enum {
 	OPT_INIT = 256, OPT_CTX, OPT_SEED, OPT_FROM, OPT_EXPORT_LLMC, OPT_TOKENIZER, OPT_N_VOCAB, OPT_REWIND, OPT_ACCUM,
 	OPT_STEPS, OPT_LR, OPT_MIN_LR, OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WSD_DECAY, OPT_BETA1, OPT_BETA2,
-	OPT_EPS, OPT_WD, OPT_CLIP, OPT_DECAY_ALL, OPT_VAL, OPT_VAL_EVERY, OPT_LOG, OPT_SAVE_EVERY, OPT_PROGRESS,
-	OPT_QUIET, OPT_GRPO, OPT_DPO, OPT_REF, OPT_KL, OPT_KL_LOSS, OPT_GROUPS, OPT_UPDATES, OPT_RATIO_LOW,
+	OPT_EPS, OPT_WD, OPT_CLIP, OPT_DECAY_ALL, OPT_OPTIM, OPT_MUON_LR, OPT_MUON_MOMENTUM, OPT_VAL, OPT_VAL_EVERY,
+	OPT_LOG, OPT_SAVE_EVERY, OPT_GRPO, OPT_DPO, OPT_REF, OPT_KL, OPT_KL_LOSS, OPT_GROUPS, OPT_UPDATES, OPT_RATIO_LOW,
 	OPT_RATIO_HIGH, OPT_AGG, OPT_NO_STD, OPT_MAX_STALENESS, OPT_SAMPLER_LOGPROBS, OPT_DPO_BETA,
 };
 
 enum { MODE_SEQS, MODE_GRPO, MODE_DPO };
 
 struct args {
+	cli_common co;
 	const char *ckpt, *init, *from, *export_llmc, *tokenizer, *val, *log;
-	int layers, channels, heads, ctx, batch, accum, threads, progress, quiet, rewind;
+	int layers, channels, heads, ctx, batch, accum, rewind;
 	uint64_t seed, n_vocab;
 	int64_t steps, val_every, save_every;
 	optim_opts opt;
-	int opt_given[OPT_QUIET + 1];  /* optimizer flags given, to override a resumed state */
+	int opt_given[OPT_MUON_MOMENTUM + 1];  /* optimizer flags given, to override a resumed state */
 	int mode, groups, ref_given;
 	const char *ref;
 	int64_t max_staleness;
@@ -178,6 +179,24 @@ static int gather_moments(optim *o, size_t n, optim **full)
 }
 #endif
 
+/* seqs_open(), saying why it failed. */
+static seqs *open_seqs(const char *path)
+{
+	seqs *s = seqs_open(path);
+	if (!s)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return s;
+}
+
+/* rollout_open(), saying why it failed. */
+static rollout_reader *open_rollouts(const char *path, uint64_t n_vocab, uint64_t n_ctx, unsigned need)
+{
+	rollout_reader *rd = rollout_open(path, n_vocab, n_ctx, need);
+	if (!rd)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return rd;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -207,7 +226,11 @@ static void usage(FILE *f)
 "                          0: no training, only --init/--from and the exports)\n"
 "      --rewind            read the input from its start even where the\n"
 "                          checkpoint stopped inside it\n"
-"Optimizer (AdamW; a resumed run keeps its settings unless given again):\n"
+"Optimizer (a resumed run keeps its settings unless given again):\n"
+"      --optim adamw|muon  AdamW for everything (default), or Muon for the\n"
+"                          blocks' weight matrices and AdamW for the rest\n"
+"      --muon-lr X         Muon's peak rate, on the same schedule (default 0.02)\n"
+"      --muon-momentum X   Muon's Nesterov momentum (default 0.95)\n"
 "      --lr X              peak learning rate (default 6e-4)\n"
 "      --min-lr F          floor, as a fraction of the peak (default 0.1)\n"
 "      --schedule S        cosine, wsd or constant (default cosine)\n"
@@ -246,7 +269,7 @@ static void usage(FILE *f)
 "      --save-every N      write the checkpoint every N steps too\n"
 "  -j, --threads N         threads (default: OMP_NUM_THREADS, else all cores)\n"
 "      --progress          show a progress line even when stderr is not a terminal\n"
-"      --quiet             no progress line and no summary\n"
+"      --quiet             no progress line, summary or warnings\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
@@ -284,13 +307,16 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "weight-decay", required_argument, NULL, OPT_WD },
 		{ "decay-all", no_argument, NULL, OPT_DECAY_ALL },
 		{ "clip", required_argument, NULL, OPT_CLIP },
+		{ "optim", required_argument, NULL, OPT_OPTIM },
+		{ "muon-lr", required_argument, NULL, OPT_MUON_LR },
+		{ "muon-momentum", required_argument, NULL, OPT_MUON_MOMENTUM },
 		{ "val", required_argument, NULL, OPT_VAL },
 		{ "val-every", required_argument, NULL, OPT_VAL_EVERY },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "save-every", required_argument, NULL, OPT_SAVE_EVERY },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "quiet", no_argument, NULL, OPT_QUIET },
+		CLI_OPTION_THREADS,
+		CLI_OPTION_PROGRESS,
+		CLI_OPTION_QUIET,
 		{ "grpo", no_argument, NULL, OPT_GRPO },
 		{ "dpo", no_argument, NULL, OPT_DPO },
 		{ "ref", required_argument, NULL, OPT_REF },
@@ -305,9 +331,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "max-staleness", required_argument, NULL, OPT_MAX_STALENESS },
 		{ "sampler-logprobs", no_argument, NULL, OPT_SAMPLER_LOGPROBS },
 		{ "dpo-beta", required_argument, NULL, OPT_DPO_BETA },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPTIONS_END,
 	};
 	a->batch = 4;
 	a->accum = 1;
@@ -317,11 +341,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 	optim_opts_default(&a->opt);
 	rl_opts_default(&a->rl);
 	a->max_staleness = 4;
-	int c;
+	int c, r;
 	uint64_t u;
-	while ((c = getopt_long(argc, argv, "m:L:C:H:B:j:hV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "m:L:C:H:B:j:hV", opts)) != -1) {
 		int bad = 0;
-		if (c >= OPT_LR && c <= OPT_DECAY_ALL)
+		if (c >= OPT_LR && c <= OPT_MUON_MOMENTUM)
 			a->opt_given[c] = 1;
 		switch (c) {
 		case 'm': a->ckpt = optarg; break;
@@ -351,13 +375,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_WD: bad = cli_parse_double(optarg, 0, 10, &a->opt.weight_decay); break;
 		case OPT_DECAY_ALL: a->opt.decay_all = 1; break;
 		case OPT_CLIP: bad = cli_parse_double(optarg, 0, 1e30, &a->opt.clip); break;
+		case OPT_OPTIM: bad = (a->opt.kind = optim_kind_parse(optarg)) < 0; break;
+		case OPT_MUON_LR: bad = cli_parse_double(optarg, 0, 10, &a->opt.muon_lr); break;
+		case OPT_MUON_MOMENTUM: bad = cli_parse_double(optarg, 0, 0.999999, &a->opt.muon_momentum); break;
 		case OPT_VAL: a->val = optarg; break;
 		case OPT_VAL_EVERY: bad = cli_parse_u64(optarg, 1, INT64_MAX, 0, &u); a->val_every = (int64_t)u; break;
 		case OPT_LOG: a->log = optarg; break;
 		case OPT_SAVE_EVERY: bad = cli_parse_u64(optarg, 1, INT64_MAX, 0, &u); a->save_every = (int64_t)u; break;
-		case 'j': bad = cli_parse_int(optarg, 1, 4096, &a->threads); break;
-		case OPT_PROGRESS: a->progress = 1; break;
-		case OPT_QUIET: a->quiet = 1; break;
 		case OPT_GRPO: a->mode = MODE_GRPO; break;
 		case OPT_DPO: a->mode = MODE_DPO; break;
 		case OPT_REF: a->ref = optarg; break;
@@ -375,12 +399,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_MAX_STALENESS: bad = cli_parse_u64(optarg, 0, INT64_MAX, 0, &u); a->max_staleness = (int64_t)u; break;
 		case OPT_SAMPLER_LOGPROBS: a->rl.sampler_old = 1; break;
 		case OPT_DPO_BETA: bad = cli_parse_double(optarg, 1e-9, 1e6, &a->rl.dpo_beta); break;
-		case 'h': usage(stdout); exit(cli_close_stdout());
-		case 'V': cli_version(); exit(cli_close_stdout());
-		default: return EXIT_USAGE;
+		default:
+			if ((r = cli_common_option(&a->co, c, optarg, opts, usage)) != 0)
+				return r;
 		}
 		if (bad)
-			return cli_bad_value(opts, c, optarg);
+			return cli_bad_value(opts, c, optarg, NULL);
 	}
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");
@@ -426,12 +450,23 @@ struct run {
 	ckpt_info info;
 	ckpt_state state;
 	trainer *t;
+	cli_progress prog;           /* the steps' progress line */
 	FILE *log;
 	uint64_t sequences;
 	int64_t steps_run;
 	int rank;                   /* data parallel: only rank 0 writes */
 	const train_comm *comm;     /* data parallel: the optimizer state is sharded */
 };
+
+/* The progress line after each step. */
+static void step_progress(void *ctx, const train_stats *s, int64_t step)
+{
+	cli_progress *p = ctx;
+	if (p->on)
+		fprintf(stderr, "\r%s: step %lld, loss %.4f, %.0f tokens/s   ", cli_prog(), (long long)step, s->loss,
+			s->tokens_per_s);
+	p->last = cli_now();
+}
 
 static int save(struct run *r)
 {
@@ -469,7 +504,7 @@ static int validate(struct run *r)
 {
 	if (r->rank)
 		return 0;
-	seqs *v = seqs_open(r->a->val);
+	seqs *v = open_seqs(r->a->val);
 	if (!v)
 		return -1;
 	seqs_set_model(v, (uint64_t)model_cfg(r->m)->n_vocab, (uint64_t)model_cfg(r->m)->n_ctx);
@@ -545,7 +580,7 @@ static int load_model(struct run *r, const seqs_header *h)
 			model_free(r->m);
 			r->m = g;
 			r->info.config = *model_cfg(g);
-			if (!a->quiet)
+			if (!a->co.quiet)
 				cli_error(path, "token embedding grown from %d to %d rows for the %s template's tokens", old,
 					  model_cfg(g)->n_vocab, h->chat_template);
 		}
@@ -561,7 +596,7 @@ static int load_model(struct run *r, const seqs_header *h)
 			free(sp);
 			return EXIT_DATA;
 		}
-		if (!r->o && !a->quiet)
+		if (!r->o && !a->co.quiet)
 			cli_error(sp, "no optimizer state: AdamW starts from zero moments");
 		free(sp);
 	}
@@ -587,6 +622,17 @@ static int load_model(struct run *r, const seqs_header *h)
 		if (a->opt_given[OPT_WD]) s->weight_decay = g->weight_decay;
 		if (a->opt_given[OPT_CLIP]) s->clip = g->clip;
 		if (a->opt_given[OPT_DECAY_ALL]) s->decay_all = g->decay_all;
+		if (a->opt_given[OPT_MUON_LR]) s->muon_lr = g->muon_lr;
+		if (a->opt_given[OPT_MUON_MOMENTUM]) s->muon_momentum = g->muon_momentum;
+		/* The state's first moments are AdamW's or Muon's momentum:
+		 * they do not carry over from one to the other. */
+		if (a->opt_given[OPT_OPTIM] && g->kind != s->kind) {
+			char *sp = ckpt_state_path(a->ckpt);
+			cli_error(sp, "the optimizer state is %s's; --optim %s cannot continue it (start with --from "
+				  "%s and a new -m to switch)", optim_kind_name(s->kind), optim_kind_name(g->kind), a->ckpt);
+			free(sp);
+			return EXIT_USAGE;
+		}
 	}
 	return EXIT_OK;
 }
@@ -689,7 +735,7 @@ static int train_file(struct run *r, seqs *s)
 		if (after_step(r) < 0)
 			return -1;
 	}
-	if (seqs_records(s) == first && !done(r) && !r->a->quiet && first)
+	if (seqs_records(s) == first && !done(r) && !r->a->co.quiet && first)
 		cli_error(seqs_path(s), "all %llu sequences were trained on already (--rewind to train on them again)",
 			  (unsigned long long)first);
 	return 0;
@@ -779,7 +825,7 @@ static int rl_file(struct run *r, const char *path, model *ref)
 	const model_config *c = model_cfg(r->m);
 	unsigned need = a->mode == MODE_GRPO ? ROLLOUT_NEED_REWARD | ROLLOUT_NEED_OLD_LOGPROBS
 					     : ROLLOUT_NEED_REWARD | ROLLOUT_NEED_REF_LOGPROBS;
-	rollout_reader *rd = rollout_open(path, (uint64_t)c->n_vocab, (uint64_t)c->n_ctx, need);
+	rollout_reader *rd = open_rollouts(path, (uint64_t)c->n_vocab, (uint64_t)c->n_ctx, need);
 	if (!rd)
 		return -1;
 	int ret = -1;
@@ -803,7 +849,7 @@ static int rl_file(struct run *r, const char *path, model *ref)
 	if (!id[0]) {
 		/* No rollouts: nothing to train on, and the data position is
 		 * left to the rollouts it names. */
-		if (!a->quiet)
+		if (!a->co.quiet)
 			cli_error(rollout_path(rd), "no rollouts");
 		ret = 0;
 		goto out;
@@ -860,7 +906,7 @@ static int rl_file(struct run *r, const char *path, model *ref)
 		cli_error(NULL, "%s", rollout_error(rd));
 		goto out;
 	}
-	if (rollout_records(rd) == first && first && !done(r) && !a->quiet)
+	if (rollout_records(rd) == first && first && !done(r) && !a->co.quiet)
 		cli_error(rollout_path(rd), "all %llu rollouts were trained on already (--rewind to train on them again)",
 			  (unsigned long long)first);
 	ret = 0;
@@ -897,20 +943,30 @@ static int train_main(int argc, char **argv, const train_comm *comm)
 	int rank = comm ? comm->rank : 0;
 	if (comm && a.mode)
 		return cli_usage_error("--grpo and --dpo run in one process");
-	if (rank)
-		a.quiet = 1;
-	if (a.threads)
-		kern_cpu_threads(a.threads);
+	if (rank) {
+		a.co.quiet = 1;
+		a.co.progress = 0;
+	}
+	if (a.co.threads)
+		kern_cpu_threads(a.co.threads);
 	struct run r = { .a = &a, .rank = rank, .comm = comm };
 	seqs *s = NULL;
 	seqs_header none = { .shard = -1 };
-	if (a.steps != 0 && !a.mode && !(s = seqs_open(a.files[0])))
+	if (a.steps != 0 && !a.mode && !(s = open_seqs(a.files[0])))
 		return EXIT_DATA;
 	ret = load_model(&r, s ? seqs_hdr(s) : &none);
 	if (ret)
 		goto out;
-	/* Data parallel: this rank keeps the moments of its share only. */
-	if (comm) {
+	/* Data parallel: this rank keeps the moments of its share only; not
+	 * with Muon, which transforms whole matrices: every rank then keeps
+	 * all the state and takes the whole step. */
+	train_comm whole;
+	if (comm && r.state.opts.kind == OPTIM_MUON) {
+		whole = *comm;
+		whole.gather_real = NULL;
+		comm = &whole;
+		r.comm = NULL;
+	} else if (comm) {
 		size_t n = model_nparams(r.m);
 		optim_shard(r.o, train_share(n, rank, comm->size), train_share(n, rank + 1, comm->size) -
 				  train_share(n, rank, comm->size));
@@ -923,7 +979,8 @@ static int train_main(int argc, char **argv, const train_comm *comm)
 	if (!rank && !a.log)
 		r.log = stderr;
 	train_opts to = { .batch = a.batch, .accum = a.accum, .opt = r.state.opts, .log = r.log,
-			  .progress = a.quiet ? -1 : a.progress ? 1 : 0, .comm = comm };
+			  .on_step = step_progress, .on_step_ctx = &r.prog, .comm = comm };
+	cli_progress_init(&r.prog, a.co.progress);
 	r.t = train_new(r.m, r.o, &to, &r.info);
 	if (a.mode && a.steps != 0 && run_rl(&r) < 0)
 		goto out;
@@ -932,11 +989,12 @@ static int train_main(int argc, char **argv, const train_comm *comm)
 			goto out;
 		seqs_close(s);
 		s = NULL;
-		if (i + 1 < a.nfiles && !done(&r) && !(s = seqs_open(a.files[i + 1])))
+		if (i + 1 < a.nfiles && !done(&r) && !(s = open_seqs(a.files[i + 1])))
 			goto out;
 	}
 	train_free(r.t);
 	r.t = NULL;
+	cli_progress_done(&r.prog);
 	if (a.val && (!a.val_every || r.info.step % a.val_every) && validate(&r) < 0)
 		goto out;
 	/* Every rank got here (one that failed stopped them all): only now
@@ -953,12 +1011,14 @@ static int train_main(int argc, char **argv, const train_comm *comm)
 		cli_error(a.export_llmc, "cannot write: %s", err);
 		goto out;
 	}
-	if (!a.quiet)
+	if (!a.co.quiet)
 		fprintf(stderr, "%s: %lld steps, %llu sequences; model at step %lld, %llu tokens, %.3g FLOPs\n",
 			cli_prog(), (long long)r.steps_run, (unsigned long long)r.sequences, (long long)r.info.step,
 			(unsigned long long)r.info.tokens, r.info.flops);
 	ret = EXIT_OK;
 out:
+	if (r.t)
+		cli_progress_done(&r.prog);
 	train_free(r.t);
 	seqs_close(s);
 	if (r.log && r.log != stderr && fclose(r.log) != 0 && ret == EXIT_OK) {

@@ -8,7 +8,7 @@ grep -q '^Usage: sluice-cat' "$TMP/out" && ok "help on stdout" || not_ok "help o
 expect "version exits 0" 0 sluice-cat --version
 expect_err "help to a full disk fails" 1 "." sh -c 'sluice-cat --help >/dev/full'
 expect_err "unknown option is a usage error" 2 "Try 'sluice-cat --help'" sluice-cat --bogus
-# The OpenMP wait policy: passive unless the user chose one (lib/cli.c),
+# The OpenMP wait policy: passive unless the user chose one (programs/cli.c),
 # seen in the environment of a tool waiting on its input.
 policy() {
 	mkfifo "$TMP/fifo.$1"
@@ -28,7 +28,7 @@ case $got in "OMP_WAIT_POLICY=passive"*"sluice-cat $TMP/fifo.a "*) ok "OpenMP th
 *) not_ok "passive by default" "$got" ;; esac
 got=$(policy b OMP_WAIT_POLICY=active active)
 case $got in "OMP_WAIT_POLICY=active"*) ok "the user's OMP_WAIT_POLICY is kept" ;; *) not_ok "user's policy" "$got" ;; esac
-expect_err "bad --head value" 2 "--head: not a count" sluice-cat --head 12x
+expect_err "bad --head value" 2 "invalid value for --head: .12x. \(expected a count\)" sluice-cat --head 12x
 expect_err "bad --level value" 2 "--level" sluice-cat -l 99
 expect_err "missing file names the file" 1 "^sluice-cat: nosuch.jsonl: cannot open" sluice-cat nosuch.jsonl
 expect_err "write error is reported" 1 "write error" sh -c "sluice-cat $D/gsm8k/test.jsonl >/dev/full"

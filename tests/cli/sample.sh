@@ -40,7 +40,7 @@ sed 's/"weights": "f32"/"weights": "bf16"/' "$TMP/w-f32.jsonl" | cmp -s - "$TMP/
 	not_ok "bf16 weights change the log-probs" || ok "bf16 weights change the log-probs"
 sed 's/"weights": "f32"//' "$TMP/s1.jsonl" | cmp -s - <(sed 's/"weights": "f32"//' "$TMP/w-f32.jsonl") &&
 	ok "--weights f32 is the default" || not_ok "f32 default"
-expect_err "--weights fp8" 2 "--weights: 'fp8' is not f32, bf16 or int8" $S -m "$TMP/a.st" --weights fp8 "$TMP/p.jsonl"
+expect_err "--weights fp8" 2 "invalid value for --weights: 'fp8' \(expected f32, bf16 or int8\)" $S -m "$TMP/a.st" --weights fp8 "$TMP/p.jsonl"
 $S -m "$TMP/a.st" -n 3 -N 12 -J -s 2 "$TMP/p.jsonl" 2>/dev/null >"$TMP/s3.jsonl"
 cmp -s "$TMP/s1.jsonl" "$TMP/s3.jsonl" && not_ok "another seed, other completions" || ok "another seed, other completions"
 $S -m "$TMP/a.st" -n 2 -t 0 -N 12 -J "$TMP/p.jsonl" 2>/dev/null | grep -o '"completion_tokens": [^]]*' |
@@ -48,25 +48,11 @@ $S -m "$TMP/a.st" -n 2 -t 0 -N 12 -J "$TMP/p.jsonl" 2>/dev/null | grep -o '"comp
 	ok "greedy: a prompt's samples are identical" || not_ok "greedy"
 
 # The log-probs are the model's: the full pass of sluice-eval --score over
-# prompt + completion, less its score of the prompt alone, is their sum.
-head -1 "$TMP/s1.jsonl" >"$TMP/one.jsonl"
-python3 - "$TMP/one.jsonl" "$TMP" <<'PY' || not_ok "write the check files"
-import json, sys
-d = json.loads(open(sys.argv[1]).read())
-with open(sys.argv[2] + "/both.jsonl", "w") as f:
-    f.write(json.dumps({"tokens": d["prompt_tokens"] + d["completion_tokens"]}) + "\n")
-    f.write(json.dumps({"tokens": d["prompt_tokens"]}) + "\n")
-print(sum(d["logprobs"]), file=open(sys.argv[2] + "/sum", "w"))
-PY
-sluice-eval -m "$TMP/a.st" --score -J --quiet "$TMP/both.jsonl" | grep -o '"logprob": [0-9.e+-]*' | sed 's/.*: //' >"$TMP/lp"
-awk -v s="$(cat "$TMP/sum")" 'NR == 1 { a = $1 } NR == 2 { b = $1 } END { d = (a - b) - s; if (d < 0) d = -d; print d > "/dev/stderr"; exit !(d < 1e-3) }' \
-	"$TMP/lp" 2>"$TMP/diff" && ok "log-probs sum to the full pass's score of the completion (difference $(cat "$TMP/diff"))" ||
-	not_ok "log-probs vs eval" "$(cat "$TMP/diff") $(cat "$TMP/sum") $(cat "$TMP/lp")"
-
-# In bf16 and int8 too: sluice-eval --weights W computes what decoding with
+# prompt + completion, less its score of the prompt alone, is their sum; in
+# bf16 and int8 too, sluice-eval --weights W computing what decoding with
 # that storage does.
-for w in bf16 int8; do
-	head -1 "$TMP/w-$w.jsonl" >"$TMP/one.jsonl"
+score_check() { # NAME WEIGHTS COMPLETIONS
+	head -1 "$3" >"$TMP/one.jsonl"
 	python3 - "$TMP/one.jsonl" "$TMP" <<'PY' || not_ok "write the check files"
 import json, sys
 d = json.loads(open(sys.argv[1]).read())
@@ -75,11 +61,14 @@ with open(sys.argv[2] + "/both.jsonl", "w") as f:
     f.write(json.dumps({"tokens": d["prompt_tokens"]}) + "\n")
 print(sum(d["logprobs"]), file=open(sys.argv[2] + "/sum", "w"))
 PY
-	sluice-eval -m "$TMP/a.st" --weights $w --score -J --quiet "$TMP/both.jsonl" | grep -o '"logprob": [0-9.e+-]*' | sed 's/.*: //' >"$TMP/lp"
+	sluice-eval -m "$TMP/a.st" --weights "$2" --score -J --quiet "$TMP/both.jsonl" | grep -o '"logprob": [0-9.e+-]*' | sed 's/.*: //' >"$TMP/lp"
 	awk -v s="$(cat "$TMP/sum")" 'NR == 1 { a = $1 } NR == 2 { b = $1 } END { d = (a - b) - s; if (d < 0) d = -d; print d > "/dev/stderr"; exit !(d < 1e-3) }' \
-		"$TMP/lp" 2>"$TMP/diff" && ok "--weights $w: log-probs sum to sluice-eval --weights $w's score (difference $(cat "$TMP/diff"))" ||
-		not_ok "--weights $w log-probs vs eval" "$(cat "$TMP/diff") $(cat "$TMP/sum") $(cat "$TMP/lp")"
-done
+		"$TMP/lp" 2>"$TMP/diff" && ok "$1 (difference $(cat "$TMP/diff"))" ||
+		not_ok "$1" "$(cat "$TMP/diff") $(cat "$TMP/sum") $(cat "$TMP/lp")"
+}
+score_check "log-probs sum to the full pass's score of the completion" f32 "$TMP/s1.jsonl"
+score_check "--weights bf16: log-probs sum to sluice-eval --weights bf16's score" bf16 "$TMP/w-bf16.jsonl"
+score_check "--weights int8: log-probs sum to sluice-eval --weights int8's score" int8 "$TMP/w-int8.jsonl"
 
 # --- rollout records (doc/rl.md): the sampler's log-probs, the settings, the
 # policy's step, the stream header ---

@@ -116,7 +116,7 @@ got=$(sed -n 1p "$TMP/r.jsonl" | sed 's/.*"prompt_tokens": \[\([^]]*\)\].*/\1/')
 # The rollouts' stream header names the template and its ids.
 sluice-sample -m "$TMP/sft.st" --chat -n 2 -N 4 --quiet -o "$TMP/r.slc" "$TMP/p.jsonl"
 zstd -dc "$TMP/r.slc" 2>/dev/null | head -c 400 | tr -cd '[:print:]' >"$TMP/r.head"
-grep -qE '^SLUICE.*\{"mode": "rollouts", "tokenizer": "ar", "n_vocab": 302, "eot": 299, "chat_template": "chatml", "chat_tokens": \{"<\|im_start\|>": 300, "<\|im_end\|>": 301\}, "samples": 2\}' "$TMP/r.head" &&
+grep -qE '^SLUICE.*\{"mode": "rollouts", "tokenizer": "ar", "n_vocab": 302, "eot": 299, "chat_template": "chatml", "chat_tokens": \{"<\|im_start\|>": 300, "<\|im_end\|>": 301\}, "samples": 2, "weights": "f32"\}' "$TMP/r.head" &&
 	ok "sample --chat: the stream header names the chat template and its ids" ||
 	not_ok "sample --chat: the stream header names the chat template and its ids" "$(cat "$TMP/r.head")"
 expect_err "sample --chat: a model without the chat tokens is refused" 1 "needs 302" \

@@ -19,8 +19,10 @@ RANDOM=$SEED
 export OMP_NUM_THREADS=1
 echo "# $KILLS kills, SEED=$SEED"
 
-# Token documents over 64 ids, sharded at T=16.
-awk 'BEGIN { srand(7); for (d = 0; d < 3000; d++) { n = 20 + int(rand() * 60); s = "{\"tokens\":["
+# Token documents over 64 ids, sharded at T=16: about 31,000 steps of B=2,
+# so that 60 runs of up to 300 ms each, resuming where the last stopped,
+# do not reach the end of the data (which would end a run before its kill).
+awk 'BEGIN { srand(7); for (d = 0; d < 20000; d++) { n = 20 + int(rand() * 60); s = "{\"tokens\":["
 	for (i = 0; i < n; i++) s = s (i ? "," : "") int(rand() * 64); print s "]}" } }' >"$TMP/docs.jsonl"
 sluice-shard --quiet --tokenizer tiny --n-vocab 64 --eot 0 -T 16 -o "$TMP/sh" "$TMP/docs.jsonl"
 SHARD=$TMP/sh/train-00000.slc

@@ -52,6 +52,27 @@ grep -q '"sequences":8,' "$TMP/two.log" && [ "$(grep -c . "$TMP/two.log")" = 20 
 	ok "rank 0 alone logs, each step counting both ranks' sequences" ||
 	not_ok "rank 0 alone logs, each step counting both ranks' sequences" "$(head -2 "$TMP/two.log")"
 
+# Muon transforms whole matrices: its state is not sharded, every rank
+# takes the whole step on the summed gradients.
+expect "--optim muon, one process, -B 8" 0 sluice-train-step -m "$TMP/mu1.st" --init d1 --ctx 64 -B 8 --steps 20 \
+	$FLAGS --optim muon --log "$TMP/mu1.log" "$D"
+expect "--optim muon, mpirun -np 2, -B 4" 0 $MPIRUN sluice-train-step -m "$TMP/mu2.st" --init d1 --ctx 64 -B 4 \
+	--steps 20 $FLAGS --optim muon --log "$TMP/mu2.log" "$D"
+losses "$TMP/mu1.log" >"$TMP/mu1.loss"
+losses "$TMP/mu2.log" >"$TMP/mu2.loss"
+dl=$(maxdiff "$TMP/mu1.loss" "$TMP/mu2.loss")
+dp=$("$O/tests/helpers/ckptdiff" "$TMP/mu1.st" "$TMP/mu2.st" | sed 's/.*max_abs_diff \([^ ]*\).*/\1/')
+[ "$(wc -l <"$TMP/mu2.loss")" = 20 ] && within "$dl" 1e-4 && within "$dp" 1e-4 &&
+	ok "--optim muon: 2 ranks x B = 1 x 2B over 20 steps (losses within $dl, parameters within $dp)" ||
+	not_ok "--optim muon: 2 ranks x B = 1 x 2B over 20 steps" "losses within $dl, parameters within ${dp:-?}"
+# The state saved by two ranks is the whole momentum: ten more steps on
+# one process from each checkpoint agree.
+sluice-train-step -m "$TMP/mu1.st" -B 8 --steps 10 --total-steps 30 -j 1 --quiet --optim muon "$D" 2>/dev/null
+sluice-train-step -m "$TMP/mu2.st" -B 8 --steps 10 --total-steps 30 -j 1 --quiet --optim muon "$D" 2>/dev/null
+dp=$("$O/tests/helpers/ckptdiff" "$TMP/mu1.st" "$TMP/mu2.st" | sed 's/.*max_abs_diff \([^ ]*\).*/\1/')
+within "${dp:-1}" 1e-4 && ok "--optim muon: the two-rank checkpoint resumes on one process (parameters within $dp)" ||
+	not_ok "--optim muon: the two-rank checkpoint resumes on one process" "parameters within ${dp:-?}"
+
 # Resume: 10 steps on two ranks, then 10 more on two and on one.
 expect "mpirun -np 2: 10 steps" 0 \
 	$MPIRUN sluice-train-step -m "$TMP/half.st" --init d1 --ctx 64 -B 4 --steps 10 $FLAGS "$D"

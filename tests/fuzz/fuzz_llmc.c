@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	/* A small end-of-text id so that the fuzzer finds it often. */
-	shard_opts o = { .seq_len = 9, .shuffle = 1, .shard_tokens = 64, .mem = 1 << 20, .progress = -1 };
+	shard_opts o = { .seq_len = 9, .shuffle = 1, .shard_tokens = 64, .mem = 1 << 20 };
 	shard *s = shard_new(&o, "/tmp", err, sizeof(err));
 	if (!s || shard_vocab(s, NULL, 0, 7, err, sizeof(err)) < 0 || shard_source(s, -1, err, sizeof(err)) < 0)
 		__builtin_trap();

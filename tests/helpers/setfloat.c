@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "input.h"
 #include "output.h"
 #include "record.h"
@@ -21,7 +22,7 @@ int main(int argc, char **argv)
 	const char *field = argv[1];
 	double v = strtod(argv[2], NULL);
 	unsigned long long which = strtoull(argv[3], NULL, 10);
-	input *in = input_open(argc == 5 ? argv[4] : NULL, INPUT_RECORDS);
+	input *in = cli_input_open(argc == 5 ? argv[4] : NULL, INPUT_RECORDS);
 	if (!in)
 		return 1;
 	int status = 0;

@@ -135,7 +135,6 @@ static shard_opts base_opts(void)
 	o.mem = 1ull << 30;
 	o.level = 1;
 	o.threads = 1;
-	o.progress = -1;
 	return o;
 }
 
@@ -182,7 +181,7 @@ static int run(const shard_opts *o, const char *dir, int reverse, double w1, dou
 		rc = shard_add(s, NULL, 0, corpus.d[i].t, corpus.d[i].n, NULL, err, sizeof(err));
 	}
 	if (rc == 0)
-		rc = shard_write(s, NULL, err, sizeof(err));
+		rc = shard_write(s, NULL, NULL, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "shard: %s\n", err);
 	shard_free(s);
@@ -569,7 +568,7 @@ static void test_llmc_both_ways(void)
 		CHECK(shard_add_llmc(s, r, err, sizeof(err)) == 0);
 		llmc_close(r);
 	}
-	CHECK(s && shard_write(s, NULL, err, sizeof(err)) == 0);
+	CHECK(s && shard_write(s, NULL, NULL, err, sizeof(err)) == 0);
 	shard_free(s);
 	for (int i = 0;; i++) {
 		char name[64];
@@ -625,7 +624,7 @@ static void test_llmc_independent_file(void)
 	CHECK(shard_source(s, -1, err, sizeof(err)) == 0);
 	CHECK(r && shard_add_llmc(s, r, err, sizeof(err)) == 0);
 	llmc_close(r);
-	CHECK(shard_write(s, NULL, err, sizeof(err)) == 0);
+	CHECK(shard_write(s, NULL, NULL, err, sizeof(err)) == 0);
 	shard_free(s);
 	/* Packed again: EOT 464 3797 13 | 13 EOT 15496 995 | 995 EOT 40 716 |
 	 * 716 1231 1110 13 — three full windows of 5 and one padded. */
@@ -677,7 +676,7 @@ static void test_bad_input(void)
 	CHECK(shard_source(s, -1, err, sizeof(err)) == 0);
 	uint32_t ok[] = { 1, 2, 3 };
 	CHECK(shard_add(s, NULL, 0, ok, 3, NULL, err, sizeof(err)) == 0);
-	CHECK(shard_write(s, NULL, err, sizeof(err)) < 0 && strstr(err, "uint16"));
+	CHECK(shard_write(s, NULL, NULL, err, sizeof(err)) < 0 && strstr(err, "uint16"));
 	shard_free(s);
 	free(d);
 }

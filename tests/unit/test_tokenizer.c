@@ -599,6 +599,228 @@ static void test_train(void)
 	free(text);
 }
 
+
+/* ---- tokenizer.json ---- */
+
+/* A byte in the byte-level alphabet (GPT-2's bytes_to_unicode), as UTF-8. */
+static void byte_char(buf *b, int byte)
+{
+	int printable = (byte >= '!' && byte <= '~') || (byte >= 0xa1 && byte <= 0xac) || (byte >= 0xae);
+	int cp = byte;
+	if (!printable) {
+		cp = 256;
+		for (int k = 0; k < byte; k++)
+			cp += !((k >= '!' && k <= '~') || (k >= 0xa1 && k <= 0xac) || (k >= 0xae));
+	}
+	uint8_t u[2];
+	if (cp < 0x80) {
+		buf_addc(b, (uint8_t)cp);
+	} else {
+		u[0] = (uint8_t)(0xc0 | cp >> 6);
+		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+		buf_add(b, u, 2);
+	}
+}
+
+/* A tokenizer.json: the 256 bytes at ids 1000 + byte, then tokens[i] (of
+ * ASCII letters) at ids[i], the merges "l r" in order, no split.  model_extra
+ * and top_extra are spliced in (each starting with a comma, or ""). */
+static char *hf_json(const char *const *tokens, const uint32_t *ids, size_t nt, const char *const *merges,
+		     size_t nm, const char *model_extra, const char *top_extra)
+{
+	buf b = { 0 };
+	char tmp[64];
+	buf_adds(&b, "{\"added_tokens\": [{\"id\": 5, \"content\": \"<|end|>\", \"special\": true}],\n"
+		     " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false},\n"
+		     " \"model\": {\"type\": \"BPE\"");
+	buf_adds(&b, model_extra);
+	buf_adds(&b, ", \"vocab\": {");
+	for (int i = 0; i < 256; i++) {
+		buf_adds(&b, i ? ", \"" : "\"");
+		if (i == '"' || i == '\\')
+			buf_addc(&b, '\\');
+		byte_char(&b, i);
+		snprintf(tmp, sizeof(tmp), "\": %d", 1000 + i);
+		buf_adds(&b, tmp);
+	}
+	for (size_t i = 0; i < nt; i++) {
+		snprintf(tmp, sizeof(tmp), ", \"%s\": %u", tokens[i], ids[i]);
+		buf_adds(&b, tmp);
+	}
+	buf_adds(&b, "},\n \"merges\": [");
+	for (size_t i = 0; i < nm; i++) {
+		buf_adds(&b, i ? ", \"" : "\"");
+		buf_adds(&b, merges[i]);
+		buf_adds(&b, "\"");
+	}
+	buf_adds(&b, "]}");
+	buf_adds(&b, top_extra);
+	buf_adds(&b, "}\n");
+	buf_addc(&b, '\0');
+	return (char *)b.data;
+}
+
+static size_t encode_str(tok_state *s, const char *text, uint32_t *out, size_t max)
+{
+	char err[256];
+	size_t replaced, n;
+	if (tok_encode(s, (const uint8_t *)text, strlen(text), &replaced, err, sizeof(err)) < 0)
+		return SIZE_MAX;
+	const uint32_t *ids = tok_ids(s, &n);
+	for (size_t i = 0; i < n && i < max; i++)
+		out[i] = ids[i];
+	return n;
+}
+
+/* Merges go by the pair's place in the merges list, not by ids; with
+ * ignore_merges a piece that is a token is that token. */
+static void test_hf_merges_by_pairs(void)
+{
+	const char *tokens[] = { "abc", "bc", "ab" };
+	const uint32_t ids[] = { 7, 8, 9 };
+	const char *merges[] = { "b c", "a b", "ab c" };
+	char err[256];
+	for (int ignore = 0; ignore < 2; ignore++) {
+		char *js = hf_json(tokens, ids, 3, merges, 3, ignore ? ", \"ignore_merges\": true" : "", "");
+		tok_vocab *v = tok_load_hf_mem("t", js, strlen(js), NULL, err, sizeof(err));
+		free(js);
+		CHECK(v != NULL);
+		if (!v) {
+			fprintf(stderr, "%s\n", err);
+			continue;
+		}
+		CHECK_EQ_INT(tok_n_vocab(v), 1256);
+		CHECK_EQ_INT(tok_special(v, "<|end|>"), 5);
+		tok_state *s = tok_state_new(v);
+		uint32_t out[8];
+		size_t n = encode_str(s, "abc", out, 8);
+		if (ignore) {
+			CHECK(n == 1 && out[0] == 7); /* the whole piece */
+		} else {
+			/* "b c" ranks first: a + bc, which no merge joins */
+			CHECK(n == 2 && out[0] == 1000 + 'a' && out[1] == 8);
+		}
+		n = encode_str(s, "abd", out, 8);
+		CHECK(n == 2 && out[0] == 9 && out[1] == 1000 + 'd');
+		n = encode_str(s, "x<|end|>", out, 8); /* special: text unless allowed */
+		CHECK(n == 8);
+		tok_allow_special(v, "<|end|>");
+		n = encode_str(s, "x<|end|>", out, 8);
+		CHECK(n == 2 && out[1] == 5);
+		buf d = { 0 };
+		size_t bad;
+		uint32_t back[] = { 7, 5, 1000 + 'z' };
+		CHECK(tok_decode(v, back, 3, &d, &bad) == 0 && d.len == 11 && !memcmp(d.data, "abc<|end|>z", 11));
+		buf_release(&d);
+		tok_state_free(s);
+		tok_free(v);
+	}
+}
+
+/* Pair merges through every path (array, heap, windows) against a plain
+ * quadratic BPE over pairs written out here, on random a/b/c words. */
+static void test_hf_merge_paths(void)
+{
+	const char *tokens[] = { "ab", "ba", "aa", "bc", "abc", "aab", "bab", "aaaa", "abab", "cc" };
+	const uint32_t ids[] = { 50, 40, 30, 20, 10, 60, 70, 80, 90, 15 };
+	const char *merges[] = { "b a", "a a", "a b", "b c", "ab c", "a ab", "aa aa", "ab ab", "ba b", "c c" };
+	const size_t nm = 10;
+	/* merge k: left, right, result id */
+	const uint32_t ml[] = { 1000 + 'b', 1000 + 'a', 1000 + 'a', 1000 + 'b', 50, 1000 + 'a', 30, 50, 40, 1000 + 'c' };
+	const uint32_t mr[] = { 1000 + 'a', 1000 + 'a', 1000 + 'b', 1000 + 'c', 1000 + 'c', 50, 30, 50, 1000 + 'b',
+				1000 + 'c' };
+	const uint32_t mk[] = { 40, 30, 50, 20, 10, 60, 80, 90, 70, 15 };
+	char err[256];
+	char *js = hf_json(tokens, ids, 10, merges, nm, "", "");
+	tok_vocab *v = tok_load_hf_mem("t", js, strlen(js), NULL, err, sizeof(err));
+	free(js);
+	CHECK(v != NULL);
+	if (!v) {
+		fprintf(stderr, "%s\n", err);
+		return;
+	}
+	tok_state *s = tok_state_new(v);
+	static char word[4000];
+	static uint32_t ref[4000];
+	uint64_t rng = 99;
+	for (int t = 0; t < 600; t++) {
+		size_t len = t < 500 ? 2 + (size_t)(t % 200) : 1000 + (size_t)t;
+		tok_set_window(s, t % 3 == 2 ? 128 : 0);
+		for (size_t i = 0; i < len; i++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			word[i] = "aabbc"[(rng >> 40) % 5];
+		}
+		word[len] = '\0';
+		size_t m = len;
+		for (size_t i = 0; i < len; i++)
+			ref[i] = 1000 + (uint8_t)word[i];
+		for (;;) {
+			size_t at = SIZE_MAX, best = SIZE_MAX;
+			for (size_t i = 0; i + 1 < m; i++)
+				for (size_t k = 0; k < nm && k < best; k++)
+					if (ml[k] == ref[i] && mr[k] == ref[i + 1]) {
+						best = k;
+						at = i;
+					}
+			if (at == SIZE_MAX)
+				break;
+			ref[at] = mk[best];
+			memmove(ref + at + 1, ref + at + 2, (m - at - 2) * sizeof(*ref));
+			m--;
+		}
+		uint32_t *out = xmalloc(len * sizeof(*out));
+		size_t n = encode_str(s, word, out, len);
+		CHECK_EQ_INT(n, m);
+		CHECK(n == m && !memcmp(out, ref, m * sizeof(*ref)));
+		free(out);
+	}
+	tok_state_free(s);
+	tok_free(v);
+}
+
+static void test_hf_errors(void)
+{
+	const char *tokens[] = { "ab" };
+	const uint32_t ids[] = { 7 };
+	const char *ok_merges[] = { "a b" };
+	const char *unk[] = { "a b", "q zz" };
+	const char *notok[] = { "a b", "b a" };
+	struct {
+		const char *const *merges;
+		size_t nm;
+		const char *model_extra, *top_extra, *cut, *want;
+	} cases[] = {
+		{ unk, 2, "", "", NULL, "model: merges: merge 2 names 'zz', which is not in the vocabulary" },
+		{ notok, 2, "", "", NULL, "model: merges: merge 2 makes 'ba', which is not in the vocabulary" },
+		{ ok_merges, 1, ", \"dropout\": 0.1", "", NULL, "model: dropout is not supported" },
+		{ ok_merges, 1, ", \"byte_fallback\": true", "", NULL, "model: byte_fallback is not supported" },
+		{ ok_merges, 1, "", ", \"normalizer\": {\"type\": \"Lowercase\"}", NULL,
+		  "normalizer: Lowercase is not supported" },
+		{ ok_merges, 1, "", ", \"added_tokens\": 3", NULL, "added_tokens: line 4, column 38: expected an array" },
+		{ ok_merges, 1, "", "", "\"merges\"", "line 4, column " },
+		{ ok_merges, 1, "", "}", NULL, "line 4, column 21: text after the object" },
+		{ ok_merges, 1, "", ", \"x\": [1,]", NULL, "line 4, column 30: unexpected character ']'" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *js = hf_json(tokens, ids, 1, cases[i].merges, cases[i].nm, cases[i].model_extra, cases[i].top_extra);
+		if (cases[i].cut)
+			*strstr(js, cases[i].cut) = '\0';
+		char err[256] = "";
+		tok_vocab *v = tok_load_hf_mem("t", js, strlen(js), NULL, err, sizeof(err));
+		CHECK(v == NULL);
+		if (!strstr(err, cases[i].want)) {
+			fprintf(stderr, "case %zu: '%s' lacks '%s'\n", i, err, cases[i].want);
+			CHECK(0);
+		}
+		tok_free(v);
+		free(js);
+	}
+	const char *type = "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}";
+	char err[256] = "";
+	CHECK(tok_load_hf_mem("t", type, strlen(type), NULL, err, sizeof(err)) == NULL &&
+	      strstr(err, "model: type Unigram is not supported (only BPE)"));
+}
+
 int main(void)
 {
 	RUN(test_long_piece_memory);
@@ -610,5 +832,8 @@ int main(void)
 	RUN(test_invalid_utf8_replaced);
 	RUN(test_vocab_errors);
 	RUN(test_train);
+	RUN(test_hf_merges_by_pairs);
+	RUN(test_hf_merge_paths);
+	RUN(test_hf_errors);
 	CHECK_EXIT();
 }

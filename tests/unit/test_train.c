@@ -40,7 +40,7 @@ static void test_overfit_one_batch(void)
 	opts.lr = 1e-2;
 	opts.schedule = OPTIM_CONSTANT;
 	opts.weight_decay = 0;
-	train_opts to = { .batch = 4, .accum = 1, .opt = opts, .progress = -1 };
+	train_opts to = { .batch = 4, .accum = 1, .opt = opts };
 	ckpt_info info = { .config = tiny };
 	trainer *t = train_new(m, o, &to, &info);
 	uint32_t seq[4][17];
@@ -77,7 +77,7 @@ static void test_mask_weights(void)
 		model *m = model_new(&tiny, &kern_cpu);
 		model_init(m, 2);
 		optim *o = optim_new(model_nparams(m));
-		train_opts to = { .batch = 1, .accum = 1, .progress = -1 };
+		train_opts to = { .batch = 1, .accum = 1 };
 		optim_opts_default(&to.opt);
 		ckpt_info info = { .config = tiny };
 		trainer *t = train_new(m, o, &to, &info);

@@ -12,7 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
+
 static const char *prog = "sluice";
+static int quiet;
 
 /* libgomp reads its settings once, before main, and by default a thread
  * that waits at a barrier spins for a while: on a machine busy with other
@@ -47,10 +51,24 @@ static void omp_passive(void)
 	unsetenv("OMP_WAIT_POLICY");
 }
 
+static void out_of_memory(void)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: out of memory\n", prog);
+	exit(EXIT_DATA);
+}
+
+static void library_warning(const char *msg)
+{
+	cli_warn(NULL, "warning: %s", msg);
+}
+
 void cli_init(const char *name)
 {
 	omp_passive();
 	prog = name;
+	util_set_oom(out_of_memory);
+	util_set_log(library_warning);
 	/* A closed pipe downstream ends us quietly, as it does cat(1). */
 	signal(SIGPIPE, SIG_DFL);
 }
@@ -67,18 +85,40 @@ const char *cli_name(const char *path, int output)
 	return path;
 }
 
-void cli_error(const char *file, const char *fmt, ...)
+/* "prog: file: message" on stderr, after whatever stdout holds. */
+__attribute__((format(printf, 2, 0))) static void message(const char *file, const char *fmt, va_list ap)
 {
-	va_list ap;
 	fflush(stdout);
 	if (file)
 		fprintf(stderr, "%s: %s: ", prog, file);
 	else
 		fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void cli_error(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	message(file, fmt, ap);
+	va_end(ap);
+}
+
+void cli_warn(const char *file, const char *fmt, ...)
+{
+	if (quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	message(file, fmt, ap);
+	va_end(ap);
+}
+
+int cli_try_help(void)
+{
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+	return EXIT_USAGE;
 }
 
 int cli_usage_error(const char *fmt, ...)
@@ -88,8 +128,8 @@ int cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
-	return EXIT_USAGE;
+	fputc('\n', stderr);
+	return cli_try_help();
 }
 
 void cli_version(void)
@@ -138,12 +178,46 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, int suffixes, uint6
 	return 0;
 }
 
-int cli_bad_value(const struct option *opts, int c, const char *arg)
+int cli_bad_value(const struct option *opts, int c, const char *arg, const char *expected)
 {
-	for (; opts && opts->name; opts++)
+	const char *name = NULL;
+	for (; opts && opts->name && !name; opts++)
 		if (opts->val == c)
-			return cli_usage_error("invalid value for --%s: '%s'", opts->name, arg);
-	return cli_usage_error("invalid value for -%c: '%s'", c, arg);
+			name = opts->name;
+	char flag[3] = { (char)c, '\0' };
+	return cli_usage_error("invalid value for -%s%s: '%s'%s%s%s", name ? "-" : "", name ? name : flag, arg,
+			       expected ? " (expected " : "", expected ? expected : "", expected ? ")" : "");
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts)
+{
+	if (argc > 0)
+		argv[0] = (char *)prog;
+	return getopt_long(argc, argv, shortopts, opts, NULL);
+}
+
+int cli_common_option(cli_common *co, int c, const char *arg, const struct option *opts, void (*usage)(FILE *))
+{
+	switch (c) {
+	case 'o': co->output = arg; return 0;
+	case 'j':
+		if (cli_parse_int(arg, 1, CLI_THREADS_MAX, &co->threads) < 0)
+			return cli_bad_value(opts, c, arg, "1 to " CLI_STR(CLI_THREADS_MAX));
+		return 0;
+	case 'J': co->jsonl = 1; return 0;
+	case 'f': co->force = 1; return 0;
+	case CLI_OPT_QUIET: co->quiet = quiet = 1; co->progress = -1; return 0;
+	case CLI_OPT_PROGRESS: co->progress = 1; return 0;
+	case CLI_OPT_STATS: co->stats = arg; return 0;
+	case CLI_OPT_INPUT_FORMAT:
+		if (input_format_parse(arg, &co->in_fmt) < 0)
+			return cli_bad_value(opts, c, arg, "auto, records, jsonl or text");
+		return 0;
+	case 'h': usage(stdout); exit(cli_close_stdout());
+	case 'V': cli_version(); exit(cli_close_stdout());
+	case '?': return cli_try_help();
+	default: return cli_usage_error("option %d not handled", c);
+	}
 }
 
 int cli_parse_double(const char *s, double min, double max, double *out)
@@ -182,6 +256,14 @@ int cli_open_input(const char *path)
 	return fd;
 }
 
+input *cli_input_open(const char *path, input_format fmt)
+{
+	input *in = input_open(path, fmt);
+	if (!in)
+		cli_error(path, "cannot open: %s", strerror(errno));
+	return in;
+}
+
 int cli_open_output(const char *path)
 {
 	if (!path || strcmp(path, "-") == 0)
@@ -203,9 +285,7 @@ int cli_refuse_tty(int fd, int force)
 
 double cli_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return util_now();
 }
 
 void cli_progress_init(cli_progress *p, int mode)
@@ -227,6 +307,11 @@ void cli_progress_update(cli_progress *p, uint64_t records, uint64_t bytes)
 	double secs = now - p->start;
 	fprintf(stderr, "\r%s: %llu records, %.1f MB, %.1f MB/s   ", prog, (unsigned long long)records,
 		(double)bytes / 1e6, secs > 0 ? (double)bytes / 1e6 / secs : 0.0);
+}
+
+void cli_progress_hook(void *p, uint64_t n)
+{
+	cli_progress_update(p, n, 0);
 }
 
 void cli_progress_done(cli_progress *p)
@@ -271,6 +356,11 @@ void cli_counts_add(cli_counts *c, const char *name, uint64_t n)
 	}
 	c->names[c->n] = xstrdup(name);
 	c->vals[c->n++] = n;
+}
+
+void cli_counts_hook(void *c, const char *name, uint64_t n)
+{
+	cli_counts_add(c, name, n);
 }
 
 uint64_t cli_counts_get(const cli_counts *c, const char *name)
