@@ -417,9 +417,9 @@ static void test_safetensors_rejects(void)
 /* Decoding with the cache gives the full pass's logits: two sequences
  * interleaved, at different positions in the same calls; with weights
  * stored as bf16 or int8, the full pass over the weights rounded alike. */
-static void decode_matches_forward(int weights)
+static void decode_matches_forward(const char *what, const model_config *cfg, int weights)
 {
-	model_config c = tiny;
+	model_config c = *cfg;
 	model *m = model_new(&c, &kern_cpu);
 	model_init(m, 21);
 	model_cache *cache = model_cache_new(m, 3, 12, weights);
@@ -452,17 +452,40 @@ static void decode_matches_forward(int weights)
 				worst = d > worst ? d : worst;
 			}
 	}
-	printf("# decode vs full forward, %s weights: max abs logit difference %.2e\n", model_weights_name(weights), worst);
+	printf("# decode vs full forward, %s, %s weights: max abs logit difference %.2e\n", what,
+	       model_weights_name(weights), worst);
 	CHECK(worst < 1e-5);
 	model_cache_free(cache);
 	free(full);
 	model_free(m);
 }
 
+/* GPT-2, and the Llama family: every option off, the Llama 3 and Qwen3
+ * options (grouped-query attention, SwiGLU, QK-norm, head_dim apart), the
+ * nanochat-like ones (ReLU squared, untied head). */
+#define LLAMA .n_layer = 2, .n_embd = 32, .n_ctx = 16, .n_vocab = 64, .family = MODEL_LLAMA
+static const struct {
+	const char *what;
+	model_config c;
+} decode_configs[] = {
+	{ "llama, options off", { LLAMA, .n_head = 4 } },
+	{ "llama 3", { LLAMA, .n_head = 4, .n_kv_head = 2, .n_ff = 48, .norm = MODEL_RMSNORM, .mlp = MODEL_SWIGLU,
+		       .rope = 1, .rope_theta = 500000, .untied = 1, .no_bias = 1 } },
+	{ "qwen3", { LLAMA, .n_head = 4, .n_kv_head = 1, .head_dim = 16, .n_ff = 40, .norm = MODEL_RMSNORM,
+		     .mlp = MODEL_SWIGLU, .rope = 1, .qk_norm = 1, .no_bias = 1, .norm_eps = 1e-6 } },
+	{ "qwen2 biases", { LLAMA, .n_head = 4, .n_kv_head = 2, .norm = MODEL_RMSNORM, .mlp = MODEL_SWIGLU,
+			    .rope = 1 } },
+	{ "nanochat-like", { LLAMA, .n_head = 2, .norm = MODEL_RMSNORM, .mlp = MODEL_RELU2, .rope = 1, .qk_norm = 1,
+			     .untied = 1, .no_bias = 1 } },
+};
+
 static void test_decode_matches_forward(void)
 {
-	for (int w = KERN_F32; w <= KERN_I8; w++)
-		decode_matches_forward(w);
+	for (int w = KERN_F32; w <= KERN_I8; w++) {
+		decode_matches_forward("gpt2", &tiny, w);
+		for (size_t i = 0; i < sizeof(decode_configs) / sizeof(decode_configs[0]); i++)
+			decode_matches_forward(decode_configs[i].what, &decode_configs[i].c, w);
+	}
 }
 
 int main(void)
