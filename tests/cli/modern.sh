@@ -85,6 +85,8 @@ awk -v a="$vl" -v b="$el" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 &&
 	ok "sluice-eval --loss equals the trainer's validation loss ($el, $vl)" || not_ok "eval loss" "$el vs $vl: $(head -c 300 "$TMP/out")"
 
 # --- refused ---
+expect_err "--init modern-dx: not a preset" 2 "not a preset \\(dN, modern-dN, llama-dN, qwen3-dN" \
+	sluice-train-step -m "$TMP/z.st" --init modern-dx "$TRAIN"
 expect_err "llm.c export of a Llama-family model: refused" 1 "llm.c checkpoints hold GPT-2 models only" \
 	sluice-train-step -m "$TMP/x.st" --from "$TMP/a.st" --steps 0 --export-llmc "$TMP/x.bin"
 sed 's/\\"family\\":\\"llama\\"/\\"family\\":\\"mamba\\"/' "$TMP/a.st" >"$TMP/bad.st"
