@@ -173,7 +173,9 @@ const real *model_logits(const model *m);
 const real *model_losses(const model *m);
 
 /* Incremental decoding.  A cache holds the keys and values of `slots`
- * sequences of up to maxlen positions (maxlen <= n_ctx).  model_decode()
+ * sequences of up to maxlen positions (maxlen <= n_ctx): n_kv_head heads
+ * of head_dim each (with grouped-query attention fewer than the query
+ * heads), keys after QK-norm and the rotation.  model_decode()
  * runs one token for each of n rows: row i is token tok[i] at position
  * pos[i] of sequence slot[i], whose positions before pos[i] must have been
  * decoded already (a prompt is fed one token per call, like the tokens
