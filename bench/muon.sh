@@ -1,9 +1,16 @@
 #!/bin/bash
-# muon.sh: GPT-2 config + AdamW against GPT-2 config + Muon on tiny
-# Shakespeare, several seeds: validation loss (sluice-eval --loss on the
-# held-out 10% of paragraphs) at equal steps, and at equal training FLOPs
-# (Muon's Newton-Schulz iterations counted: AdamW gets the steps that cost
-# as much as Muon's).
+# muon.sh: GPT-2 config + AdamW against GPT-2 config + Muon and against the
+# modern config (--init modern-d4 at the same width: rotary positions,
+# RMSNorm, ReLU squared, QK-norm, untied head, no biases) with Muon and with
+# AdamW, on tiny Shakespeare, several seeds: validation loss (sluice-eval
+# --loss on the held-out 10% of paragraphs) at equal steps, and at equal
+# training FLOPs (Muon's Newton-Schulz iterations counted: AdamW gets the
+# steps that cost as much as Muon's; the modern config's products cost what
+# GPT-2's do).  Then the compute each run takes to reach the equal-FLOPs
+# GPT-2 + AdamW run's final loss, as a fraction of that run's FLOPs: the
+# first step at which its trailing 10-step mean training loss is at or below
+# AdamW's final 10-step mean (the same batches in the same order on all
+# sides).
 #
 # Model: GPT-2 of 4 layers, 128 channels, 4 heads, context 128, on a
 # 1024-token vocabulary learned from tiny Shakespeare (as make demo's
@@ -33,6 +40,7 @@ awk -f scripts/paragraphs.awk data/tinyshakespeare.txt |
 sluice-shard --quiet -T 128 --val 0.1 -o "$TMP/sh" "$TMP/shk.tok"
 TRAIN=$TMP/sh/train-00000.slc VAL=$TMP/sh/val-00000.slc
 MODEL=(--init custom -L 4 -C 128 -H 4 --ctx 128 -B 16 --lr 2e-3 --warmup 10 -j 1)
+MODERN=(--init modern-d4 -C 128 -H 4 --ctx 128 -B 16 --lr 2e-3 --warmup 10 -j 1)
 flops() { head -c 4000 "$1" | grep -ao '"train_flops":"[^"]*"' | cut -d'"' -f4; }
 val() { sluice-eval -m "$1" --tokenizer "$TMP/shk1024.tiktoken" --loss "$VAL" 2>/dev/null | grep -o '"loss": [0-9.]*' | cut -d' ' -f2; }
 
@@ -40,19 +48,25 @@ echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 # FLOPs of a step each way, from a one-step run.
 sluice-train-step -m "$TMP/fa.st" "${MODEL[@]}" --steps 1 --quiet --log /dev/null "$TRAIN"
 sluice-train-step -m "$TMP/fm.st" "${MODEL[@]}" --optim muon --steps 1 --quiet --log /dev/null "$TRAIN"
-fa=$(flops "$TMP/fa.st") fm=$(flops "$TMP/fm.st")
+sluice-train-step -m "$TMP/fn.st" "${MODERN[@]}" --optim muon --steps 1 --quiet --log /dev/null "$TRAIN"
+fa=$(flops "$TMP/fa.st") fm=$(flops "$TMP/fm.st") fn=$(flops "$TMP/fn.st")
+[ "$fm" = "$fn" ] || echo "note: the modern config's step costs $fn FLOPs, GPT-2's with Muon $fm"
 eq=$(awk -v a="$fa" -v m="$fm" -v s="$STEPS" 'BEGIN { printf "%d", s * m / a + 0.5 }')
 echo "FLOPs a step: AdamW $fa, Muon $fm ($(awk -v a="$fa" -v m="$fm" 'BEGIN { printf "%.3f", m / a }')x);" \
 	"AdamW steps of $STEPS Muon steps' FLOPs: $eq"
 echo "seed optimizer steps train_flops val_loss seconds"
 seed_runs() {
 	local seed=$1
-	for run in "adamw $STEPS" "adamw $eq" "muon $STEPS"; do
+	for run in "adamw $STEPS" "adamw $eq" "muon $STEPS" "modern-muon $STEPS" "modern-adamw $STEPS"; do
 		set -- $run
 		ck=$TMP/$1-$2-$seed.st
 		rm -f "$ck" "$ck.optim"
 		start=$(date +%s)
-		sluice-train-step -m "$ck" "${MODEL[@]}" --seed "$seed" --optim "$1" --steps "$2" --quiet \
+		case $1 in
+		modern-*) model=("${MODERN[@]}") opt=${1#modern-} ;;
+		*) model=("${MODEL[@]}") opt=$1 ;;
+		esac
+		sluice-train-step -m "$ck" "${model[@]}" --seed "$seed" --optim "$opt" --steps "$2" --quiet \
 			--log "$TMP/$1-$2-$seed.log" "$TRAIN"
 		end=$(date +%s)
 		echo "$seed $1 $2 $(flops "$ck") $(val "$ck") $((end - start))"
@@ -63,7 +77,28 @@ for seed in $SEEDS; do
 done
 wait
 cat "$TMP"/seed-*.out
-awk '{ k = $2 "-" ($2 == "muon" || $3 == '"$STEPS"' ? "steps" : "flops"); s[k] += $5; n[k]++ }
-END { printf "mean val_loss: AdamW %.4f at %d steps, %.4f at equal FLOPs; Muon %.4f\n",
-	s["adamw-steps"] / n["adamw-steps"], '"$STEPS"', s["adamw-flops"] / n["adamw-flops"], s["muon-steps"] / n["muon-steps"] }' \
+awk '{ k = $2 "-" ($2 != "adamw" || $3 == '"$STEPS"' ? "steps" : "flops"); s[k] += $5; n[k]++ }
+END { printf "mean val_loss: AdamW %.4f at %d steps, %.4f at equal FLOPs; Muon %.4f; modern + Muon %.4f; modern + AdamW %.4f\n",
+	s["adamw-steps"] / n["adamw-steps"], '"$STEPS"', s["adamw-flops"] / n["adamw-flops"], s["muon-steps"] / n["muon-steps"],
+	s["modern-muon-steps"] / n["modern-muon-steps"], s["modern-adamw-steps"] / n["modern-adamw-steps"] }' \
 	"$TMP"/seed-*.out
+# Compute to the GPT-2 + AdamW (equal FLOPs) run's final loss, by trailing
+# 10-step means of the training loss.
+reach() { # LOG TARGET: the first step whose trailing 10-step mean is <= TARGET
+	grep -o '"loss":[0-9.]*' "$1" | cut -d: -f2 |
+		awk -v t="$2" '{ a[NR] = $1; s += $1; if (NR > 10) s -= a[NR - 10]; if (NR >= 10 && s / 10 <= t) { print NR; exit } }'
+}
+for seed in $SEEDS; do
+	target=$(grep -o '"loss":[0-9.]*' "$TMP/adamw-$eq-$seed.log" | cut -d: -f2 | tail -10 |
+		awk '{ s += $1 } END { printf "%.6f", s / NR }')
+	for run in muon modern-muon modern-adamw; do
+		f=$([ $run = modern-adamw ] && echo "$fa" || echo "$fm")
+		at=$(reach "$TMP/$run-$STEPS-$seed.log" "$target")
+		if [ -n "$at" ]; then
+			echo "seed $seed: $run reaches AdamW's final training loss $target at step $at:" \
+				"$(awk -v a="$at" -v f="$f" -v e="$eq" -v g="$fa" 'BEGIN { printf "%.3f", a * f / (e * g) }')x its FLOPs"
+		else
+			echo "seed $seed: $run does not reach AdamW's final training loss $target in $STEPS steps"
+		fi
+	done
+done

@@ -60,7 +60,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int NEW = atoi(argv[5]);
-	model_config c = { atoi(argv[1]), atoi(argv[2]), atoi(argv[3]), NEW + 1 > 1024 ? NEW + 1 : 1024, atoi(argv[4]) };
+	model_config c = { .n_layer = atoi(argv[1]), .n_embd = atoi(argv[2]), .n_head = atoi(argv[3]),
+			   .n_ctx = NEW + 1 > 1024 ? NEW + 1 : 1024, .n_vocab = atoi(argv[4]) };
 	model *m = model_new(&c, &kern_cpu);
 	model_init(m, 1);
 	char err[256];

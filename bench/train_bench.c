@@ -114,7 +114,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: train_bench L C H V T B STEPS | train_bench --peak\n");
 		return 2;
 	}
-	model_config c = { atoi(argv[1]), atoi(argv[2]), atoi(argv[3]), 1024, atoi(argv[4]) };
+	model_config c = { .n_layer = atoi(argv[1]), .n_embd = atoi(argv[2]), .n_head = atoi(argv[3]), .n_ctx = 1024,
+			   .n_vocab = atoi(argv[4]) };
 	int T = atoi(argv[5]), B = atoi(argv[6]), steps = atoi(argv[7]);
 	if (T > c.n_ctx)
 		c.n_ctx = T;

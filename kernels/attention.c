@@ -117,3 +117,80 @@ void attention_decode_cpu(real *out, real *kc, real *vc, const real *qkv, const 
 			free(s);
 		}
 }
+
+/* Grouped-query attention over separate q, k, v: as above, head by head,
+ * with query head h reading key/value head h / (NH / NKV). */
+void gqa_forward_cpu(real *out, real *att, const real *q, const real *k, const real *v, int B, int T, int NH,
+		     int NKV, int hs)
+{
+	int QD = NH * hs, KD = NKV * hs, group = NH / NKV;
+	real scale = (real)(1.0 / sqrt((double)hs));
+#pragma omp parallel for collapse(2) schedule(static)
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++) {
+			const real *qh = q + (size_t)b * T * QD + (size_t)h * hs;
+			const real *kh = k + (size_t)b * T * KD + (size_t)(h / group) * hs;
+			const real *vh = v + (size_t)b * T * KD + (size_t)(h / group) * hs;
+			real *s = att + ((size_t)b * NH + h) * T * T;
+			GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, qh, QD, kh, KD, 0, s, T);
+			for (int t = 0; t < T; t++)
+				causal_softmax_row(s + (size_t)t * T, t + 1, T);
+			real *o = out + (size_t)b * T * QD + (size_t)h * hs;
+			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1, s, T, vh, KD, 0, o, QD);
+		}
+}
+
+/* Each thread owns a key/value head and the query heads reading it, which
+ * add into its key and value gradients in head order. */
+void gqa_backward_cpu(real *dq, real *dk, real *dv, real *datt, const real *dout, const real *q, const real *k,
+		      const real *v, const real *att, int B, int T, int NH, int NKV, int hs)
+{
+	int QD = NH * hs, KD = NKV * hs, group = NH / NKV;
+	real scale = (real)(1.0 / sqrt((double)hs));
+#pragma omp parallel for collapse(2) schedule(static)
+	for (int b = 0; b < B; b++)
+		for (int g = 0; g < NKV; g++) {
+			size_t koff = (size_t)b * T * KD + (size_t)g * hs;
+			const real *kh = k + koff, *vh = v + koff;
+			real *dkh = dk + koff, *dvh = dv + koff;
+			for (int h = g * group; h < (g + 1) * group; h++) {
+				size_t qoff = (size_t)b * T * QD + (size_t)h * hs;
+				const real *qh = q + qoff, *dy = dout + qoff;
+				real *dqh = dq + qoff;
+				const real *p = att + ((size_t)b * NH + h) * T * T;
+				real *dp = datt + ((size_t)b * NH + h) * T * T;
+				GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1, dy, QD, vh, KD, 0, dp, T);
+				GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1, p, T, dy, QD, 1, dvh, KD);
+				for (int t = 0; t < T; t++)
+					softmax_backward_row(dp + (size_t)t * T, p + (size_t)t * T, t + 1, T, scale);
+				GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1, dp, T, kh, KD, 1, dqh, QD);
+				GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1, dp, T, qh, QD, 1, dkh, KD);
+			}
+		}
+}
+
+void gqa_decode_cpu(real *out, real *kc, real *vc, const real *q, const real *k, const real *v, const int *slot,
+		    const int *pos, int n, int NH, int NKV, int hs, int maxlen)
+{
+	int QD = NH * hs, KD = NKV * hs, group = NH / NKV;
+	real scale = (real)(1.0 / sqrt((double)hs));
+	for (int i = 0; i < n; i++) {
+		size_t at = ((size_t)slot[i] * maxlen + pos[i]) * KD;
+		memcpy(kc + at, k + (size_t)i * KD, (size_t)KD * sizeof(real));
+		memcpy(vc + at, v + (size_t)i * KD, (size_t)KD * sizeof(real));
+	}
+#pragma omp parallel for collapse(2) schedule(static)
+	for (int i = 0; i < n; i++)
+		for (int h = 0; h < NH; h++) {
+			const real *qh = q + (size_t)i * QD + (size_t)h * hs;
+			const real *kh = kc + (size_t)slot[i] * maxlen * KD + (size_t)(h / group) * hs;
+			const real *vh = vc + (size_t)slot[i] * maxlen * KD + (size_t)(h / group) * hs;
+			int len = pos[i] + 1;
+			real *s = xmalloc((size_t)len * sizeof(real));
+			GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, 1, len, hs, scale, qh, QD, kh, KD, 0, s, len);
+			causal_softmax_row(s, len, len);
+			real *o = out + (size_t)i * QD + (size_t)h * hs;
+			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, hs, len, 1, s, len, vh, KD, 0, o, QD);
+			free(s);
+		}
+}

@@ -23,6 +23,19 @@ const kern_ops kern_cpu = {
 	.panel_pack = panel_pack_cpu,
 	.panel_column = panel_column_cpu,
 	.matmul_panel = matmul_panel_cpu,
+	.rmsnorm_forward = rmsnorm_forward_cpu,
+	.rmsnorm_backward = rmsnorm_backward_cpu,
+	.linear_forward = linear_forward_cpu,
+	.linear_backward = linear_backward_cpu,
+	.rope_forward = rope_forward_cpu,
+	.rope_backward = rope_backward_cpu,
+	.gqa_forward = gqa_forward_cpu,
+	.gqa_backward = gqa_backward_cpu,
+	.gqa_decode = gqa_decode_cpu,
+	.swiglu_forward = swiglu_forward_cpu,
+	.swiglu_backward = swiglu_backward_cpu,
+	.relu2_forward = relu2_forward_cpu,
+	.relu2_backward = relu2_backward_cpu,
 };
 
 #include <cblas.h>

@@ -1,4 +1,4 @@
-/* encoder: token plus position embeddings. */
+/* encoder: token plus position embeddings (or the token's alone). */
 #include "kernels.h"
 #include "blas.h"
 
@@ -6,8 +6,14 @@ void encoder_forward_cpu(real *out, const uint32_t *tok, const real *wte, const 
 {
 #pragma omp parallel for schedule(static)
 	for (int i = 0; i < B * T; i++) {
-		const real *e = wte + (size_t)tok[i] * C, *p = wpe + (size_t)(i % T) * C;
+		const real *e = wte + (size_t)tok[i] * C;
 		real *o = out + (size_t)i * C;
+		if (!wpe) {
+			for (int c = 0; c < C; c++)
+				o[c] = e[c];
+			continue;
+		}
+		const real *p = wpe + (size_t)(i % T) * C;
 		for (int c = 0; c < C; c++)
 			o[c] = e[c] + p[c];
 	}
@@ -23,10 +29,13 @@ void encoder_backward_cpu(real *dwte, real *dwpe, const real *dout, const uint32
 		int c1 = c0 + KERN_COL_CHUNK < C ? c0 + KERN_COL_CHUNK : C;
 		for (int i = 0; i < B * T; i++) {
 			const real *d = dout + (size_t)i * C;
-			real *e = dwte + (size_t)tok[i] * C, *p = dwpe + (size_t)(i % T) * C;
-			for (int c = c0; c < c1; c++) {
+			real *e = dwte + (size_t)tok[i] * C;
+			for (int c = c0; c < c1; c++)
 				e[c] += d[c];
-				p[c] += d[c];
+			if (dwpe) {
+				real *p = dwpe + (size_t)(i % T) * C;
+				for (int c = c0; c < c1; c++)
+					p[c] += d[c];
 			}
 		}
 	}

@@ -7,7 +7,8 @@
  *
  * Conventions: row-major; B batch, T positions, C channels, NH heads,
  * V vocabulary; a linear layer's weight is [IN, OUT] (Hugging Face GPT-2's
- * Conv1D layout: out = inp @ w + b).  Backward kernels add (+=) into the
+ * Conv1D layout: out = inp @ w + b), or [OUT, IN] in the linear_* kernels
+ * (nn.Linear's, the Llama family's: out = inp @ w^T + b).  Backward kernels add (+=) into the
  * gradients of parameters and of their inputs, so gradients accumulate
  * over micro-batches and over the places an activation is used.
  *
@@ -29,7 +30,8 @@ typedef double real;
 typedef float real;
 #endif
 
-/* out[BT,C] = wte[tok] + wpe[t] */
+/* out[BT,C] = wte[tok] + wpe[t] (wpe NULL: no position embedding; the
+ * backward's dwpe NULL then too). */
 void encoder_forward_cpu(real *out, const uint32_t *tok, const real *wte, const real *wpe, int B, int T, int C);
 void encoder_backward_cpu(real *dwte, real *dwpe, const real *dout, const uint32_t *tok, int B, int T, int C);
 
@@ -40,12 +42,35 @@ void layernorm_forward_cpu(real *out, real *mean, real *rstd, const real *inp, c
 void layernorm_backward_cpu(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w,
 			    const real *mean, const real *rstd, int N, int C);
 
+/* RMSNorm as transformers computes it: out = x * rstd * w over each row of
+ * C, rstd = 1 / sqrt(mean(x^2) + eps) (kept for the backward pass). */
+void rmsnorm_forward_cpu(real *out, real *rstd, const real *inp, const real *w, int N, int C, double eps);
+/* dinp += the input gradient; dw += the weight gradient. */
+void rmsnorm_backward_cpu(real *dinp, real *dw, const real *dout, const real *inp, const real *w, const real *rstd,
+			  int N, int C);
+
 /* out[N,OUT] = inp[N,IN] @ w[IN,OUT] (+ bias, may be NULL). */
 void matmul_forward_cpu(real *out, const real *inp, const real *w, const real *bias, int N, int IN, int OUT);
 /* dinp += dout @ w^T; dw += inp^T @ dout; dbias += column sums of dout
  * (dbias may be NULL). */
 void matmul_backward_cpu(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
 			 int N, int IN, int OUT);
+
+/* The linear layer in nn.Linear's layout, w [OUT, IN]:
+ * out[N,OUT] = inp[N,IN] @ w^T (+ bias, may be NULL). */
+void linear_forward_cpu(real *out, const real *inp, const real *w, const real *bias, int N, int IN, int OUT);
+/* dinp += dout @ w; dw += dout^T @ inp; dbias += column sums of dout
+ * (dbias may be NULL). */
+void linear_backward_cpu(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
+			 int N, int IN, int OUT);
+
+/* Rotary position embedding in place over x [N, NH * hs], each head's pairs
+ * (i, i + hs/2) turned by the angle of its position and frequency i
+ * (transformers' rotate_half convention): row r is at position pos[r], or
+ * r % T when pos is NULL; cosv and sinv [positions, hs/2] hold the angles'
+ * cosines and sines.  The backward turns a gradient back, in place. */
+void rope_forward_cpu(real *x, const real *cosv, const real *sinv, const int *pos, int T, int N, int NH, int hs);
+void rope_backward_cpu(real *dx, const real *cosv, const real *sinv, const int *pos, int T, int N, int NH, int hs);
 
 /* Causal multi-head self-attention.  qkv[BT, 3C] holds q, k, v side by
  * side; out[BT, C] the heads' outputs; att[B, NH, T, T] the softmax
@@ -61,6 +86,22 @@ void attention_backward_cpu(real *dqkv, real *datt, const real *dout, const real
  * is kc, vc [slots, maxlen, C]. */
 void attention_decode_cpu(real *out, real *kc, real *vc, const real *qkv, const int *slot, const int *pos, int n,
 			  int C, int NH, int maxlen);
+
+/* Causal attention with grouped query heads: q [BT, NH*hs], k and v
+ * [BT, NKV*hs] (NKV divides NH; query head h reads key/value head
+ * h / (NH / NKV)), out [BT, NH*hs], att [B, NH, T, T] as above, scale
+ * 1 / sqrt(hs). */
+void gqa_forward_cpu(real *out, real *att, const real *q, const real *k, const real *v, int B, int T, int NH,
+		     int NKV, int hs);
+/* dq, dk, dv += the gradients; datt is scratch of the size of att. */
+void gqa_backward_cpu(real *dq, real *dk, real *dv, real *datt, const real *dout, const real *q, const real *k,
+		      const real *v, const real *att, int B, int T, int NH, int NKV, int hs);
+/* One new position per row against a key/value cache kc, vc
+ * [slots, maxlen, NKV*hs]: row i's key and value (k, v [n, NKV*hs]) are
+ * stored at pos[i] of slot[i], then its query (q [n, NH*hs]) attends over
+ * positions 0..pos[i]. */
+void gqa_decode_cpu(real *out, real *kc, real *vc, const real *q, const real *k, const real *v, const int *slot,
+		    const int *pos, int n, int NH, int NKV, int hs, int maxlen);
 
 /* The products of incremental decoding, over a weight matrix [IN, OUT]
  * packed into panels of KERN_PANEL output columns (kernels/panel.c), its
@@ -84,6 +125,14 @@ void matmul_panel_cpu(real *out, const real *inp, const void *packed, int fmt, c
 /* GELU, tanh approximation (GPT-2's gelu_new). */
 void gelu_forward_cpu(real *out, const real *inp, size_t n);
 void gelu_backward_cpu(real *dinp, const real *inp, const real *dout, size_t n);
+
+/* SwiGLU: out = silu(gate) * up, silu(x) = x / (1 + e^-x); the backward
+ * adds into dgate and dup. */
+void swiglu_forward_cpu(real *out, const real *gate, const real *up, size_t n);
+void swiglu_backward_cpu(real *dgate, real *dup, const real *dout, const real *gate, const real *up, size_t n);
+/* ReLU squared: out = max(0, x)^2. */
+void relu2_forward_cpu(real *out, const real *inp, size_t n);
+void relu2_backward_cpu(real *dinp, const real *inp, const real *dout, size_t n);
 
 /* out = a + b, element by element. */
 void residual_forward_cpu(real *out, const real *a, const real *b, size_t n);
@@ -148,6 +197,22 @@ typedef struct kern_ops {
 	void (*panel_pack)(void *, int, const real *, int, int, int);
 	void (*panel_column)(real *, const void *, int, int, int, int);
 	void (*matmul_panel)(real *, const real *, const void *, int, const real *, int, int, int);
+	/* The Llama family's operations (model_config.family MODEL_LLAMA). */
+	void (*rmsnorm_forward)(real *, real *, const real *, const real *, int, int, double);
+	void (*rmsnorm_backward)(real *, real *, const real *, const real *, const real *, const real *, int, int);
+	void (*linear_forward)(real *, const real *, const real *, const real *, int, int, int);
+	void (*linear_backward)(real *, real *, real *, const real *, const real *, const real *, int, int, int);
+	void (*rope_forward)(real *, const real *, const real *, const int *, int, int, int, int);
+	void (*rope_backward)(real *, const real *, const real *, const int *, int, int, int, int);
+	void (*gqa_forward)(real *, real *, const real *, const real *, const real *, int, int, int, int, int);
+	void (*gqa_backward)(real *, real *, real *, real *, const real *, const real *, const real *, const real *,
+			     const real *, int, int, int, int, int);
+	void (*gqa_decode)(real *, real *, real *, const real *, const real *, const real *, const int *, const int *,
+			   int, int, int, int, int);
+	void (*swiglu_forward)(real *, const real *, const real *, size_t);
+	void (*swiglu_backward)(real *, real *, const real *, const real *, const real *, size_t);
+	void (*relu2_forward)(real *, const real *, size_t);
+	void (*relu2_backward)(real *, const real *, const real *, size_t);
 } kern_ops;
 
 extern const kern_ops kern_cpu;

@@ -1,4 +1,5 @@
-/* matmul: the linear layers and the tied output head, through the BLAS. */
+/* matmul: the linear layers ([IN, OUT] and nn.Linear's [OUT, IN]) and the
+ * output head, through the BLAS. */
 #include "kernels.h"
 #include "blas.h"
 
@@ -32,6 +33,26 @@ void matmul_backward_cpu(real *dinp, real *dw, real *dbias, const real *dout, co
 {
 	GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, IN, OUT, 1, dout, OUT, w, OUT, 1, dinp, IN);
 	GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, IN, OUT, N, 1, inp, IN, dout, OUT, 1, dw, OUT);
+	if (dbias)
+		bias_backward(dbias, dout, N, OUT);
+}
+
+void linear_forward_cpu(real *out, const real *inp, const real *w, const real *bias, int N, int IN, int OUT)
+{
+	if (bias) {
+#pragma omp parallel for schedule(static)
+		for (int i = 0; i < N; i++)
+			for (int c = 0; c < OUT; c++)
+				out[(size_t)i * OUT + c] = bias[c];
+	}
+	GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, OUT, IN, 1, inp, IN, w, IN, bias ? 1 : 0, out, OUT);
+}
+
+void linear_backward_cpu(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
+			 int N, int IN, int OUT)
+{
+	GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IN, OUT, 1, dout, OUT, w, IN, 1, dinp, IN);
+	GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, N, 1, dout, OUT, inp, IN, 1, dw, IN);
 	if (dbias)
 		bias_backward(dbias, dout, N, OUT);
 }

@@ -22,16 +22,43 @@ static void params_hash(model *m, char out[17])
 		 (uint64_t)XXH3_64bits(model_params(m), model_nparams(m) * sizeof(float)));
 }
 
+/* The config as JSON: the five GPT-2 numbers, then only the options that
+ * are not 0 (so a GPT-2 model's config reads as it always has). */
+static void config_json(const model_config *c, char *out, size_t size)
+{
+	size_t n = (size_t)snprintf(out, size, "{\"n_layer\":%d,\"n_embd\":%d,\"n_head\":%d,\"n_ctx\":%d,\"n_vocab\":%d",
+				    c->n_layer, c->n_embd, c->n_head, c->n_ctx, c->n_vocab);
+#define ADD(...) (n += n < size ? (size_t)snprintf(out + n, size - n, __VA_ARGS__) : 0)
+	if (c->family)
+		ADD(",\"family\":\"%s\"", model_family_name(c->family));
+	const struct { const char *key; int v; } ints[] = {
+		{ "n_kv_head", c->n_kv_head }, { "head_dim", c->head_dim }, { "n_ff", c->n_ff }, { "rope", c->rope },
+		{ "qk_norm", c->qk_norm }, { "untied", c->untied }, { "no_bias", c->no_bias },
+	};
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		if (ints[i].v)
+			ADD(",\"%s\":%d", ints[i].key, ints[i].v);
+	if (c->norm)
+		ADD(",\"norm\":\"%s\"", model_norm_name(c->norm));
+	if (c->mlp)
+		ADD(",\"mlp\":\"%s\"", model_mlp_name(c->mlp));
+	if (c->rope_theta)
+		ADD(",\"rope_theta\":%.17g", c->rope_theta);
+	if (c->norm_eps)
+		ADD(",\"norm_eps\":%.17g", c->norm_eps);
+	ADD("}");
+#undef ADD
+}
+
 /* The checkpoint's tensors and metadata, ready to write. */
 static st_writer *model_writer(model *m, const ckpt_info *info)
 {
 	const model_config *c = model_cfg(m);
 	st_writer *w = st_writer_new();
-	char tmp[256], hash[17];
+	char tmp[512], hash[17];
 	st_writer_meta(w, "format", "pt");
 	st_writer_meta(w, "sluice", SLUICE_VERSION);
-	snprintf(tmp, sizeof(tmp), "{\"n_layer\":%d,\"n_embd\":%d,\"n_head\":%d,\"n_ctx\":%d,\"n_vocab\":%d}",
-		 c->n_layer, c->n_embd, c->n_head, c->n_ctx, c->n_vocab);
+	config_json(c, tmp, sizeof(tmp));
 	st_writer_meta(w, "config", tmp);
 	st_writer_meta(w, "tokenizer", info->tokenizer);
 	snprintf(tmp, sizeof(tmp), "%" PRId64, info->step);
@@ -77,26 +104,76 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A name member of the config (absent: value 0), parsed by parse;
+ * returns -1 with err for one that is not a known name. */
+static int config_name(const rec *r, const char *key, int (*parse)(const char *), const char *known, int *out,
+		       char *err, size_t errlen)
+{
+	const rec_field *f = rec_get(r, key);
+	*out = 0;
+	if (!f)
+		return 0;
+	char name[32] = "";
+	json_copy_str(r, key, name, sizeof(name));
+	if ((*out = parse(name)) < 0) {
+		snprintf(err, errlen, "metadata config: %s \"%s\" is not known (%s)", key, name, known);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_config(const char *json, model_config *c, char *err, size_t errlen)
 {
 	rec *r = rec_new();
 	char perr[256];
-	uint64_t v[5];
-	static const char *const keys[5] = { "n_layer", "n_embd", "n_head", "n_ctx", "n_vocab" };
+	uint64_t v[12] = { 0 };
+	static const char *const keys[12] = { "n_layer", "n_embd", "n_head", "n_ctx", "n_vocab", "n_kv_head",
+					      "head_dim", "n_ff", "rope", "qk_norm", "untied", "no_bias" };
 	int rc = json_parse_line(r, json, strlen(json), perr, sizeof(perr));
 	for (int i = 0; i < 5 && rc == 0; i++)
 		if (json_get_u64(r, keys[i], &v[i]) != 1 || v[i] > INT32_MAX)
 			rc = -1;
-	rec_free(r);
 	if (rc < 0) {
+		rec_free(r);
 		snprintf(err, errlen, "metadata config is not {\"n_layer\":L,\"n_embd\":C,\"n_head\":H,\"n_ctx\":T,\"n_vocab\":V}");
 		return -1;
 	}
+	memset(c, 0, sizeof(*c));
+	/* The options, where present (files from before them are GPT-2). */
+	for (int i = 5; i < 12 && rc == 0; i++)
+		if (json_get_u64(r, keys[i], &v[i]) < 0 || v[i] > INT32_MAX) {
+			snprintf(err, errlen, "metadata config: %s is not a whole number", keys[i]);
+			rc = -1;
+		}
+	double theta = 0, eps = 0;
+	if (rc == 0 && ((rec_get(r, "rope_theta") && rec_get_double(r, "rope_theta", &theta) < 0) ||
+			(rec_get(r, "norm_eps") && rec_get_double(r, "norm_eps", &eps) < 0))) {
+		snprintf(err, errlen, "metadata config: rope_theta and norm_eps are numbers");
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = config_name(r, "family", model_family_parse, "gpt2, llama", &c->family, err, errlen);
+	if (rc == 0)
+		rc = config_name(r, "norm", model_norm_parse, "layernorm, rmsnorm", &c->norm, err, errlen);
+	if (rc == 0)
+		rc = config_name(r, "mlp", model_mlp_parse, "gelu, swiglu, relu2", &c->mlp, err, errlen);
+	rec_free(r);
+	if (rc < 0)
+		return -1;
 	c->n_layer = (int)v[0];
 	c->n_embd = (int)v[1];
 	c->n_head = (int)v[2];
 	c->n_ctx = (int)v[3];
 	c->n_vocab = (int)v[4];
+	c->n_kv_head = (int)v[5];
+	c->head_dim = (int)v[6];
+	c->n_ff = (int)v[7];
+	c->rope = (int)v[8];
+	c->qk_norm = (int)v[9];
+	c->untied = (int)v[10];
+	c->no_bias = (int)v[11];
+	c->rope_theta = theta;
+	c->norm_eps = eps;
 	return model_config_check(c, err, errlen);
 }
 
@@ -217,7 +294,8 @@ static model *ckpt_from_st(const st_file *f, const kern_ops *k, ckpt_info *info,
 		const st_tensor *t = st_at(f, i);
 		const char *name = strncmp(t->name, "transformer.", 12) ? t->name : t->name + 12;
 		if (!model_tensor_find(m, name) && !known_extra(f, t, m)) {
-			snprintf(err, errlen, "tensor %s is not part of a GPT-2 model", t->name);
+			snprintf(err, errlen, "tensor %s is not part of a%s model", t->name,
+				 info->config.family ? " Llama-family" : " GPT-2");
 			goto fail;
 		}
 	}
@@ -615,6 +693,11 @@ model *ckpt_load_any(const char *path, const kern_ops *k, ckpt_info *info, char 
 int ckpt_save_llmc(const char *path, model *m, char *err, size_t errlen)
 {
 	const model_config *c = model_cfg(m);
+	if (c->family != MODEL_GPT2) {
+		snprintf(err, errlen, "llm.c checkpoints hold GPT-2 models only; this is a %s-family model",
+			 model_family_name(c->family));
+		return -1;
+	}
 	int vp = padded_vocab(c->n_vocab);
 	size_t count = model_nparams(m) + (size_t)(vp - c->n_vocab) * c->n_embd;
 	float *out = xmalloc(count * sizeof(float));

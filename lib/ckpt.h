@@ -6,7 +6,12 @@
  *
  *   format     "pt" (what Hugging Face loaders expect)
  *   sluice     the version that wrote it
- *   config     {"n_layer":L,"n_embd":C,"n_head":H,"n_ctx":T,"n_vocab":V}
+ *   config     {"n_layer":L,"n_embd":C,"n_head":H,"n_ctx":T,"n_vocab":V}, then
+ *              the model_config options that are not 0 (model.h), under
+ *              their field names: "family", "norm" and "mlp" as names
+ *              ("llama", "rmsnorm", "swiglu", ...), the rest as numbers;
+ *              a config without them is GPT-2's, an unknown name is
+ *              refused
  *   tokenizer  the vocabulary the model reads
  *   step, train_tokens, train_flops   optimizer steps, tokens and FLOPs so far
  *   seed       the initialisation seed
@@ -94,7 +99,8 @@ optim *ckpt_load_state(const char *ckpt, model *m, const ckpt_info *info, ckpt_s
  * channels, padded_vocab_size), then the parameters grouped by kind across
  * layers with linear weights [OUT, IN].  Export writes version 3 with the
  * vocabulary padded to a multiple of 128 by zero rows; import reads 3 and 5
- * and drops the padding rows. */
+ * and drops the padding rows.  Only a GPT-2 model (family MODEL_GPT2) can
+ * be exported: others are refused with err. */
 int ckpt_save_llmc(const char *path, model *m, char *err, size_t errlen);
 model *ckpt_load_llmc(const char *path, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
 /* The same from bytes in memory, for tests and fuzzing. */

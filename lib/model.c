@@ -1,4 +1,5 @@
-/* model.c: GPT-2 forward and backward as a sequence of kernel calls. */
+/* model.c: the forward and backward passes as a sequence of kernel calls:
+ * GPT-2 first, then the Llama family with its options (model.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,37 @@ struct block_acts {
 	real *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *res2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_gelu, *res3;
 };
 
+/* The Llama family's per-block tensors (model.h), in buffer order; those
+ * the config leaves out are absent. */
+enum { L_N1W, L_N1B, L_QW, L_QB, L_KW, L_KB, L_VW, L_VB, L_OW, L_QNW, L_KNW, L_N2W, L_N2B, L_GW, L_UW, L_DW,
+       N_LSLOTS };
+
+static const char *const lslot_names[N_LSLOTS] = {
+	"input_layernorm.weight", "input_layernorm.bias", "self_attn.q_proj.weight", "self_attn.q_proj.bias",
+	"self_attn.k_proj.weight", "self_attn.k_proj.bias", "self_attn.v_proj.weight", "self_attn.v_proj.bias",
+	"self_attn.o_proj.weight", "self_attn.q_norm.weight", "self_attn.k_norm.weight",
+	"post_attention_layernorm.weight", "post_attention_layernorm.bias", "mlp.gate_proj.weight",
+	"mlp.up_proj.weight", "mlp.down_proj.weight",
+};
+
+/* Its activations: q, k after QK-norm (qn, kn) and after the rotation
+ * (qr, kr) are the tensors before them when the option is off. */
+struct lblock_acts {
+	real *ln1, *ln1_mean, *ln1_rstd, *q, *k, *v, *qn, *kn, *qn_rstd, *kn_rstd, *qr, *kr, *att, *atty, *res2, *ln2,
+		*ln2_mean, *ln2_rstd, *gate, *up, *h, *res3;
+};
+
 struct model {
 	model_config c;
 	const kern_ops *k;
 	model_tensor *tensors;
 	size_t ntensors, nparams;
 	real *params, *grads;
+	/* Indices in tensors of the embeddings, the final norm and the head
+	 * (-1: absent), and for the Llama family of each block's tensors. */
+	int t_wte, t_wpe, t_nf_w, t_nf_b, t_head;
+	int *lslot;                 /* [n_layer][N_LSLOTS] */
+	real *rope_cos, *rope_sin;  /* [n_ctx][head_dim / 2] */
 
 	/* Activations for up to B x T tokens. */
 	int B, T, cap_bt, cap_b, cap_t;
@@ -45,10 +71,100 @@ struct model {
 	/* Backward scratch. */
 	real *dacts;
 	real *dres, *dln, *datty, *dbig1, *dbig2, *datt;
+
+	/* The Llama family's. */
+	struct lblock_acts *lblocks;
+	real *dq, *dq2, *dk, *dk2, *dv, *dh, *dgate, *dup;
 };
+
+static const char *const family_names[] = { "gpt2", "llama" };
+static const char *const norm_names[] = { "layernorm", "rmsnorm" };
+static const char *const mlp_names[] = { "gelu", "swiglu", "relu2" };
+#define COUNT(a) ((int)(sizeof(a) / sizeof(a[0])))
+
+static int name_index(const char *const *names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return i;
+	return -1;
+}
+
+const char *model_family_name(int v) { return v >= 0 && v < COUNT(family_names) ? family_names[v] : NULL; }
+const char *model_norm_name(int v) { return v >= 0 && v < COUNT(norm_names) ? norm_names[v] : NULL; }
+const char *model_mlp_name(int v) { return v >= 0 && v < COUNT(mlp_names) ? mlp_names[v] : NULL; }
+int model_family_parse(const char *name) { return name_index(family_names, COUNT(family_names), name); }
+int model_norm_parse(const char *name) { return name_index(norm_names, COUNT(norm_names), name); }
+int model_mlp_parse(const char *name) { return name_index(mlp_names, COUNT(mlp_names), name); }
+
+int model_kv_heads(const model_config *c) { return c->n_kv_head ? c->n_kv_head : c->n_head; }
+int model_head_dim(const model_config *c) { return c->head_dim ? c->head_dim : c->n_head ? c->n_embd / c->n_head : 0; }
+int model_ff(const model_config *c) { return c->n_ff ? c->n_ff : 4 * c->n_embd; }
+static double norm_eps(const model_config *c) { return c->norm_eps > 0 ? c->norm_eps : 1e-5; }
+static double rope_theta(const model_config *c) { return c->rope_theta > 0 ? c->rope_theta : 10000; }
+
+/* "PREFIX-dN": N, or -1. */
+static long preset_layers(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(name, prefix, n) || name[n] != 'd' || !name[n + 1] || name[n + 1] == '-' || name[n + 1] == '+')
+		return -1;
+	char *end;
+	long l = strtol(name + n + 1, &end, 10);
+	return *end || l < 1 || l > MODEL_LAYERS_MAX ? -1 : l;
+}
+
+static int modern_preset(const char *name, model_config *c)
+{
+	long n;
+	int kind;
+	if ((n = preset_layers(name, "llama-")) > 0)
+		kind = 0;
+	else if ((n = preset_layers(name, "qwen3-")) > 0)
+		kind = 1;
+	else if ((n = preset_layers(name, "modern-")) > 0)
+		kind = 2;
+	else
+		return -1;
+	model_config d = { 0 };
+	int N = (int)n, C = 64 * N;
+	d.n_layer = N;
+	d.n_embd = C;
+	d.n_head = N;
+	d.n_ctx = c->n_ctx;
+	d.n_vocab = c->n_vocab;
+	d.family = MODEL_LLAMA;
+	d.norm = MODEL_RMSNORM;
+	d.rope = 1;
+	d.no_bias = 1;
+	if (kind == 0) {
+		d.n_kv_head = N % 2 ? N : N / 2;
+		d.n_ff = (8 * C / 3 + 63) / 64 * 64;
+		d.mlp = MODEL_SWIGLU;
+		d.rope_theta = 500000;
+		d.untied = 1;
+	} else if (kind == 1) {
+		d.n_kv_head = N % 2 ? N : N / 2;
+		d.head_dim = 128;
+		d.n_ff = 3 * C;
+		d.mlp = MODEL_SWIGLU;
+		d.rope_theta = 1000000;
+		d.qk_norm = 1;
+		d.norm_eps = 1e-6;
+	} else {
+		d.mlp = MODEL_RELU2;
+		d.qk_norm = 1;
+		d.untied = 1;
+	}
+	*c = d;
+	return 0;
+}
+
 
 int model_config_preset(const char *name, model_config *c)
 {
+	if (modern_preset(name, c) == 0)
+		return 0;
 	if (name[0] != 'd' || !name[1])
 		return -1;
 	char *end;
@@ -73,16 +189,51 @@ int model_config_check(const model_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "n_layer %d is not in 1..%d", c->n_layer, MODEL_LAYERS_MAX);
 	else if (c->n_embd < 1 || c->n_embd > MODEL_EMBD_MAX)
 		snprintf(err, errlen, "n_embd %d is not in 1..%d", c->n_embd, MODEL_EMBD_MAX);
-	else if (c->n_head < 1 || c->n_embd % c->n_head)
+	else if (c->n_head < 1 || (!c->head_dim && c->n_embd % c->n_head))
 		snprintf(err, errlen, "n_head %d does not divide n_embd %d", c->n_head, c->n_embd);
 	else if (c->n_ctx < 1 || c->n_ctx > MODEL_CTX_MAX)
 		snprintf(err, errlen, "n_ctx %d is not in 1..%d", c->n_ctx, MODEL_CTX_MAX);
 	else if (c->n_vocab < 1 || c->n_vocab > MODEL_VOCAB_MAX)
 		snprintf(err, errlen, "n_vocab %d is not in 1..%d", c->n_vocab, MODEL_VOCAB_MAX);
+	else if (!model_family_name(c->family))
+		snprintf(err, errlen, "family %d is not known (0 gpt2, 1 llama)", c->family);
+	else if (!model_norm_name(c->norm))
+		snprintf(err, errlen, "norm %d is not known (0 layernorm, 1 rmsnorm)", c->norm);
+	else if (!model_mlp_name(c->mlp))
+		snprintf(err, errlen, "mlp %d is not known (0 gelu, 1 swiglu, 2 relu2)", c->mlp);
+	else if (c->n_kv_head < 0 || model_kv_heads(c) > c->n_head || c->n_head % model_kv_heads(c))
+		snprintf(err, errlen, "n_kv_head %d does not divide n_head %d", c->n_kv_head, c->n_head);
+	else if (c->head_dim < 0 || (int64_t)model_head_dim(c) * c->n_head > MODEL_EMBD_MAX)
+		snprintf(err, errlen, "head_dim %d is not in 1..%d / n_head", c->head_dim, MODEL_EMBD_MAX);
+	else if (c->n_ff < 0 || model_ff(c) > 4 * MODEL_EMBD_MAX)
+		snprintf(err, errlen, "n_ff %d is not in 1..%d", c->n_ff, 4 * MODEL_EMBD_MAX);
+	else if (!(c->rope_theta >= 0) || !(c->norm_eps >= 0) || c->norm_eps > 1)
+		snprintf(err, errlen, "rope_theta %g and norm_eps %g must be positive (0: the default)", c->rope_theta,
+			 c->norm_eps);
+	else if ((c->rope != 0 && c->rope != 1) || (c->qk_norm != 0 && c->qk_norm != 1) ||
+		 (c->untied != 0 && c->untied != 1) || (c->no_bias != 0 && c->no_bias != 1))
+		snprintf(err, errlen, "rope, qk_norm, untied and no_bias are 0 or 1");
+	else if (c->rope && model_head_dim(c) % 2)
+		snprintf(err, errlen, "rotary positions need an even head_dim, not %d", model_head_dim(c));
+	else if (c->norm == MODEL_LAYERNORM && norm_eps(c) != 1e-5)
+		snprintf(err, errlen, "LayerNorm's epsilon is 1e-5, not %g", c->norm_eps);
+	else if (c->family == MODEL_GPT2 &&
+		 (c->norm || c->mlp || c->rope || c->qk_norm || c->untied || c->no_bias || model_kv_heads(c) != c->n_head ||
+		  model_head_dim(c) * c->n_head != c->n_embd || model_ff(c) != 4 * c->n_embd || c->rope_theta))
+		snprintf(err, errlen, "family gpt2 is GPT-2 exactly (LayerNorm, GELU, learned positions, tied head, "
+			 "biases, 4 n_embd MLP): the options need family llama");
 	else
 		return 0;
 	return -1;
 }
+
+static model *llama_new(model *m);
+static double llama_forward(model *m, const uint32_t *inp, int B, int T);
+static void llama_backward(model *m);
+static void llama_cache_new(const model *m, model_cache *c);
+static const real *llama_decode(model *m, model_cache *c, const int *slot, const uint32_t *tok, const int *pos, int n);
+static void llama_round_weights(model *m, int weights);
+static double loss_after(model *m, const uint32_t *targets, const real *weight);
 
 static void add_tensor(model *m, const char *name, int64_t d0, int64_t d1, int decay)
 {
@@ -103,11 +254,18 @@ model *model_new(const model_config *c, const kern_ops *k)
 	m->c = *c;
 	m->k = k;
 	int64_t C = c->n_embd, L = c->n_layer;
+	m->t_wte = 0;
+	m->t_wpe = 1;
+	m->t_nf_w = (int)(L * N_BLOCK_TENSORS + 2);
+	m->t_nf_b = m->t_nf_w + 1;
+	m->t_head = -1;
+	if (c->family == MODEL_LLAMA)
+		return llama_new(m);
 	m->tensors = xcalloc((size_t)(L * N_BLOCK_TENSORS + 4), sizeof(*m->tensors));
 	add_tensor(m, "wte.weight", c->n_vocab, C, 0);
 	add_tensor(m, "wpe.weight", c->n_ctx, C, 0);
 	for (int64_t l = 0; l < L; l++) {
-		char name[48];
+		char name[64];
 		static const int64_t shape[N_BLOCK_TENSORS][2] = {
 			{ 1, 0 }, { 1, 0 }, { 1, 3 }, { 3, 0 }, { 1, 1 }, { 1, 0 },
 			{ 1, 0 }, { 1, 0 }, { 1, 4 }, { 4, 0 }, { 4, 1 }, { 1, 0 },
@@ -129,17 +287,22 @@ model *model_grow_vocab(model *m, int n_vocab)
 	int old = c.n_vocab, C = c.n_embd;
 	c.n_vocab = n_vocab;
 	model *g = model_new(&c, m->k);
-	/* wte comes first: its old rows, then the rest of the parameters as
-	 * they lie, one embedding table further on. */
-	size_t wte = (size_t)old * C, grown = (size_t)n_vocab * C;
-	memcpy(g->params, m->params, wte * sizeof(real));
-	memcpy(g->params + grown, m->params + wte, (m->nparams - wte) * sizeof(real));
-	for (int j = 0; j < C; j++) {
-		double sum = 0;
-		for (int v = 0; v < old; v++)
-			sum += m->params[(size_t)v * C + j];
-		for (int v = old; v < n_vocab; v++)
-			g->params[(size_t)v * C + j] = (real)(sum / old);
+	/* Every tensor as it was; the embedding and an untied head have
+	 * their old rows, then new ones, each the mean of the old rows. */
+	for (size_t i = 0; i < m->ntensors; i++) {
+		const model_tensor *a = &m->tensors[i], *b = &g->tensors[i];
+		real *dst = g->params + b->offset;
+		const real *src = m->params + a->offset;
+		memcpy(dst, src, a->numel * sizeof(real));
+		if ((int)i != m->t_wte && (int)i != m->t_head)
+			continue;
+		for (int j = 0; j < C; j++) {
+			double sum = 0;
+			for (int v = 0; v < old; v++)
+				sum += src[(size_t)v * C + j];
+			for (int v = old; v < n_vocab; v++)
+				dst[(size_t)v * C + j] = (real)(sum / old);
+		}
 	}
 	return g;
 }
@@ -148,6 +311,8 @@ static void free_acts(model *m)
 {
 	free(m->acts);
 	free(m->blocks);
+	free(m->lblocks);
+	m->lblocks = NULL;
 	free(m->dacts);
 	free(m->inp_copy);
 	free(m->targets_copy);
@@ -165,6 +330,9 @@ void model_free(model *m)
 		return;
 	free_acts(m);
 	free(m->tensors);
+	free(m->lslot);
+	free(m->rope_cos);
+	free(m->rope_sin);
 	free(m->params);
 	free(m->grads);
 	free(m);
@@ -226,11 +394,15 @@ void model_init(model *m, uint64_t seed)
 		const model_tensor *t = &m->tensors[i];
 		real *p = m->params + t->offset;
 		const char *dot = strrchr(t->name, '.');
+		size_t len = strlen(t->name);
 		if (t->ndim == 2) {
-			int resid = strstr(t->name, ".c_proj.") != NULL;
+			int resid = strstr(t->name, ".c_proj.") || strstr(t->name, ".o_proj.") ||
+				    strstr(t->name, ".down_proj.");
 			fill_normal(&r, p, t->numel, resid ? resid_std : 0.02);
 		} else {
-			real v = strstr(t->name, "ln_") && !strcmp(dot, ".weight") ? 1 : 0;
+			int norm = (strstr(t->name, "ln_") && !strcmp(dot, ".weight")) ||
+				   (len >= 11 && !strcmp(t->name + len - 11, "norm.weight"));
+			real v = norm ? 1 : 0;
 			for (size_t j = 0; j < t->numel; j++)
 				p[j] = v;
 		}
@@ -240,8 +412,15 @@ void model_init(model *m, uint64_t seed)
 double model_forward_flops(const model_config *c, int B, int T)
 {
 	double C = c->n_embd, BT = (double)B * T;
-	double per_token = 2 * (C * 3 * C + C * C + C * 4 * C + 4 * C * C) * c->n_layer + 2 * C * c->n_vocab;
-	double attention = 2.0 * 2.0 * B * C * ((double)T * (T + 1) / 2) * c->n_layer;
+	if (c->family == MODEL_GPT2) {
+		double per_token = 2 * (C * 3 * C + C * C + C * 4 * C + 4 * C * C) * c->n_layer + 2 * C * c->n_vocab;
+		double attention = 2.0 * 2.0 * B * C * ((double)T * (T + 1) / 2) * c->n_layer;
+		return per_token * BT + attention;
+	}
+	double QD = (double)c->n_head * model_head_dim(c), KD = (double)model_kv_heads(c) * model_head_dim(c);
+	double F = model_ff(c), mlp = (c->mlp == MODEL_SWIGLU ? 3 : 2) * C * F;
+	double per_token = 2 * (C * QD + 2 * C * KD + QD * C + mlp) * c->n_layer + 2 * C * c->n_vocab;
+	double attention = 2.0 * 2.0 * B * QD * ((double)T * (T + 1) / 2) * c->n_layer;
 	return per_token * BT + attention;
 }
 
@@ -316,6 +495,10 @@ static void block_tensors(const model *m, real *base, int l, real *out[N_BLOCK_T
 
 double model_forward(model *m, const uint32_t *inp, const uint32_t *targets, const real *weight, int B, int T)
 {
+	if (m->c.family == MODEL_LLAMA) {
+		llama_forward(m, inp, B, T);
+		return loss_after(m, targets, weight);
+	}
 	const kern_ops *k = m->k;
 	ensure_acts(m, B, T);
 	int C = m->c.n_embd, NH = m->c.n_head, V = m->c.n_vocab, BT = B * T;
@@ -346,6 +529,14 @@ double model_forward(model *m, const uint32_t *inp, const uint32_t *targets, con
 	k->layernorm_forward(m->lnf, m->lnf_mean, m->lnf_rstd, x, m->params + lnf[0].offset, m->params + lnf[1].offset,
 			     BT, C);
 	k->head_forward(m->logits, m->lnf, wte, BT, C, V);
+	return loss_after(m, targets, weight);
+}
+
+/* The loss of the logits of the forward pass just run. */
+static double loss_after(model *m, const uint32_t *targets, const real *weight)
+{
+	const kern_ops *k = m->k;
+	int BT = m->B * m->T, V = m->c.n_vocab;
 	m->have_targets = targets != NULL;
 	if (!targets)
 		return 0;
@@ -367,6 +558,10 @@ double model_forward(model *m, const uint32_t *inp, const uint32_t *targets, con
 
 void model_backward(model *m)
 {
+	if (m->c.family == MODEL_LLAMA) {
+		llama_backward(m);
+		return;
+	}
 	const kern_ops *k = m->k;
 	int B = m->B, T = m->T, C = m->c.n_embd, NH = m->c.n_head, V = m->c.n_vocab, BT = B * T;
 	size_t n = (size_t)BT * C;
@@ -434,6 +629,8 @@ struct model_cache {
 	real *x, *ln, *mean, *rstd, *qkv, *atty, *tmp, *fch, *fch_gelu, *logits;
 	unsigned char *packed;      /* the block products, then the head */
 	size_t *at;                 /* [n_layer * N_PANELS + 1] offsets in packed */
+	/* The Llama family's rows (k, v: [n_layer][slots][maxlen][NKV*hd]). */
+	real *q, *kk, *vv, *qn, *kn, *qn_rstd, *kn_rstd, *gate, *up, *h;
 };
 
 model_cache *model_cache_new(const model *m, int slots, int maxlen, int weights)
@@ -441,6 +638,13 @@ model_cache *model_cache_new(const model *m, int slots, int maxlen, int weights)
 	const kern_ops *k = m->k;
 	int L = m->c.n_layer, C = m->c.n_embd, V = m->c.n_vocab;
 	model_cache *c = xcalloc(1, sizeof(*c));
+	if (m->c.family == MODEL_LLAMA) {
+		c->slots = slots;
+		c->maxlen = maxlen;
+		c->weights = weights;
+		llama_cache_new(m, c);
+		return c;
+	}
 	size_t per = (size_t)slots * maxlen * C * L;
 	c->slots = slots;
 	c->maxlen = maxlen;
@@ -490,6 +694,10 @@ void model_round_weights(model *m, int weights)
 	int L = m->c.n_layer, C = m->c.n_embd, V = m->c.n_vocab;
 	if (weights == KERN_F32)
 		return;
+	if (m->c.family == MODEL_LLAMA) {
+		llama_round_weights(m, weights);
+		return;
+	}
 	size_t most = k->panel_bytes(weights, C, V);
 	for (int i = 0; i < N_PANELS; i++) {
 		int in, out;
@@ -558,6 +766,8 @@ static void cache_rows(model_cache *c, int n, int C, int V)
 
 const real *model_decode(model *m, model_cache *c, const int *slot, const uint32_t *tok, const int *pos, int n)
 {
+	if (m->c.family == MODEL_LLAMA)
+		return llama_decode(m, c, slot, tok, pos, n);
 	const kern_ops *k = m->k;
 	int L = m->c.n_layer, C = m->c.n_embd, V = m->c.n_vocab, F = c->weights;
 	cache_rows(c, n, C, V);
@@ -592,4 +802,511 @@ const real *model_decode(model *m, model_cache *c, const int *slot, const uint32
 	k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, m->params + lnf[0].offset, m->params + lnf[1].offset, n, C);
 	k->matmul_panel(c->logits, c->ln, head, F, NULL, n, C, V);
 	return c->logits;
+}
+
+/* ---- The Llama family ---- */
+
+struct dims {
+	int L, C, NH, NKV, hd, QD, KD, F, V;
+	double eps;
+};
+
+static struct dims dims_of(const model_config *c)
+{
+	struct dims d = { .L = c->n_layer, .C = c->n_embd, .NH = c->n_head, .NKV = model_kv_heads(c),
+			  .hd = model_head_dim(c), .F = model_ff(c), .V = c->n_vocab, .eps = norm_eps(c) };
+	d.QD = d.NH * d.hd;
+	d.KD = d.NKV * d.hd;
+	return d;
+}
+
+/* Whether the config has block tensor s, and its shape. */
+static int lslot_shape(const model_config *c, int s, int64_t *d0, int64_t *d1)
+{
+	struct dims d = dims_of(c);
+	int ln = c->norm == MODEL_LAYERNORM, bias = !c->no_bias;
+	*d1 = 0;
+	switch (s) {
+	case L_N1W: case L_N2W: *d0 = d.C; return 1;
+	case L_N1B: case L_N2B: *d0 = d.C; return ln;
+	case L_QW: *d0 = d.QD, *d1 = d.C; return 1;
+	case L_KW: case L_VW: *d0 = d.KD, *d1 = d.C; return 1;
+	case L_QB: *d0 = d.QD; return bias;
+	case L_KB: case L_VB: *d0 = d.KD; return bias;
+	case L_OW: *d0 = d.C, *d1 = d.QD; return 1;
+	case L_QNW: case L_KNW: *d0 = d.hd; return c->qk_norm;
+	case L_GW: *d0 = d.F, *d1 = d.C; return c->mlp == MODEL_SWIGLU;
+	case L_UW: *d0 = d.F, *d1 = d.C; return 1;
+	case L_DW: *d0 = d.C, *d1 = d.F; return 1;
+	}
+	return 0;
+}
+
+static model *llama_new(model *m)
+{
+	const model_config *c = &m->c;
+	struct dims d = dims_of(c);
+	m->tensors = xcalloc((size_t)d.L * N_LSLOTS + 5, sizeof(*m->tensors));
+	m->lslot = xmalloc((size_t)d.L * N_LSLOTS * sizeof(*m->lslot));
+	m->t_wte = (int)m->ntensors;
+	add_tensor(m, "model.embed_tokens.weight", d.V, d.C, 0);
+	m->t_wpe = -1;
+	if (!c->rope) {
+		m->t_wpe = (int)m->ntensors;
+		add_tensor(m, "model.embed_positions.weight", c->n_ctx, d.C, 0);
+	}
+	for (int l = 0; l < d.L; l++)
+		for (int s = 0; s < N_LSLOTS; s++) {
+			int64_t d0, d1;
+			m->lslot[l * N_LSLOTS + s] = -1;
+			if (!lslot_shape(c, s, &d0, &d1))
+				continue;
+			char name[64];
+			snprintf(name, sizeof(name), "model.layers.%d.%s", l, lslot_names[s]);
+			m->lslot[l * N_LSLOTS + s] = (int)m->ntensors;
+			add_tensor(m, name, d0, d1, d1 != 0);
+			m->tensors[m->ntensors - 1].out_in = d1 != 0;
+		}
+	m->t_nf_w = (int)m->ntensors;
+	add_tensor(m, "model.norm.weight", d.C, 0, 0);
+	m->t_nf_b = -1;
+	if (c->norm == MODEL_LAYERNORM) {
+		m->t_nf_b = (int)m->ntensors;
+		add_tensor(m, "model.norm.bias", d.C, 0, 0);
+	}
+	if (c->untied) {
+		/* The head, like the embedding, is left to AdamW (decay 0). */
+		m->t_head = (int)m->ntensors;
+		add_tensor(m, "lm_head.weight", d.V, d.C, 0);
+		m->tensors[m->ntensors - 1].out_in = 1;
+	}
+	m->params = xcalloc(m->nparams, sizeof(real));
+	if (c->rope) {
+		/* The angles in double, rounded once: position p, pair i turns
+		 * by p theta^(-2i/hd). */
+		int half = d.hd / 2;
+		size_t n = (size_t)c->n_ctx * half;
+		m->rope_cos = xmalloc(n * sizeof(real));
+		m->rope_sin = xmalloc(n * sizeof(real));
+		for (int i = 0; i < half; i++) {
+			double f = pow(rope_theta(c), -2.0 * i / d.hd);
+			for (int p = 0; p < c->n_ctx; p++) {
+				m->rope_cos[(size_t)p * half + i] = (real)cos(p * f);
+				m->rope_sin[(size_t)p * half + i] = (real)sin(p * f);
+			}
+		}
+	}
+	return m;
+}
+
+/* Block l's tensor s within base (parameters or gradients); NULL if the
+ * config has none. */
+static real *lw(const model *m, real *base, int l, int s)
+{
+	int i = m->lslot[l * N_LSLOTS + s];
+	return i < 0 ? NULL : base + m->tensors[i].offset;
+}
+
+static real *gt(const model *m, real *base, int i)
+{
+	return i < 0 ? NULL : base + m->tensors[i].offset;
+}
+
+/* Buffers carved one after another: a first pass with base NULL counts. */
+struct arena {
+	real *base;
+	size_t used;
+};
+
+static real *take(struct arena *a, size_t n)
+{
+	real *p = a->base ? a->base + a->used : NULL;
+	a->used += n;
+	return p;
+}
+
+static void llama_carve(model *m, struct arena *a, struct arena *d, int B, int T)
+{
+	const model_config *c = &m->c;
+	struct dims dm = dims_of(c);
+	size_t BT = (size_t)B * T, C = (size_t)dm.C, QD = (size_t)dm.QD, KD = (size_t)dm.KD, F = (size_t)dm.F;
+	size_t att = (size_t)B * dm.NH * T * T;
+	m->encoded = take(a, BT * C);
+	for (int l = 0; l < dm.L; l++) {
+		struct lblock_acts *b = &m->lblocks[l];
+		b->ln1 = take(a, BT * C);
+		b->ln1_mean = take(a, BT);
+		b->ln1_rstd = take(a, BT);
+		b->q = take(a, BT * QD);
+		b->k = take(a, BT * KD);
+		b->v = take(a, BT * KD);
+		b->qn = b->q;
+		b->kn = b->k;
+		if (c->qk_norm) {
+			b->qn = take(a, BT * QD);
+			b->kn = take(a, BT * KD);
+			b->qn_rstd = take(a, BT * dm.NH);
+			b->kn_rstd = take(a, BT * dm.NKV);
+		}
+		b->qr = b->qn;
+		b->kr = b->kn;
+		if (c->rope) {
+			b->qr = take(a, BT * QD);
+			b->kr = take(a, BT * KD);
+		}
+		b->att = take(a, att);
+		b->atty = take(a, BT * QD);
+		b->res2 = take(a, BT * C);
+		b->ln2 = take(a, BT * C);
+		b->ln2_mean = take(a, BT);
+		b->ln2_rstd = take(a, BT);
+		b->gate = c->mlp == MODEL_SWIGLU ? take(a, BT * F) : NULL;
+		b->up = take(a, BT * F);
+		b->h = take(a, BT * F);
+		b->res3 = take(a, BT * C);
+	}
+	m->lnf = take(a, BT * C);
+	m->lnf_mean = take(a, BT);
+	m->lnf_rstd = take(a, BT);
+	m->logits = take(a, BT * dm.V);
+	m->losses = take(a, BT);
+	m->scratch = take(a, BT * C);
+	m->dres = take(d, BT * C);
+	m->dln = take(d, BT * C);
+	m->datty = take(d, BT * QD);
+	m->dq = take(d, BT * QD);
+	m->dq2 = take(d, BT * QD);
+	m->dk = take(d, BT * KD);
+	m->dk2 = take(d, BT * KD);
+	m->dv = take(d, BT * KD);
+	m->dh = take(d, BT * F);
+	m->dgate = take(d, BT * F);
+	m->dup = take(d, BT * F);
+	m->datt = take(d, att);
+}
+
+static void llama_ensure_acts(model *m, int B, int T)
+{
+	if (m->cap_bt >= B * T && m->cap_b >= B && m->cap_t >= T) {
+		m->B = B;
+		m->T = T;
+		return;
+	}
+	free_acts(m);
+	size_t BT = (size_t)B * T;
+	m->lblocks = xcalloc((size_t)m->c.n_layer, sizeof(*m->lblocks));
+	struct arena a = { 0 }, d = { 0 };
+	llama_carve(m, &a, &d, B, T);
+	a.base = m->acts = xmalloc(a.used * sizeof(real));
+	d.base = m->dacts = xmalloc(d.used * sizeof(real));
+	a.used = d.used = 0;
+	llama_carve(m, &a, &d, B, T);
+	m->inp_copy = xmalloc(BT * sizeof(uint32_t));
+	m->targets_copy = xmalloc(BT * sizeof(uint32_t));
+	m->weight_copy = xmalloc(BT * sizeof(real));
+	m->cap_bt = (int)BT;
+	m->cap_b = B;
+	m->cap_t = T;
+	m->B = B;
+	m->T = T;
+}
+
+static void norm_forward(const model *m, real *out, real *mean, real *rstd, const real *inp, const real *w,
+			 const real *b, int N, int C)
+{
+	if (m->c.norm == MODEL_RMSNORM)
+		m->k->rmsnorm_forward(out, rstd, inp, w, N, C, norm_eps(&m->c));
+	else
+		m->k->layernorm_forward(out, mean, rstd, inp, w, b, N, C);
+}
+
+static void norm_backward(const model *m, real *dinp, real *dw, real *db, const real *dout, const real *inp,
+			  const real *w, const real *mean, const real *rstd, int N, int C)
+{
+	if (m->c.norm == MODEL_RMSNORM)
+		m->k->rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
+	else
+		m->k->layernorm_backward(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+}
+
+/* The MLP's activation: h from up (and gate). */
+static void mlp_act(const model *m, real *h, const real *gate, const real *up, size_t n)
+{
+	if (m->c.mlp == MODEL_SWIGLU)
+		m->k->swiglu_forward(h, gate, up, n);
+	else if (m->c.mlp == MODEL_RELU2)
+		m->k->relu2_forward(h, up, n);
+	else
+		m->k->gelu_forward(h, up, n);
+}
+
+static double llama_forward(model *m, const uint32_t *inp, int B, int T)
+{
+	const kern_ops *k = m->k;
+	llama_ensure_acts(m, B, T);
+	struct dims d = dims_of(&m->c);
+	int BT = B * T, C = d.C;
+	real *P = m->params;
+	memcpy(m->inp_copy, inp, (size_t)BT * sizeof(*inp));
+	m->inp = m->inp_copy;
+	k->encoder_forward(m->encoded, m->inp, gt(m, P, m->t_wte), gt(m, P, m->t_wpe), B, T, C);
+	real *x = m->encoded;
+	for (int l = 0; l < d.L; l++) {
+		struct lblock_acts *a = &m->lblocks[l];
+		norm_forward(m, a->ln1, a->ln1_mean, a->ln1_rstd, x, lw(m, P, l, L_N1W), lw(m, P, l, L_N1B), BT, C);
+		k->linear_forward(a->q, a->ln1, lw(m, P, l, L_QW), lw(m, P, l, L_QB), BT, C, d.QD);
+		k->linear_forward(a->k, a->ln1, lw(m, P, l, L_KW), lw(m, P, l, L_KB), BT, C, d.KD);
+		k->linear_forward(a->v, a->ln1, lw(m, P, l, L_VW), lw(m, P, l, L_VB), BT, C, d.KD);
+		if (m->c.qk_norm) {
+			k->rmsnorm_forward(a->qn, a->qn_rstd, a->q, lw(m, P, l, L_QNW), BT * d.NH, d.hd, d.eps);
+			k->rmsnorm_forward(a->kn, a->kn_rstd, a->k, lw(m, P, l, L_KNW), BT * d.NKV, d.hd, d.eps);
+		}
+		if (m->c.rope) {
+			memcpy(a->qr, a->qn, (size_t)BT * d.QD * sizeof(real));
+			memcpy(a->kr, a->kn, (size_t)BT * d.KD * sizeof(real));
+			k->rope_forward(a->qr, m->rope_cos, m->rope_sin, NULL, T, BT, d.NH, d.hd);
+			k->rope_forward(a->kr, m->rope_cos, m->rope_sin, NULL, T, BT, d.NKV, d.hd);
+		}
+		k->gqa_forward(a->atty, a->att, a->qr, a->kr, a->v, B, T, d.NH, d.NKV, d.hd);
+		k->linear_forward(m->scratch, a->atty, lw(m, P, l, L_OW), NULL, BT, d.QD, C);
+		k->residual_forward(a->res2, x, m->scratch, (size_t)BT * C);
+		norm_forward(m, a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, lw(m, P, l, L_N2W), lw(m, P, l, L_N2B), BT, C);
+		if (a->gate)
+			k->linear_forward(a->gate, a->ln2, lw(m, P, l, L_GW), NULL, BT, C, d.F);
+		k->linear_forward(a->up, a->ln2, lw(m, P, l, L_UW), NULL, BT, C, d.F);
+		mlp_act(m, a->h, a->gate, a->up, (size_t)BT * d.F);
+		k->linear_forward(m->scratch, a->h, lw(m, P, l, L_DW), NULL, BT, d.F, C);
+		k->residual_forward(a->res3, a->res2, m->scratch, (size_t)BT * C);
+		x = a->res3;
+	}
+	norm_forward(m, m->lnf, m->lnf_mean, m->lnf_rstd, x, gt(m, P, m->t_nf_w), gt(m, P, m->t_nf_b), BT, C);
+	k->head_forward(m->logits, m->lnf, gt(m, P, m->t_head >= 0 ? m->t_head : m->t_wte), BT, C, d.V);
+	return 0;
+}
+
+static void llama_backward(model *m)
+{
+	const kern_ops *k = m->k;
+	struct dims d = dims_of(&m->c);
+	int B = m->B, T = m->T, C = d.C, BT = B * T;
+	size_t n = (size_t)BT * C, nf = (size_t)BT * d.F, nq = (size_t)BT * d.QD, nk = (size_t)BT * d.KD;
+	real *P = m->params, *G = model_grads(m);
+	int head = m->t_head >= 0 ? m->t_head : m->t_wte;
+
+	if (m->temperature > 0 && m->temperature != 1)
+		for (int i = 0; i < BT; i++)
+			m->weight_copy[i] = (real)(m->weight_copy[i] / m->temperature);
+	k->crossentropy_backward(m->logits, m->targets, m->weight_copy, BT, d.V);
+	memset(m->dln, 0, n * sizeof(real));
+	k->head_backward(m->dln, gt(m, G, head), m->logits, m->lnf, gt(m, P, head), BT, C, d.V);
+	real *x = d.L ? m->lblocks[d.L - 1].res3 : m->encoded;
+	memset(m->dres, 0, n * sizeof(real));
+	norm_backward(m, m->dres, gt(m, G, m->t_nf_w), gt(m, G, m->t_nf_b), m->dln, x, gt(m, P, m->t_nf_w), m->lnf_mean,
+		      m->lnf_rstd, BT, C);
+	for (int l = d.L - 1; l >= 0; l--) {
+		struct lblock_acts *a = &m->lblocks[l];
+		real *xin = l ? m->lblocks[l - 1].res3 : m->encoded;
+
+		memset(m->dh, 0, nf * sizeof(real));
+		k->linear_backward(m->dh, lw(m, G, l, L_DW), NULL, m->dres, a->h, lw(m, P, l, L_DW), BT, d.F, C);
+		memset(m->dup, 0, nf * sizeof(real));
+		memset(m->dln, 0, n * sizeof(real));
+		if (m->c.mlp == MODEL_SWIGLU) {
+			memset(m->dgate, 0, nf * sizeof(real));
+			k->swiglu_backward(m->dgate, m->dup, m->dh, a->gate, a->up, nf);
+			k->linear_backward(m->dln, lw(m, G, l, L_GW), NULL, m->dgate, a->ln2, lw(m, P, l, L_GW), BT, C, d.F);
+		} else if (m->c.mlp == MODEL_RELU2) {
+			k->relu2_backward(m->dup, a->up, m->dh, nf);
+		} else {
+			k->gelu_backward(m->dup, a->up, m->dh, nf);
+		}
+		k->linear_backward(m->dln, lw(m, G, l, L_UW), NULL, m->dup, a->ln2, lw(m, P, l, L_UW), BT, C, d.F);
+		norm_backward(m, m->dres, lw(m, G, l, L_N2W), lw(m, G, l, L_N2B), m->dln, a->res2, lw(m, P, l, L_N2W),
+			      a->ln2_mean, a->ln2_rstd, BT, C);
+
+		memset(m->datty, 0, nq * sizeof(real));
+		k->linear_backward(m->datty, lw(m, G, l, L_OW), NULL, m->dres, a->atty, lw(m, P, l, L_OW), BT, d.QD, C);
+		memset(m->dq, 0, nq * sizeof(real));
+		memset(m->dk, 0, nk * sizeof(real));
+		memset(m->dv, 0, nk * sizeof(real));
+		k->gqa_backward(m->dq, m->dk, m->dv, m->datt, m->datty, a->qr, a->kr, a->v, a->att, B, T, d.NH, d.NKV,
+				d.hd);
+		if (m->c.rope) {
+			k->rope_backward(m->dq, m->rope_cos, m->rope_sin, NULL, T, BT, d.NH, d.hd);
+			k->rope_backward(m->dk, m->rope_cos, m->rope_sin, NULL, T, BT, d.NKV, d.hd);
+		}
+		real *dq = m->dq, *dk = m->dk;
+		if (m->c.qk_norm) {
+			memset(m->dq2, 0, nq * sizeof(real));
+			memset(m->dk2, 0, nk * sizeof(real));
+			k->rmsnorm_backward(m->dq2, lw(m, G, l, L_QNW), m->dq, a->q, lw(m, P, l, L_QNW), a->qn_rstd,
+					    BT * d.NH, d.hd);
+			k->rmsnorm_backward(m->dk2, lw(m, G, l, L_KNW), m->dk, a->k, lw(m, P, l, L_KNW), a->kn_rstd,
+					    BT * d.NKV, d.hd);
+			dq = m->dq2;
+			dk = m->dk2;
+		}
+		memset(m->dln, 0, n * sizeof(real));
+		k->linear_backward(m->dln, lw(m, G, l, L_QW), lw(m, G, l, L_QB), dq, a->ln1, lw(m, P, l, L_QW), BT, C, d.QD);
+		k->linear_backward(m->dln, lw(m, G, l, L_KW), lw(m, G, l, L_KB), dk, a->ln1, lw(m, P, l, L_KW), BT, C, d.KD);
+		k->linear_backward(m->dln, lw(m, G, l, L_VW), lw(m, G, l, L_VB), m->dv, a->ln1, lw(m, P, l, L_VW), BT, C,
+				   d.KD);
+		norm_backward(m, m->dres, lw(m, G, l, L_N1W), lw(m, G, l, L_N1B), m->dln, xin, lw(m, P, l, L_N1W),
+			      a->ln1_mean, a->ln1_rstd, BT, C);
+	}
+	k->encoder_backward(gt(m, G, m->t_wte), gt(m, G, m->t_wpe), m->dres, m->inp, B, T, C);
+}
+
+/* The decoding products of a block, in the order of lpanel_w. */
+enum { LP_Q, LP_K, LP_V, LP_O, LP_G, LP_U, LP_D, N_LPANELS };
+static const int lpanel_w[N_LPANELS] = { L_QW, L_KW, L_VW, L_OW, L_GW, L_UW, L_DW };
+
+static size_t llama_panels(const model *m, model_cache *c, unsigned char *dst)
+{
+	const kern_ops *k = m->k;
+	int L = m->c.n_layer;
+	size_t total = 0;
+	for (int l = 0; l < L; l++)
+		for (int i = 0; i < N_LPANELS; i++) {
+			const real *w = lw(m, m->params, l, lpanel_w[i]);
+			c->at[l * N_LPANELS + i] = total;
+			if (!w)
+				continue;
+			const model_tensor *t = &m->tensors[m->lslot[l * N_LSLOTS + lpanel_w[i]]];
+			int out = (int)t->shape[0], in = (int)t->shape[1];
+			if (dst)
+				k->panel_pack(dst + total, c->weights, w, in, out, 1);
+			total += k->panel_bytes(c->weights, in, out);
+		}
+	c->at[L * N_LPANELS] = total;
+	int head = m->t_head >= 0 ? m->t_head : m->t_wte;
+	if (dst)
+		k->panel_pack(dst + total, c->weights, m->params + m->tensors[head].offset, m->c.n_embd, m->c.n_vocab, 1);
+	return total + k->panel_bytes(c->weights, m->c.n_embd, m->c.n_vocab);
+}
+
+static void llama_cache_new(const model *m, model_cache *c)
+{
+	struct dims d = dims_of(&m->c);
+	size_t per = (size_t)c->slots * c->maxlen * d.KD * d.L;
+	c->k = xmalloc(per * sizeof(real));
+	c->v = xmalloc(per * sizeof(real));
+	c->at = xmalloc(((size_t)d.L * N_LPANELS + 1) * sizeof(size_t));
+	c->packed = xmalloc(llama_panels(m, c, NULL));
+	llama_panels(m, c, c->packed);
+}
+
+static void llama_cache_rows(const model *m, model_cache *c, int n)
+{
+	if (c->cap >= n)
+		return;
+	free(c->x);
+	struct dims d = dims_of(&m->c);
+	size_t N = (size_t)n, C = (size_t)d.C, QD = (size_t)d.QD, KD = (size_t)d.KD, F = (size_t)d.F;
+	size_t per = 3 * C + 2 + 3 * QD + 4 * KD + (size_t)d.NH + (size_t)d.NKV + 3 * F + (size_t)d.V;
+	real *p = c->x = xmalloc(N * per * sizeof(real));
+	c->ln = (p += N * C);
+	c->mean = (p += N * C);
+	c->rstd = (p += N);
+	c->q = (p += N);
+	c->kk = (p += N * QD);
+	c->vv = (p += N * KD);
+	c->qn = (p += N * KD);
+	c->kn = (p += N * QD);
+	c->qn_rstd = (p += N * KD);
+	c->kn_rstd = (p += N * d.NH);
+	c->atty = (p += N * d.NKV);
+	c->tmp = (p += N * QD);
+	c->gate = (p += N * C);
+	c->up = (p += N * F);
+	c->h = (p += N * F);
+	c->logits = p + N * F;
+	c->cap = n;
+}
+
+static const real *llama_decode(model *m, model_cache *c, const int *slot, const uint32_t *tok, const int *pos, int n)
+{
+	const kern_ops *k = m->k;
+	struct dims d = dims_of(&m->c);
+	int C = d.C, F = c->weights;
+	real *P = m->params;
+	llama_cache_rows(m, c, n);
+	const unsigned char *head = c->packed + c->at[d.L * N_LPANELS];
+	const real *wpe = gt(m, P, m->t_wpe);
+	size_t layer = (size_t)c->slots * c->maxlen * d.KD;
+	for (int i = 0; i < n; i++) {
+		real *x = c->x + (size_t)i * C;
+		/* A tied embedding from the packed head, the matrix the head
+		 * multiplies by, narrowed alike; an untied one as it is. */
+		if (m->t_head < 0)
+			k->panel_column(x, head, F, C, d.V, (int)tok[i]);
+		else
+			memcpy(x, P + m->tensors[m->t_wte].offset + (size_t)tok[i] * C, (size_t)C * sizeof(real));
+		if (wpe)
+			k->residual_forward(x, x, wpe + (size_t)pos[i] * C, (size_t)C);
+	}
+	for (int l = 0; l < d.L; l++) {
+		const unsigned char *p = c->packed;
+		const size_t *at = c->at + l * N_LPANELS;
+		norm_forward(m, c->ln, c->mean, c->rstd, c->x, lw(m, P, l, L_N1W), lw(m, P, l, L_N1B), n, C);
+		k->matmul_panel(c->q, c->ln, p + at[LP_Q], F, lw(m, P, l, L_QB), n, C, d.QD);
+		k->matmul_panel(c->kk, c->ln, p + at[LP_K], F, lw(m, P, l, L_KB), n, C, d.KD);
+		k->matmul_panel(c->vv, c->ln, p + at[LP_V], F, lw(m, P, l, L_VB), n, C, d.KD);
+		real *q = c->q, *kk = c->kk;
+		if (m->c.qk_norm) {
+			k->rmsnorm_forward(c->qn, c->qn_rstd, c->q, lw(m, P, l, L_QNW), n * d.NH, d.hd, d.eps);
+			k->rmsnorm_forward(c->kn, c->kn_rstd, c->kk, lw(m, P, l, L_KNW), n * d.NKV, d.hd, d.eps);
+			q = c->qn;
+			kk = c->kn;
+		}
+		if (m->c.rope) {
+			k->rope_forward(q, m->rope_cos, m->rope_sin, pos, 0, n, d.NH, d.hd);
+			k->rope_forward(kk, m->rope_cos, m->rope_sin, pos, 0, n, d.NKV, d.hd);
+		}
+		k->gqa_decode(c->atty, c->k + l * layer, c->v + l * layer, q, kk, c->vv, slot, pos, n, d.NH, d.NKV, d.hd,
+			      c->maxlen);
+		k->matmul_panel(c->tmp, c->atty, p + at[LP_O], F, NULL, n, d.QD, C);
+		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
+		norm_forward(m, c->ln, c->mean, c->rstd, c->x, lw(m, P, l, L_N2W), lw(m, P, l, L_N2B), n, C);
+		if (m->c.mlp == MODEL_SWIGLU)
+			k->matmul_panel(c->gate, c->ln, p + at[LP_G], F, NULL, n, C, d.F);
+		k->matmul_panel(c->up, c->ln, p + at[LP_U], F, NULL, n, C, d.F);
+		mlp_act(m, c->h, c->gate, c->up, (size_t)n * d.F);
+		k->matmul_panel(c->tmp, c->h, p + at[LP_D], F, NULL, n, d.F, C);
+		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
+	}
+	norm_forward(m, c->ln, c->mean, c->rstd, c->x, gt(m, P, m->t_nf_w), gt(m, P, m->t_nf_b), n, C);
+	k->matmul_panel(c->logits, c->ln, head, F, NULL, n, C, d.V);
+	return c->logits;
+}
+
+/* Each product's matrix [OUT, IN] becomes what its packing unpacks to:
+ * row o of the matrix is column o of the packed product. */
+static void round_matrix(const model *m, real *w, int in, int out, int weights, unsigned char *tmp)
+{
+	const kern_ops *k = m->k;
+	k->panel_pack(tmp, weights, w, in, out, 1);
+	for (int o = 0; o < out; o++)
+		k->panel_column(w + (size_t)o * in, tmp, weights, in, out, o);
+}
+
+static void llama_round_weights(model *m, int weights)
+{
+	const kern_ops *k = m->k;
+	int head = m->t_head >= 0 ? m->t_head : m->t_wte;
+	size_t most = 0;
+	for (size_t i = 0; i < m->ntensors; i++) {
+		const model_tensor *t = &m->tensors[i];
+		if (t->out_in || (int)i == head) {
+			size_t b = k->panel_bytes(weights, (int)t->shape[1], (int)t->shape[0]);
+			most = b > most ? b : most;
+		}
+	}
+	unsigned char *tmp = xmalloc(most);
+	for (size_t i = 0; i < m->ntensors; i++) {
+		const model_tensor *t = &m->tensors[i];
+		if (t->out_in || (int)i == head)
+			round_matrix(m, m->params + t->offset, (int)t->shape[1], (int)t->shape[0], weights, tmp);
+	}
+	free(tmp);
 }

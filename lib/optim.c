@@ -195,8 +195,13 @@ double optim_step(optim *o, model *m, const optim_opts *opts, double lr)
 				o->scratch = xmalloc(need * sizeof(float));
 				o->scratch_n = need;
 			}
-			float mlr = opts->lr > 0 ? (float)(opts->muon_lr * lr / opts->lr) : 0;
-			muon_cpu(p + t->offset, g + t->offset, o->m + t->offset, rows, cols, b, mlr,
+			double mlr = opts->lr > 0 ? opts->muon_lr * lr / opts->lr : 0;
+			/* muon_cpu scales by sqrt(max(1, cols / rows)), fan-out over
+			 * fan-in of an [IN, OUT] matrix; an [OUT, IN] one's is rows
+			 * over cols. */
+			if (t->out_in)
+				mlr *= sqrt(rows > cols ? (double)rows / cols : 1) / sqrt(cols > rows ? (double)cols / rows : 1);
+			muon_cpu(p + t->offset, g + t->offset, o->m + t->offset, rows, cols, b, (float)mlr,
 				 (float)opts->muon_momentum, scale, o->scratch);
 			continue;
 		}

@@ -210,7 +210,8 @@ static void usage(FILE *f)
 "Model:\n"
 "  -m, --model CKPT        the checkpoint to continue and write\n"
 "      --init CONFIG       start a new model: dN (d12 = GPT-2 small, d24, d36,\n"
-"                          d48; other N: N layers of 64 N channels, N heads)\n"
+"                          d48; other N: N layers of 64 N channels, N heads);\n"
+"                          modern-dN, llama-dN, qwen3-dN: the Llama family\n"
 "  -L, --layers N  -C, --channels N  -H, --heads N   override the preset\n"
 "      --ctx N             positions of a new model (default 1024)\n"
 "      --seed N            initialisation seed (default 1)\n"
@@ -412,7 +413,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return cli_usage_error("--init and --from both say where the model comes from; give one");
 	model_config pc;
 	if (a->init && strcmp(a->init, "custom") && model_config_preset(a->init, &pc) < 0)
-		return cli_usage_error("--init %s: not a preset (dN, or custom with -L -C -H)", a->init);
+		return cli_usage_error("--init %s: not a preset (dN, modern-dN, llama-dN, qwen3-dN, or custom with -L -C -H)", a->init);
 	if (a->init && !strcmp(a->init, "custom") && !(a->layers && a->channels && a->heads))
 		return cli_usage_error("--init custom needs -L, -C and -H");
 	if ((a->layers || a->channels || a->heads) && !a->init)

@@ -171,6 +171,128 @@ static void test_layernorm_matmul(void)
 	free(x), free(w), free(b), free(wm), free(bias);
 }
 
+/* The Llama family's kernels against double references: RMSNorm, the
+ * [OUT, IN] linear layer, the rotation (and its inverse undoing it),
+ * SwiGLU and ReLU squared, grouped-query attention (its decode against the
+ * full pass, row by row). */
+static void test_llama_kernels(void)
+{
+	enum { N = 6, C = 40, OUT = 24, B = 2, T = 7, NH = 4, NKV = 2, HS = 6, QD = NH * HS, KD = NKV * HS };
+	float *x = random_floats(N * C, -3, 3), *w = random_floats(C, 0.5, 1.5), y[N * C], rstd[N];
+	rmsnorm_forward_cpu(y, rstd, x, w, N, C, 1e-6);
+	double worst = 0;
+	for (int i = 0; i < N; i++) {
+		double ss = 0;
+		for (int c = 0; c < C; c++)
+			ss += (double)x[i * C + c] * x[i * C + c] / C;
+		for (int c = 0; c < C; c++)
+			worst = fmax(worst, fabs(y[i * C + c] - x[i * C + c] / sqrt(ss + 1e-6) * w[c]));
+	}
+	printf("# rmsnorm max abs error %.2e\n", worst);
+	CHECK(worst < 1e-5);
+
+	float *wl = random_floats(OUT * C, -1, 1), *bl = random_floats(OUT, -1, 1), out[N * OUT];
+	linear_forward_cpu(out, x, wl, bl, N, C, OUT);
+	worst = 0;
+	for (int i = 0; i < N; i++)
+		for (int o = 0; o < OUT; o++) {
+			double s = bl[o];
+			for (int c = 0; c < C; c++)
+				s += (double)x[i * C + c] * wl[o * C + c];
+			worst = fmax(worst, fabs(out[i * OUT + o] - s));
+		}
+	printf("# linear [OUT, IN] max abs error %.2e\n", worst);
+	CHECK(worst < 1e-4);
+
+	/* The rotation: pairs (i, i + HS/2) of each head turned by pos * f_i. */
+	enum { HALF = HS / 2, POS = 16 };
+	float cosv[POS * HALF], sinv[POS * HALF];
+	for (int p = 0; p < POS; p++)
+		for (int i = 0; i < HALF; i++) {
+			cosv[p * HALF + i] = (float)cos(p * pow(100.0, -2.0 * i / HS));
+			sinv[p * HALF + i] = (float)sin(p * pow(100.0, -2.0 * i / HS));
+		}
+	float *q = random_floats(N * QD, -1, 1), r[N * QD];
+	int pos[N] = { 0, 3, 15, 1, 9, 4 };
+	memcpy(r, q, sizeof(r));
+	rope_forward_cpu(r, cosv, sinv, pos, 0, N, NH, HS);
+	double rot = 0, back = 0;
+	for (int n = 0; n < N; n++)
+		for (int h = 0; h < NH; h++)
+			for (int i = 0; i < HALF; i++) {
+				double a = pos[n] * pow(100.0, -2.0 * i / HS);
+				const float *u = q + n * QD + h * HS;
+				const float *v = r + n * QD + h * HS;
+				rot = fmax(rot, fabs(v[i] - (u[i] * cos(a) - u[i + HALF] * sin(a))));
+				rot = fmax(rot, fabs(v[i + HALF] - (u[i + HALF] * cos(a) + u[i] * sin(a))));
+			}
+	rope_backward_cpu(r, cosv, sinv, pos, 0, N, NH, HS);
+	for (int i = 0; i < N * QD; i++)
+		back = fmax(back, fabs(r[i] - q[i]));
+	printf("# rope max abs error %.2e; turned back: %.2e\n", rot, back);
+	CHECK(rot < 1e-6);
+	CHECK(back < 1e-6);
+
+	float *g = random_floats(N * C, -6, 6), *u = random_floats(N * C, -2, 2), h[N * C], h2[N * C];
+	swiglu_forward_cpu(h, g, u, N * C);
+	relu2_forward_cpu(h2, g, N * C);
+	double sw = 0, r2 = 0;
+	for (int i = 0; i < N * C; i++) {
+		sw = fmax(sw, fabs(h[i] - g[i] / (1 + exp(-(double)g[i])) * u[i]));
+		r2 = fmax(r2, fabs(h2[i] - (g[i] > 0 ? (double)g[i] * g[i] : 0)));
+	}
+	printf("# swiglu max abs error %.2e, relu2 %.2e\n", sw, r2);
+	CHECK(sw < 1e-5);
+	CHECK(r2 < 1e-5);
+
+	/* Attention: query head h reads key/value head h / 2. */
+	float *aq = random_floats(B * T * QD, -1.5, 1.5), *ak = random_floats(B * T * KD, -1.5, 1.5);
+	float *av = random_floats(B * T * KD, -1, 1), ao[B * T * QD], att[B * NH * T * T];
+	gqa_forward_cpu(ao, att, aq, ak, av, B, T, NH, NKV, HS);
+	worst = 0;
+	for (int b = 0; b < B; b++)
+		for (int hh = 0; hh < NH; hh++)
+			for (int t = 0; t < T; t++) {
+				double sc[T], mx = -1e300, sum = 0;
+				int kh = hh / (NH / NKV);
+				for (int s2 = 0; s2 <= t; s2++) {
+					sc[s2] = 0;
+					for (int i = 0; i < HS; i++)
+						sc[s2] += (double)aq[(b * T + t) * QD + hh * HS + i] * ak[(b * T + s2) * KD + kh * HS + i];
+					sc[s2] /= sqrt((double)HS);
+					mx = fmax(mx, sc[s2]);
+				}
+				for (int s2 = 0; s2 <= t; s2++)
+					sum += (sc[s2] = exp(sc[s2] - mx));
+				for (int i = 0; i < HS; i++) {
+					double o = 0;
+					for (int s2 = 0; s2 <= t; s2++)
+						o += sc[s2] / sum * av[(b * T + s2) * KD + kh * HS + i];
+					worst = fmax(worst, fabs(ao[(b * T + t) * QD + hh * HS + i] - o));
+				}
+			}
+	/* Decode: sequence b in slot 1 - b, one position a call. */
+	float kc[2 * T * KD], vc[2 * T * KD], dq[2 * QD], dout[2 * QD];
+	double dec = 0;
+	for (int t = 0; t < T; t++) {
+		int slot[2] = { 1, 0 }, p2[2] = { t, t };
+		float dk[2 * KD], dv[2 * KD];
+		for (int b = 0; b < B; b++) {
+			memcpy(dq + b * QD, aq + (b * T + t) * QD, QD * sizeof(float));
+			memcpy(dk + b * KD, ak + (b * T + t) * KD, KD * sizeof(float));
+			memcpy(dv + b * KD, av + (b * T + t) * KD, KD * sizeof(float));
+		}
+		gqa_decode_cpu(dout, kc, vc, dq, dk, dv, slot, p2, 2, NH, NKV, HS, T);
+		for (int b = 0; b < B; b++)
+			for (int i = 0; i < QD; i++)
+				dec = fmax(dec, fabs(dout[b * QD + i] - ao[(b * T + t) * QD + i]));
+	}
+	printf("# grouped-query attention max abs error %.2e; decode against the full pass %.2e\n", worst, dec);
+	CHECK(worst < 1e-6);
+	CHECK(dec < 1e-6);
+	free(x), free(w), free(wl), free(bl), free(q), free(g), free(u), free(aq), free(ak), free(av);
+}
+
 /* The decoding products over packed weights, in each storage: each row's
  * bits are the same whatever the batch around it and the thread count;
  * they equal the float product with the unpacked matrix summed in k order
@@ -263,6 +385,7 @@ int main(void)
 	RUN(test_crossentropy);
 	RUN(test_attention);
 	RUN(test_layernorm_matmul);
+	RUN(test_llama_kernels);
 	RUN(test_decode_products);
 	CHECK_EXIT();
 }

@@ -174,11 +174,12 @@ static void test_newton_schulz(void)
 
 /* One step of a small model under Muon from zero state: each weight matrix
  * moves by -lr * sqrt(max(1, fan_out / fan_in)) * NS5((1 + momentum) g)
- * (the fused query/key/value matrix by thirds), everything else as AdamW
- * moves it; the momentum kept is g. */
-static void test_muon_step(void)
+ * (the fused query/key/value matrix by thirds; fan-out the rows of an
+ * [OUT, IN] matrix of the Llama family), everything else (embeddings, an
+ * untied head, norms, biases) as AdamW moves it; the momentum kept is g. */
+static void muon_step(const model_config *cfg, int want_muon)
 {
-	model_config c = { .n_layer = 2, .n_embd = 32, .n_head = 2, .n_ctx = 16, .n_vocab = 50 };
+	model_config c = *cfg;
 	model *m = model_new(&c, &kern_cpu);
 	model_init(m, 7);
 	size_t n = model_nparams(m);
@@ -205,7 +206,8 @@ static void test_muon_step(void)
 			int b = strstr(t->name, "c_attn") ? 3 : 1, bc = cols / b;
 			float *u = xmalloc((size_t)rows * bc * sizeof(float));
 			float *sc = xmalloc(newton_schulz_scratch(rows, bc) * sizeof(float));
-			float scale = 0.01f * sqrtf(bc > rows ? (float)bc / rows : 1);
+			int fan_in = t->out_in ? bc : rows, fan_out = t->out_in ? rows : bc;
+			float scale = 0.01f * sqrtf(fan_out > fan_in ? (float)fan_out / fan_in : 1);
 			for (int k = 0; k < b; k++) {
 				for (int r = 0; r < rows; r++)
 					for (int j = 0; j < bc; j++)
@@ -240,7 +242,7 @@ static void test_muon_step(void)
 			CHECK(0);
 		}
 	}
-	CHECK_EQ_INT(muon, 8); /* c_attn, attn.c_proj, c_fc, mlp.c_proj in 2 blocks */
+	CHECK_EQ_INT(muon, want_muon);
 	CHECK(adam > 0);
 	CHECK(optim_step_flops(m, &o) > 0);
 	o.kind = OPTIM_ADAMW;
@@ -248,6 +250,16 @@ static void test_muon_step(void)
 	optim_free(op);
 	free(p0);
 	model_free(m);
+}
+
+static void test_muon_step(void)
+{
+	model_config gpt2 = { .n_layer = 2, .n_embd = 32, .n_head = 2, .n_ctx = 16, .n_vocab = 50 };
+	muon_step(&gpt2, 8); /* c_attn, attn.c_proj, c_fc, mlp.c_proj in 2 blocks */
+	model_config modern = { .n_layer = 2, .n_embd = 32, .n_head = 2, .n_ctx = 16, .n_vocab = 50,
+				.family = MODEL_LLAMA, .n_ff = 80, .norm = MODEL_RMSNORM, .mlp = MODEL_SWIGLU,
+				.rope = 1, .qk_norm = 1, .untied = 1 };
+	muon_step(&modern, 14); /* q, k, v, o, gate, up, down in 2 blocks */
 }
 
 int main(void)

@@ -252,6 +252,79 @@ static void test_checkpoint_round_trip(void)
 	free(path);
 }
 
+/* A Llama-family checkpoint keeps its config (the options that are not 0,
+ * and nothing more, in the metadata; a GPT-2 one's config reads as it
+ * always has); unknown names are refused; llm.c cannot hold it. */
+static void test_checkpoint_llama(void)
+{
+	char *path = tmp_path("l.safetensors"), err[512];
+	static const model_config c = { .n_layer = 2, .n_embd = 16, .n_head = 4, .n_ctx = 8, .n_vocab = 20,
+					 .family = MODEL_LLAMA,
+			   .n_kv_head = 2, .head_dim = 8, .n_ff = 24, .norm = MODEL_RMSNORM, .mlp = MODEL_SWIGLU,
+			   .rope = 1, .rope_theta = 1e6, .qk_norm = 1, .untied = 1, .no_bias = 1, .norm_eps = 1e-6 };
+	model *m = model_new(&c, &kern_cpu);
+	model_init(m, 4);
+	ckpt_info info = { .config = c, .step = 3 };
+	CHECK(ckpt_save(path, m, &info, err, sizeof(err)) == 0);
+	ckpt_info back = { 0 };
+	model *r = ckpt_load(path, &kern_cpu, &back, err, sizeof(err));
+	CHECK(r != NULL);
+	if (r) {
+		CHECK(!memcmp(&back.config, &c, sizeof(c)));
+		CHECK(model_nparams(r) == model_nparams(m));
+		CHECK(!memcmp(model_params(r), model_params(m), model_nparams(m) * sizeof(float)));
+		CHECK(model_tensor_find(r, "model.layers.1.self_attn.q_norm.weight") != NULL);
+		CHECK(model_tensor_find(r, "lm_head.weight") != NULL);
+	}
+	st_file *f = st_load(path, err, sizeof(err));
+	CHECK(f && !strcmp(st_meta(f, "config"),
+			   "{\"n_layer\":2,\"n_embd\":16,\"n_head\":4,\"n_ctx\":8,\"n_vocab\":20,\"family\":\"llama\","
+			   "\"n_kv_head\":2,\"head_dim\":8,\"n_ff\":24,\"rope\":1,\"qk_norm\":1,\"untied\":1,"
+			   "\"no_bias\":1,\"norm\":\"rmsnorm\",\"mlp\":\"swiglu\",\"rope_theta\":1000000,"
+			   "\"norm_eps\":9.9999999999999995e-07}"));
+	st_free(f);
+	CHECK(ckpt_save_llmc(path, m, err, sizeof(err)) < 0 && strstr(err, "GPT-2 models only"));
+	model_free(r);
+
+	/* GPT-2's config as before. */
+	model *g = model_new(&tiny, &kern_cpu);
+	info.config = tiny;
+	CHECK(ckpt_save(path, g, &info, err, sizeof(err)) == 0);
+	f = st_load(path, err, sizeof(err));
+	CHECK(f && !strcmp(st_meta(f, "config"),
+			   "{\"n_layer\":2,\"n_embd\":32,\"n_head\":4,\"n_ctx\":16,\"n_vocab\":64}"));
+	st_free(f);
+	model_free(g);
+
+	/* Names and values the model does not know. */
+	static const struct { const char *config, *why; } bad[] = {
+		{ "{\"n_layer\":2,\"n_embd\":16,\"n_head\":4,\"n_ctx\":8,\"n_vocab\":20,\"family\":\"mamba\"}",
+		  "family \"mamba\" is not known" },
+		{ "{\"n_layer\":2,\"n_embd\":16,\"n_head\":4,\"n_ctx\":8,\"n_vocab\":20,\"family\":\"llama\","
+		  "\"norm\":\"batchnorm\"}", "norm \"batchnorm\" is not known" },
+		{ "{\"n_layer\":2,\"n_embd\":16,\"n_head\":4,\"n_ctx\":8,\"n_vocab\":20,\"family\":\"llama\","
+		  "\"mlp\":\"geglu\"}", "mlp \"geglu\" is not known" },
+		{ "{\"n_layer\":2,\"n_embd\":16,\"n_head\":4,\"n_ctx\":8,\"n_vocab\":20,\"rope\":1}", "family gpt2" },
+		{ "{\"n_layer\":2,\"n_embd\":16,\"n_head\":4,\"n_ctx\":8,\"n_vocab\":20,\"family\":\"llama\","
+		  "\"n_kv_head\":-1}", "n_kv_head is not a whole number" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		st_writer *w = st_writer_new();
+		st_writer_meta(w, "config", bad[i].config);
+		CHECK(st_writer_save(w, path, err, sizeof(err)) == 0);
+		st_writer_free(w);
+		ckpt_info bi = { 0 };
+		model *b = ckpt_load(path, &kern_cpu, &bi, err, sizeof(err));
+		if (b || !strstr(err, bad[i].why))
+			fprintf(stderr, "case %zu: got '%s', want '%s'\n", i, err, bad[i].why);
+		CHECK(!b && strstr(err, bad[i].why));
+		model_free(b);
+	}
+	model_free(m);
+	unlink(path);
+	free(path);
+}
+
 static int copy_file(const char *from, const char *to)
 {
 	uint8_t *p;
@@ -460,9 +533,9 @@ static void test_safetensors_rejects(void)
 /* Decoding with the cache gives the full pass's logits: two sequences
  * interleaved, at different positions in the same calls; with weights
  * stored as bf16 or int8, the full pass over the weights rounded alike. */
-static void decode_matches_forward(int weights)
+static void decode_matches_forward(const char *what, const model_config *cfg, int weights)
 {
-	model_config c = tiny;
+	model_config c = *cfg;
 	model *m = model_new(&c, &kern_cpu);
 	model_init(m, 21);
 	model_cache *cache = model_cache_new(m, 3, 12, weights);
@@ -495,17 +568,40 @@ static void decode_matches_forward(int weights)
 				worst = d > worst ? d : worst;
 			}
 	}
-	printf("# decode vs full forward, %s weights: max abs logit difference %.2e\n", model_weights_name(weights), worst);
+	printf("# decode vs full forward, %s, %s weights: max abs logit difference %.2e\n", what,
+	       model_weights_name(weights), worst);
 	CHECK(worst < 1e-5);
 	model_cache_free(cache);
 	free(full);
 	model_free(m);
 }
 
+/* GPT-2, and the Llama family: every option off, the Llama 3 and Qwen3
+ * options (grouped-query attention, SwiGLU, QK-norm, head_dim apart), the
+ * nanochat-like ones (ReLU squared, untied head). */
+#define LLAMA .n_layer = 2, .n_embd = 32, .n_ctx = 16, .n_vocab = 64, .family = MODEL_LLAMA
+static const struct {
+	const char *what;
+	model_config c;
+} decode_configs[] = {
+	{ "llama, options off", { LLAMA, .n_head = 4 } },
+	{ "llama 3", { LLAMA, .n_head = 4, .n_kv_head = 2, .n_ff = 48, .norm = MODEL_RMSNORM, .mlp = MODEL_SWIGLU,
+		       .rope = 1, .rope_theta = 500000, .untied = 1, .no_bias = 1 } },
+	{ "qwen3", { LLAMA, .n_head = 4, .n_kv_head = 1, .head_dim = 16, .n_ff = 40, .norm = MODEL_RMSNORM,
+		     .mlp = MODEL_SWIGLU, .rope = 1, .qk_norm = 1, .no_bias = 1, .norm_eps = 1e-6 } },
+	{ "qwen2 biases", { LLAMA, .n_head = 4, .n_kv_head = 2, .norm = MODEL_RMSNORM, .mlp = MODEL_SWIGLU,
+			    .rope = 1 } },
+	{ "nanochat-like", { LLAMA, .n_head = 2, .norm = MODEL_RMSNORM, .mlp = MODEL_RELU2, .rope = 1, .qk_norm = 1,
+			     .untied = 1, .no_bias = 1 } },
+};
+
 static void test_decode_matches_forward(void)
 {
-	for (int w = KERN_F32; w <= KERN_I8; w++)
-		decode_matches_forward(w);
+	for (int w = KERN_F32; w <= KERN_I8; w++) {
+		decode_matches_forward("gpt2", &tiny, w);
+		for (size_t i = 0; i < sizeof(decode_configs) / sizeof(decode_configs[0]); i++)
+			decode_matches_forward(decode_configs[i].what, &decode_configs[i].c, w);
+	}
 }
 
 int main(void)
@@ -517,6 +613,7 @@ int main(void)
 	RUN(test_adamw_step);
 	RUN(test_adamw_sharded);
 	RUN(test_checkpoint_round_trip);
+	RUN(test_checkpoint_llama);
 	RUN(test_checkpoint_pair_stopped);
 	RUN(test_llmc_layout);
 	RUN(test_safetensors_rejects);
