@@ -457,6 +457,11 @@ int main(int argc, char **argv)
 		a.stop_tokens = xrealloc(a.stop_tokens, (a.nstop_tokens + 1) * sizeof(*a.stop_tokens));
 		a.stop_tokens[a.nstop_tokens++] = eot;
 	}
+	/* And at the end-of-sequence ids a Hugging Face model names. */
+	for (int i = 0; !a.no_stop_eot && i < info.ids.n_eos; i++) {
+		a.stop_tokens = xrealloc(a.stop_tokens, (a.nstop_tokens + 1) * sizeof(*a.stop_tokens));
+		a.stop_tokens[a.nstop_tokens++] = info.ids.eos[i];
+	}
 	chat_template *ct = NULL;
 	if (a.chat) {
 		const char *name = a.chat[0] ? a.chat : info.chat_template[0] ? info.chat_template : CHAT_DEFAULT;
