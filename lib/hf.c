@@ -1158,7 +1158,10 @@ int hf_save(const char *dir_in, model *m, const hf_save_opts *o, char *err, size
 		tmp = NULL;
 		goto out;
 	}
-	if (put_file(tmp, "model.safetensors", NULL, 0, w) < 0 || put_file(tmp, "config.json", cfg.data, cfg.len, NULL) < 0 ||
+	/* The mode mkdir() would have given it (mkdtemp()'s is 0700). */
+	mode_t mask = umask(0);
+	umask(mask);
+	if (chmod(tmp, 0777 & ~mask) < 0 || put_file(tmp, "model.safetensors", NULL, 0, w) < 0 || put_file(tmp, "config.json", cfg.data, cfg.len, NULL) < 0 ||
 	    put_file(tmp, "generation_config.json", gen.data, gen.len, NULL) < 0 ||
 	    (tj && put_file(tmp, "tokenizer.json", tj, tjlen, NULL) < 0) || sync_dir(tmp) < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
