@@ -63,6 +63,14 @@ printf '{"text": "ROMEO:"}\n' >"$TMP/text.jsonl"
 expect "a text prompt, tokenized by the directory's tokenizer.json" 0 sluice-sample -m $D/hf-gpt2 -t 0 -N 4 -J "$TMP/text.jsonl"
 grep -q '"completion": ' "$TMP/out" && ok "a completion decoded" || not_ok "completion" "$(cat "$TMP/out")"
 
+rm -rf "$TMP/eos" && cp -r $D/hf-gpt2 "$TMP/eos"
+sed -i 's/"eos_token_id": 319/"eos_token_id": [5, 162]/' "$TMP/eos/generation_config.json"
+sluice-sample -m "$TMP/eos" -t 0 -N 12 -J --quiet "$TMP/prompt.jsonl" >"$TMP/eos.jsonl" 2>&1
+grep -q '"completion_tokens": \[301, 162\], .*"finish": "stop_token"' "$TMP/eos.jsonl" &&
+	ok "generation_config.json's eos_token_id list ends a completion" || not_ok "eos stop" "$(cat "$TMP/eos.jsonl")"
+sluice-sample -m "$TMP/eos" -t 0 -N 12 -J --quiet --no-stop-eot "$TMP/prompt.jsonl" 2>&1 | grep -q '"finish": "length"' &&
+	ok "--no-stop-eot: not with it" || not_ok "--no-stop-eot and eos_token_id"
+
 # --- the round trip: train from the directory, export, read back ---
 awk -f scripts/paragraphs.awk data/tinyshakespeare.txt | head -200 >"$TMP/shk.jsonl"
 sluice-tokenize -v $D/hf-gpt2 --eot --drop-text -o "$TMP/shk.tok" "$TMP/shk.jsonl" 2>/dev/null
