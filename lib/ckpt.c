@@ -149,10 +149,8 @@ static int infer_config(const st_file *f, model_config *c, char *err, size_t err
 
 static int known_extra(const st_file *f, const st_tensor *t, const model *m)
 {
-	size_t n = strlen(t->name);
 	/* Hugging Face keeps the causal mask as a buffer in older files. */
-	if ((n > 10 && !strcmp(t->name + n - 10, ".attn.bias")) ||
-	    (n > 17 && !strcmp(t->name + n - 17, ".attn.masked_bias")))
+	if (hf_gpt2_buffer(t->name))
 		return 1;
 	/* A tied head saved twice. */
 	if (!strcmp(t->name, "lm_head.weight")) {

@@ -115,7 +115,7 @@ static int obj_parse(struct obj *o, const char *file, const char *text, size_t l
 	if (json_iter_start(&it, text, len, 0, '{', why, sizeof(why)) < 0)
 		goto bad;
 	while ((r = json_iter_next(&it, &key, &vs, &ve, why, sizeof(why))) == 1) {
-		if (memchr(key.data, 0, key.len))
+		if (key.len && memchr(key.data, 0, key.len))
 			continue;   /* not a key anyone looks for */
 		buf_addc(&key, 0);
 		for (size_t i = 0; i < o->n; i++)
@@ -430,8 +430,7 @@ static void gpt2_write_config(buf *b, const model_config *c, const hf_ids *ids, 
 	buf_adds(b, dtype == ST_BF16 ? "  \"torch_dtype\": \"bfloat16\"\n}\n" : "  \"torch_dtype\": \"float32\"\n}\n");
 }
 
-/* The attention mask buffers older GPT-2 files carry. */
-static int gpt2_extra(const char *name)
+int hf_gpt2_buffer(const char *name)
 {
 	size_t n = strlen(name);
 	return (n > 10 && !strcmp(name + n - 10, ".attn.bias")) ||
@@ -528,7 +527,7 @@ static int llama_config(const struct obj *o, const struct arch *a, model_config 
 }
 
 static const struct arch archs[] = {
-	{ "GPT2LMHeadModel", "gpt2", "transformer.", gpt2_config, gpt2_write_config, gpt2_extra },
+	{ "GPT2LMHeadModel", "gpt2", "transformer.", gpt2_config, gpt2_write_config, hf_gpt2_buffer },
 	{ "LlamaForCausalLM", "llama", "", llama_config, NULL, NULL },
 	{ "Qwen2ForCausalLM", "qwen2", "", llama_config, NULL, NULL },
 	{ "Qwen3ForCausalLM", "qwen3", "", llama_config, NULL, NULL },
@@ -1106,10 +1105,14 @@ int hf_save(const char *dir_in, model *m, const hf_save_opts *o, char *err, size
 	st_writer *w = NULL;
 	buf cfg = { 0 }, gen = { 0 };
 	struct stat sb;
-	if (lstat(dir, &sb) == 0 && (!S_ISDIR(sb.st_mode) || remove_model_dir(dir, 1) != 1)) {
-		snprintf(err, errlen, "%s", S_ISDIR(sb.st_mode) ? "holds files other than a model's: give a new directory"
-								: "exists and is not a directory");
-		goto out;
+	if (lstat(dir, &sb) == 0) {
+		int r = S_ISDIR(sb.st_mode) ? remove_model_dir(dir, 1) : 0;
+		if (r != 1) {
+			snprintf(err, errlen, "%s", !S_ISDIR(sb.st_mode) ? "exists and is not a directory"
+						    : r < 0 ? strerror(errno)
+							    : "holds files other than a model's: give a new directory");
+			goto out;
+		}
 	}
 	size_t tjlen = 0;
 	if (o->tokenizer) {

@@ -104,6 +104,11 @@ int hf_parse_generation(const char *json, size_t len, hf_ids *ids, char *err, si
 int hf_parse_index(const char *json, size_t len, void (*fn)(void *ctx, const char *tensor, const char *file),
 		   void *ctx, char *err, size_t errlen);
 
+/* Whether a tensor of a GPT-2 file is one of the attention mask buffers
+ * older files carry (h.N.attn.bias, h.N.attn.masked_bias), which the model
+ * does without. */
+int hf_gpt2_buffer(const char *name);
+
 /* Exact conversions of n values. */
 void hf_bf16_to_f32(const uint8_t *src, float *dst, size_t n);   /* little-endian bf16 */
 void hf_f16_to_f32(const uint8_t *src, float *dst, size_t n);    /* little-endian IEEE half */
