@@ -70,6 +70,16 @@ static st_writer *model_writer(model *m, const ckpt_info *info)
 	snprintf(tmp, sizeof(tmp), "%" PRIu64, info->seed);
 	st_writer_meta(w, "seed", tmp);
 	st_writer_meta(w, "dataset", info->dataset);
+	if (info->ids.has_bos) {
+		snprintf(tmp, sizeof(tmp), "%u", info->ids.bos);
+		st_writer_meta(w, "bos_token_id", tmp);
+	}
+	if (info->ids.n_eos) {
+		size_t at = 0;
+		for (int i = 0; i < info->ids.n_eos; i++)
+			at += (size_t)snprintf(tmp + at, sizeof(tmp) - at, "%s%u", i ? "," : "", info->ids.eos[i]);
+		st_writer_meta(w, "eos_token_id", tmp);
+	}
 	if (info->chat_template[0])
 		st_writer_meta(w, "chat_template", info->chat_template);
 	params_hash(m, hash);
@@ -216,10 +226,8 @@ static int infer_config(const st_file *f, model_config *c, char *err, size_t err
 
 static int known_extra(const st_file *f, const st_tensor *t, const model *m)
 {
-	size_t n = strlen(t->name);
 	/* Hugging Face keeps the causal mask as a buffer in older files. */
-	if ((n > 10 && !strcmp(t->name + n - 10, ".attn.bias")) ||
-	    (n > 17 && !strcmp(t->name + n - 17, ".attn.masked_bias")))
+	if (hf_gpt2_buffer(t->name))
 		return 1;
 	/* A tied head saved twice. */
 	if (!strcmp(t->name, "lm_head.weight")) {
@@ -312,6 +320,19 @@ static model *ckpt_from_st(const st_file *f, const kern_ops *k, ckpt_info *info,
 		(void)parse_u64(st_meta(f, "seed"), &info->seed);
 	if (st_meta(f, "train_flops"))
 		info->flops = strtod(st_meta(f, "train_flops"), NULL);
+	if (st_meta(f, "bos_token_id") && parse_u64(st_meta(f, "bos_token_id"), &v) == 0 && v < MODEL_VOCAB_MAX) {
+		info->ids.has_bos = 1;
+		info->ids.bos = (uint32_t)v;
+	}
+	for (const char *e = st_meta(f, "eos_token_id"); e && *e && info->ids.n_eos < HF_EOS_MAX;) {
+		char one[24];
+		size_t n = strcspn(e, ",");
+		snprintf(one, sizeof(one), "%.*s", (int)(n < sizeof(one) - 1 ? n : sizeof(one) - 1), e);
+		if (parse_u64(one, &v) < 0 || v >= MODEL_VOCAB_MAX)
+			break;
+		info->ids.eos[info->ids.n_eos++] = (uint32_t)v;
+		e += n + (e[n] == ',');
+	}
 	const char *want = st_meta(f, "params_xxh3");
 	if (want) {
 		char have[17];
@@ -675,8 +696,40 @@ model *ckpt_load_llmc(const char *path, const kern_ops *k, ckpt_info *info, char
 	return m;
 }
 
+/* A Hugging Face model directory. */
+static model *load_hf(const char *dir, const kern_ops *k, ckpt_info *info, char *err, size_t errlen)
+{
+	memset(info, 0, sizeof(*info));
+	hf_model *h = hf_open(dir, err, errlen);
+	if (!h)
+		return NULL;
+	model *m = hf_build(h, k, err, errlen);
+	if (m) {
+		info->config = *model_cfg(m);
+		info->ids = *hf_token_ids(h);
+		/* The directory's tokenizer is the model's; GPT-2 without one
+		 * reads GPT-2's own. */
+		const char *tok = hf_tokenizer(h);
+		if (!tok && !strcmp(hf_arch(h), "GPT2LMHeadModel") && info->config.n_vocab == 50257)
+			tok = "gpt2";
+		if (tok && strlen(tok) >= sizeof(info->tokenizer)) {
+			snprintf(err, errlen, "the path is too long to name the model's tokenizer (%zu bytes at most)",
+				 sizeof(info->tokenizer) - 1);
+			model_free(m);
+			m = NULL;
+		} else {
+			copy_meta(info->tokenizer, sizeof(info->tokenizer), tok);
+		}
+	}
+	hf_close(h);
+	return m;
+}
+
 model *ckpt_load_any(const char *path, const kern_ops *k, ckpt_info *info, char *err, size_t errlen)
 {
+	struct stat sb;
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return load_hf(path, k, info, err, errlen);
 	uint8_t magic[4] = { 0 };
 	FILE *f = fopen(path, "rb");
 	if (!f) {

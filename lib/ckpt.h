@@ -20,6 +20,8 @@
  *              when it was; its control tokens' ids follow from it and the
  *              tokenizer, doc/chat.md)
  *   params_xxh3  XXH3-64 of the parameter bytes, tying the state file to it
+ *   bos_token_id, eos_token_id  the ids a Hugging Face model it came from
+ *              names (eos: several separated by commas), where it does
  *
  * The optimizer state sits beside it in CKPT.optim, also safetensors:
  * tensors "adam.m" and "adam.v" in parameter order, metadata step,
@@ -46,18 +48,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hf.h"
 #include "model.h"
 #include "optim.h"
 
 typedef struct ckpt_info {
 	model_config config;
-	char tokenizer[64];
+	char tokenizer[256];
 	char dataset[24];
 	char chat_template[16];
 	uint64_t seed;
 	int64_t step;
 	uint64_t tokens;
 	double flops;
+	hf_ids ids;                 /* bos and eos ids, where the model names them */
 } ckpt_info;
 
 /* Where training stopped in its input, kept with the optimizer state. */
@@ -77,9 +81,11 @@ model *ckpt_load(const char *path, const kern_ops *k, ckpt_info *info, char *err
 /* The same from the file's bytes in memory (tests, fuzzing). */
 model *ckpt_parse(const uint8_t *p, size_t n, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
 
-/* Either format, told apart by the file's first bytes (llm.c's magic, or
- * else safetensors).  Returns the model or NULL with err; info is filled
- * in as by the two loaders, n_head read from it beforehand. */
+/* Any checkpoint: a directory is a Hugging Face model (hf.h: info gets its
+ * tokenizer, the directory when it holds a tokenizer.json, and its token
+ * ids); a file is llm.c's when it starts with llm.c's magic, else
+ * safetensors.  Returns the model or NULL with err; info is filled in as
+ * by the loaders, n_head read from it beforehand. */
 model *ckpt_load_any(const char *path, const kern_ops *k, ckpt_info *info, char *err, size_t errlen);
 
 /* The optimizer state file: CKPT.optim (the caller frees the name). */

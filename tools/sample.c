@@ -50,7 +50,7 @@ static void usage(FILE *f)
 "when greedy), group (the prompt's number), sample, finish, temperature,\n"
 "top_k, top_p, max_new and policy_step (the checkpoint's step) added.\n"
 "\n"
-"  -m, --model CKPT        the checkpoint\n"
+"  -m, --model CKPT|DIR    the checkpoint, or a Hugging Face model directory\n"
 "  -n, --samples N         completions per prompt (default 1)\n"
 "  -t, --temperature X     0 for greedy (default 1)\n"
 "  -k, --top-k N           sample among the N likeliest tokens (default: all)\n"
@@ -59,7 +59,8 @@ static void usage(FILE *f)
 "      --stop STRING       stop when the completion contains STRING, which is\n"
 "                          cut from its text (repeatable)\n"
 "      --stop-token ID     stop at this token (repeatable)\n"
-"      --no-stop-eot       do not stop at the end-of-text token\n"
+"      --no-stop-eot       do not stop at the end-of-text token (nor at the\n"
+"                          model's eos_token_id)\n"
 "  -s, --seed N            random seed (default 1): the same seed gives the same\n"
 "                          completions, whatever the batch or thread count\n"
 "      --field NAME        the prompt's text field (default text; messages\n"
@@ -456,6 +457,11 @@ int main(int argc, char **argv)
 	if (!a.no_stop_eot && eot != TOK_NONE) {
 		a.stop_tokens = xrealloc(a.stop_tokens, (a.nstop_tokens + 1) * sizeof(*a.stop_tokens));
 		a.stop_tokens[a.nstop_tokens++] = eot;
+	}
+	/* And at the end-of-sequence ids a Hugging Face model names. */
+	for (int i = 0; !a.no_stop_eot && i < info.ids.n_eos; i++) {
+		a.stop_tokens = xrealloc(a.stop_tokens, (a.nstop_tokens + 1) * sizeof(*a.stop_tokens));
+		a.stop_tokens[a.nstop_tokens++] = info.ids.eos[i];
 	}
 	chat_template *ct = NULL;
 	if (a.chat) {

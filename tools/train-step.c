@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ckpt.h"
 #include "cli.h"
@@ -16,6 +17,7 @@
 #include "rl.h"
 #include "rollout.h"
 #include "seqs.h"
+#include "tokenizer.h"
 #include "train.h"
 #include "util.h"
 
@@ -24,7 +26,7 @@
 #endif
 
 enum {
-	OPT_INIT = 256, OPT_CTX, OPT_SEED, OPT_FROM, OPT_EXPORT_LLMC, OPT_TOKENIZER, OPT_N_VOCAB, OPT_REWIND, OPT_ACCUM,
+	OPT_INIT = 256, OPT_CTX, OPT_SEED, OPT_FROM, OPT_EXPORT_LLMC, OPT_EXPORT_HF, OPT_EXPORT_DTYPE, OPT_TOKENIZER, OPT_N_VOCAB, OPT_REWIND, OPT_ACCUM,
 	OPT_STEPS, OPT_LR, OPT_MIN_LR, OPT_SCHEDULE, OPT_WARMUP, OPT_TOTAL_STEPS, OPT_WSD_DECAY, OPT_BETA1, OPT_BETA2,
 	OPT_EPS, OPT_WD, OPT_CLIP, OPT_DECAY_ALL, OPT_OPTIM, OPT_MUON_LR, OPT_MUON_MOMENTUM, OPT_VAL, OPT_VAL_EVERY,
 	OPT_LOG, OPT_SAVE_EVERY, OPT_GRPO, OPT_DPO, OPT_REF, OPT_KL, OPT_KL_LOSS, OPT_GROUPS, OPT_UPDATES, OPT_RATIO_LOW,
@@ -35,7 +37,8 @@ enum { MODE_SEQS, MODE_GRPO, MODE_DPO };
 
 struct args {
 	cli_common co;
-	const char *ckpt, *init, *from, *export_llmc, *tokenizer, *val, *log;
+	const char *ckpt, *init, *from, *export_llmc, *export_hf, *tokenizer, *val, *log;
+	int export_dtype;            /* ST_F32 or ST_BF16 */
 	int layers, channels, heads, ctx, batch, accum, rewind;
 	uint64_t seed, n_vocab;
 	int64_t steps, val_every, save_every;
@@ -215,9 +218,13 @@ static void usage(FILE *f)
 "  -L, --layers N  -C, --channels N  -H, --heads N   override the preset\n"
 "      --ctx N             positions of a new model (default 1024)\n"
 "      --seed N            initialisation seed (default 1)\n"
-"      --from FILE         start from this checkpoint instead: ours, Hugging Face\n"
-"                          GPT-2 safetensors or llm.c gpt2_*.bin\n"
+"      --from FILE|DIR     start from this checkpoint instead: ours, Hugging Face\n"
+"                          GPT-2 safetensors, a Hugging Face model directory\n"
+"                          (config.json, model*.safetensors, tokenizer.json)\n"
+"                          or llm.c gpt2_*.bin\n"
 "      --export-llmc FILE  also write the model in llm.c's format\n"
+"      --export-hf DIR     also write it as a Hugging Face model directory\n"
+"      --export-dtype T    --export-hf's weights: f32 (default) or bf16\n"
 "      --tokenizer NAME  --n-vocab N   for --init on input that does not name them\n"
 "Data and steps:\n"
 "  -B, --batch N           sequences per micro-batch (default 4; --grpo and\n"
@@ -290,6 +297,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "export-llmc", required_argument, NULL, OPT_EXPORT_LLMC },
+		{ "export-hf", required_argument, NULL, OPT_EXPORT_HF },
+		{ "export-dtype", required_argument, NULL, OPT_EXPORT_DTYPE },
 		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
 		{ "n-vocab", required_argument, NULL, OPT_N_VOCAB },
 		{ "batch", required_argument, NULL, 'B' },
@@ -338,6 +347,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->accum = 1;
 	a->ctx = 1024;
 	a->seed = 1;
+	a->export_dtype = ST_F32;
 	a->steps = -1;
 	optim_opts_default(&a->opt);
 	rl_opts_default(&a->rl);
@@ -358,6 +368,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_SEED: bad = cli_parse_u64(optarg, 0, UINT64_MAX, 0, &a->seed); break;
 		case OPT_FROM: a->from = optarg; break;
 		case OPT_EXPORT_LLMC: a->export_llmc = optarg; break;
+		case OPT_EXPORT_HF: a->export_hf = optarg; break;
+		case OPT_EXPORT_DTYPE:
+			bad = strcmp(optarg, "f32") && strcmp(optarg, "bf16");
+			a->export_dtype = strcmp(optarg, "bf16") ? ST_F32 : ST_BF16;
+			break;
 		case OPT_TOKENIZER: a->tokenizer = optarg; break;
 		case OPT_N_VOCAB: bad = cli_parse_u64(optarg, 1, MODEL_VOCAB_MAX, 0, &a->n_vocab); break;
 		case 'B': bad = cli_parse_int(optarg, 1, 1 << 20, &a->batch); a->rl.batch = a->batch; break;
@@ -409,6 +424,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (!a->ckpt)
 		return cli_usage_error("no checkpoint (-m CKPT)");
+	struct stat sb;
+	if (stat(a->ckpt, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return cli_usage_error("-m %s is a directory: -m names the checkpoint file to write (start from a "
+				       "Hugging Face model with --from DIR)", a->ckpt);
 	if (a->init && a->from)
 		return cli_usage_error("--init and --from both say where the model comes from; give one");
 	model_config pc;
@@ -932,6 +951,38 @@ static int run_rl(struct run *r)
 	return rc;
 }
 
+/* --export-hf: the model as a Hugging Face directory, with its tokenizer
+ * when that is a tokenizer.json, and the ids it names (else the
+ * tokenizer's end-of-text token as both). */
+static int export_hf(struct run *r)
+{
+	char err[512];
+	hf_save_opts o = { .dtype = r->a->export_dtype, .ids = r->info.ids };
+	const char *tname = r->info.tokenizer;
+	tok_vocab *v = NULL;
+	if (tname[0] && !(v = tok_load(tname, NULL, err, sizeof(err)))) {
+		cli_error(r->a->export_hf, "tokenizer %s: %s", tname, err);
+		return -1;
+	}
+	struct stat sb;
+	size_t n = strlen(tname);
+	if (v && ((stat(tname, &sb) == 0 && S_ISDIR(sb.st_mode)) || (n > 5 && !strcmp(tname + n - 5, ".json"))))
+		o.tokenizer = tname;
+	uint32_t eot = v ? tok_special(v, "<|endoftext|>") : TOK_NONE;
+	if (!o.ids.has_bos && !o.ids.n_eos && eot != TOK_NONE) {
+		o.ids.has_bos = 1;
+		o.ids.bos = eot;
+		o.ids.n_eos = 1;
+		o.ids.eos[0] = eot;
+	}
+	tok_free(v);
+	if (hf_save(r->a->export_hf, r->m, &o, err, sizeof(err)) < 0) {
+		cli_error(r->a->export_hf, "cannot write: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* One run; with comm, one rank of a data-parallel run (the ranks read the
  * same inputs, each keeps its share; rank 0 logs, validates and saves). */
 static int train_main(int argc, char **argv, const train_comm *comm)
@@ -1012,6 +1063,8 @@ static int train_main(int argc, char **argv, const train_comm *comm)
 		cli_error(a.export_llmc, "cannot write: %s", err);
 		goto out;
 	}
+	if (a.export_hf && export_hf(&r) < 0)
+		goto out;
 	if (!a.co.quiet)
 		fprintf(stderr, "%s: %lld steps, %llu sequences; model at step %lld, %llu tokens, %.3g FLOPs\n",
 			cli_prog(), (long long)r.steps_run, (unsigned long long)r.sequences, (long long)r.info.step,

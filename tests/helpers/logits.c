@@ -1,7 +1,8 @@
 /* logits: print a checkpoint's logits for one sequence, for the tests that
  * compare our forward pass with an independent implementation.
  *
- *   logits CKPT ID...    one line per position: V logits, %.9g */
+ *   logits CKPT ID...    one line per position: V logits, %.9g (CKPT: any
+ *                        checkpoint sluice reads, a model directory too) */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,7 +18,7 @@ int main(int argc, char **argv)
 	}
 	char err[512];
 	ckpt_info info = { 0 };
-	model *m = ckpt_load(argv[1], &kern_cpu, &info, err, sizeof(err));
+	model *m = ckpt_load_any(argv[1], &kern_cpu, &info, err, sizeof(err));
 	if (!m) {
 		fprintf(stderr, "logits: %s: %s\n", argv[1], err);
 		return 1;
