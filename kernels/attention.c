@@ -12,7 +12,6 @@
 #include "kernels.h"
 #include "blas.h"
 #include "mathfun.h"
-#include "util.h"
 
 #ifdef SLUICE_REAL_DOUBLE
 #define EXP(x) exp(x)
@@ -90,8 +89,8 @@ void attention_backward_cpu(real *dqkv, real *datt, const real *dout, const real
 		}
 }
 
-void attention_decode_cpu(real *out, real *kc, real *vc, const real *qkv, const int *slot, const int *pos, int n,
-			  int C, int NH, int maxlen)
+void attention_decode_cpu(real *out, real *scores, real *kc, real *vc, const real *qkv, const int *slot,
+			  const int *pos, int n, int C, int NH, int maxlen)
 {
 	int hs = C / NH;
 	real scale = (real)(1.0 / sqrt((double)hs));
@@ -107,14 +106,13 @@ void attention_decode_cpu(real *out, real *kc, real *vc, const real *qkv, const 
 			const real *k = kc + (size_t)slot[i] * maxlen * C + (size_t)h * hs;
 			const real *v = vc + (size_t)slot[i] * maxlen * C + (size_t)h * hs;
 			int len = pos[i] + 1;
-			real *s = xmalloc((size_t)len * sizeof(real));
+			real *s = scores + ((size_t)i * NH + h) * maxlen;
 			/* The same arithmetic as the full pass: dot products, then
 			 * the row's softmax, then the weighted sum. */
 			GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, 1, len, hs, scale, q, 3 * C, k, C, 0, s, len);
 			causal_softmax_row(s, len, len);
 			real *o = out + (size_t)i * C + (size_t)h * hs;
 			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, hs, len, 1, s, len, v, C, 0, o, C);
-			free(s);
 		}
 }
 
@@ -169,8 +167,8 @@ void gqa_backward_cpu(real *dq, real *dk, real *dv, real *datt, const real *dout
 		}
 }
 
-void gqa_decode_cpu(real *out, real *kc, real *vc, const real *q, const real *k, const real *v, const int *slot,
-		    const int *pos, int n, int NH, int NKV, int hs, int maxlen)
+void gqa_decode_cpu(real *out, real *scores, real *kc, real *vc, const real *q, const real *k, const real *v,
+		    const int *slot, const int *pos, int n, int NH, int NKV, int hs, int maxlen)
 {
 	int QD = NH * hs, KD = NKV * hs, group = NH / NKV;
 	real scale = (real)(1.0 / sqrt((double)hs));
@@ -186,11 +184,10 @@ void gqa_decode_cpu(real *out, real *kc, real *vc, const real *q, const real *k,
 			const real *kh = kc + (size_t)slot[i] * maxlen * KD + (size_t)(h / group) * hs;
 			const real *vh = vc + (size_t)slot[i] * maxlen * KD + (size_t)(h / group) * hs;
 			int len = pos[i] + 1;
-			real *s = xmalloc((size_t)len * sizeof(real));
+			real *s = scores + ((size_t)i * NH + h) * maxlen;
 			GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, 1, len, hs, scale, qh, QD, kh, KD, 0, s, len);
 			causal_softmax_row(s, len, len);
 			real *o = out + (size_t)i * QD + (size_t)h * hs;
 			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, hs, len, 1, s, len, vh, KD, 0, o, QD);
-			free(s);
 		}
 }

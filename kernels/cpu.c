@@ -36,6 +36,8 @@ const kern_ops kern_cpu = {
 	.swiglu_backward = swiglu_backward_cpu,
 	.relu2_forward = relu2_forward_cpu,
 	.relu2_backward = relu2_backward_cpu,
+	.adamw = adamw_cpu,
+	.muon = muon_cpu,
 };
 
 #include <cblas.h>

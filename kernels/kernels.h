@@ -83,9 +83,10 @@ void attention_backward_cpu(real *dqkv, real *datt, const real *dout, const real
 /* One new position per row against a key/value cache: row i's query
  * (qkv[i, 0:C]) attends over cache slot slot[i], positions 0..pos[i];
  * its key and value (qkv[i, C:3C]) are first stored at pos[i].  The cache
- * is kc, vc [slots, maxlen, C]. */
-void attention_decode_cpu(real *out, real *kc, real *vc, const real *qkv, const int *slot, const int *pos, int n,
-			  int C, int NH, int maxlen);
+ * is kc, vc [slots, maxlen, C].  scores is the caller's scratch of
+ * [n, NH, maxlen]. */
+void attention_decode_cpu(real *out, real *scores, real *kc, real *vc, const real *qkv, const int *slot,
+			  const int *pos, int n, int C, int NH, int maxlen);
 
 /* Causal attention with grouped query heads: q [BT, NH*hs], k and v
  * [BT, NKV*hs] (NKV divides NH; query head h reads key/value head
@@ -99,9 +100,9 @@ void gqa_backward_cpu(real *dq, real *dk, real *dv, real *datt, const real *dout
 /* One new position per row against a key/value cache kc, vc
  * [slots, maxlen, NKV*hs]: row i's key and value (k, v [n, NKV*hs]) are
  * stored at pos[i] of slot[i], then its query (q [n, NH*hs]) attends over
- * positions 0..pos[i]. */
-void gqa_decode_cpu(real *out, real *kc, real *vc, const real *q, const real *k, const real *v, const int *slot,
-		    const int *pos, int n, int NH, int NKV, int hs, int maxlen);
+ * positions 0..pos[i].  scores: scratch of [n, NH, maxlen], as above. */
+void gqa_decode_cpu(real *out, real *scores, real *kc, real *vc, const real *q, const real *k, const real *v,
+		    const int *slot, const int *pos, int n, int NH, int NKV, int hs, int maxlen);
 
 /* The products of incremental decoding, over a weight matrix [IN, OUT]
  * packed into panels of KERN_PANEL output columns (kernels/panel.c), its
@@ -192,7 +193,7 @@ typedef struct kern_ops {
 	void (*head_backward)(real *, real *, const real *, const real *, const real *, int, int, int);
 	double (*crossentropy_forward)(real *, real *, const uint32_t *, const real *, int, int);
 	void (*crossentropy_backward)(real *, const uint32_t *, const real *, int, int);
-	void (*attention_decode)(real *, real *, real *, const real *, const int *, const int *, int, int, int, int);
+	void (*attention_decode)(real *, real *, real *, real *, const real *, const int *, const int *, int, int, int, int);
 	size_t (*panel_bytes)(int, int, int);
 	void (*panel_pack)(void *, int, const real *, int, int, int);
 	void (*panel_column)(real *, const void *, int, int, int, int);
@@ -207,12 +208,17 @@ typedef struct kern_ops {
 	void (*gqa_forward)(real *, real *, const real *, const real *, const real *, int, int, int, int, int);
 	void (*gqa_backward)(real *, real *, real *, real *, const real *, const real *, const real *, const real *,
 			     const real *, int, int, int, int, int);
-	void (*gqa_decode)(real *, real *, real *, const real *, const real *, const real *, const int *, const int *,
+	void (*gqa_decode)(real *, real *, real *, real *, const real *, const real *, const real *, const int *, const int *,
 			   int, int, int, int, int);
 	void (*swiglu_forward)(real *, const real *, const real *, size_t);
 	void (*swiglu_backward)(real *, real *, const real *, const real *, const real *, size_t);
 	void (*relu2_forward)(real *, const real *, size_t);
 	void (*relu2_backward)(real *, const real *, const real *, size_t);
+	/* The optimizer's updates (float in every build). */
+	void (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+		      float eps, float wd, float gscale, int64_t step);
+	void (*muon)(float *p, const float *g, float *buf, int rows, int cols, int blocks, float lr, float momentum,
+		     float gscale, float *scratch);
 } kern_ops;
 
 extern const kern_ops kern_cpu;

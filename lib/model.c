@@ -339,6 +339,7 @@ void model_free(model *m)
 }
 
 const model_config *model_cfg(const model *m) { return &m->c; }
+const kern_ops *model_kernels(const model *m) { return m->k; }
 size_t model_nparams(const model *m) { return m->nparams; }
 real *model_params(model *m) { return m->params; }
 size_t model_ntensors(const model *m) { return m->ntensors; }
@@ -631,6 +632,7 @@ struct model_cache {
 	size_t *at;                 /* [n_layer * N_PANELS + 1] offsets in packed */
 	/* The Llama family's rows (k, v: [n_layer][slots][maxlen][NKV*hd]). */
 	real *q, *kk, *vv, *qn, *kn, *qn_rstd, *kn_rstd, *gate, *up, *h;
+	real *scores;               /* attention's scratch [cap][n_head][maxlen] */
 };
 
 model_cache *model_cache_new(const model *m, int slots, int maxlen, int weights)
@@ -685,6 +687,7 @@ void model_cache_free(model_cache *c)
 	free(c->x);
 	free(c->packed);
 	free(c->at);
+	free(c->scores);
 	free(c);
 }
 
@@ -744,7 +747,7 @@ const char *model_weights_name(int weights)
 	return weights >= 0 && weights < 3 ? weights_names[weights] : "?";
 }
 
-static void cache_rows(model_cache *c, int n, int C, int V)
+static void cache_rows(model_cache *c, int n, int C, int H, int V)
 {
 	if (c->cap >= n)
 		return;
@@ -761,6 +764,8 @@ static void cache_rows(model_cache *c, int n, int C, int V)
 	c->fch = (p += N * C);
 	c->fch_gelu = (p += N * 4 * C);
 	c->logits = p + N * 4 * C;
+	free(c->scores);
+	c->scores = xmalloc(N * (size_t)H * (size_t)c->maxlen * sizeof(real));
 	c->cap = n;
 }
 
@@ -770,7 +775,7 @@ const real *model_decode(model *m, model_cache *c, const int *slot, const uint32
 		return llama_decode(m, c, slot, tok, pos, n);
 	const kern_ops *k = m->k;
 	int L = m->c.n_layer, C = m->c.n_embd, V = m->c.n_vocab, F = c->weights;
-	cache_rows(c, n, C, V);
+	cache_rows(c, n, C, m->c.n_head, V);
 	const real *wpe = m->params + m->tensors[1].offset;
 	const unsigned char *head = c->packed + c->at[L * N_PANELS];
 	size_t layer = (size_t)c->slots * c->maxlen * C;
@@ -788,7 +793,7 @@ const real *model_decode(model *m, model_cache *c, const int *slot, const uint32
 		block_tensors(m, m->params, l, w);
 		k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, w[LN1_W], w[LN1_B], n, C);
 		k->matmul_panel(c->qkv, c->ln, p + at[P_QKV], F, w[QKV_B], n, C, 3 * C);
-		k->attention_decode(c->atty, c->k + l * layer, c->v + l * layer, c->qkv, slot, pos, n, C, m->c.n_head,
+		k->attention_decode(c->atty, c->scores, c->k + l * layer, c->v + l * layer, c->qkv, slot, pos, n, C, m->c.n_head,
 				    c->maxlen);
 		k->matmul_panel(c->tmp, c->atty, p + at[P_PROJ], F, w[PROJ_B], n, C, C);
 		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
@@ -1221,6 +1226,8 @@ static void llama_cache_rows(const model *m, model_cache *c, int n)
 	c->up = (p += N * F);
 	c->h = (p += N * F);
 	c->logits = p + N * F;
+	free(c->scores);
+	c->scores = xmalloc(N * (size_t)d.NH * (size_t)c->maxlen * sizeof(real));
 	c->cap = n;
 }
 
@@ -1263,7 +1270,7 @@ static const real *llama_decode(model *m, model_cache *c, const int *slot, const
 			k->rope_forward(q, m->rope_cos, m->rope_sin, pos, 0, n, d.NH, d.hd);
 			k->rope_forward(kk, m->rope_cos, m->rope_sin, pos, 0, n, d.NKV, d.hd);
 		}
-		k->gqa_decode(c->atty, c->k + l * layer, c->v + l * layer, q, kk, c->vv, slot, pos, n, d.NH, d.NKV, d.hd,
+		k->gqa_decode(c->atty, c->scores, c->k + l * layer, c->v + l * layer, q, kk, c->vv, slot, pos, n, d.NH, d.NKV, d.hd,
 			      c->maxlen);
 		k->matmul_panel(c->tmp, c->atty, p + at[LP_O], F, NULL, n, d.QD, C);
 		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);

@@ -127,6 +127,7 @@ typedef struct model model;
 model *model_new(const model_config *c, const kern_ops *k);
 void model_free(model *m);                       /* accepts NULL */
 const model_config *model_cfg(const model *m);
+const kern_ops *model_kernels(const model *m);    /* the table it runs on */
 
 size_t model_nparams(const model *m);
 real *model_params(model *m);

@@ -181,6 +181,7 @@ double optim_step(optim *o, model *m, const optim_opts *opts, double lr)
 	const float *g = model_grads(m);
 	float *p = model_params(m);
 	size_t n = model_nparams(m);
+	const kern_ops *k = model_kernels(m);
 	double norm = optim_grad_norm(g, n);
 	float scale = opts->clip > 0 && norm > opts->clip ? (float)(opts->clip / norm) : 1.0f;
 	o->steps++;
@@ -201,16 +202,16 @@ double optim_step(optim *o, model *m, const optim_opts *opts, double lr)
 			 * over cols. */
 			if (t->out_in)
 				mlr *= sqrt(rows > cols ? (double)rows / cols : 1) / sqrt(cols > rows ? (double)cols / rows : 1);
-			muon_cpu(p + t->offset, g + t->offset, o->m + t->offset, rows, cols, b, (float)mlr,
-				 (float)opts->muon_momentum, scale, o->scratch);
+			k->muon(p + t->offset, g + t->offset, o->m + t->offset, rows, cols, b, (float)mlr,
+				(float)opts->muon_momentum, scale, o->scratch);
 			continue;
 		}
 		size_t a = t->offset > lo ? t->offset : lo, b = t->offset + t->numel < hi ? t->offset + t->numel : hi;
 		if (a >= b)
 			continue;
 		float wd = t->decay || opts->decay_all ? (float)opts->weight_decay : 0;
-		adamw_cpu(p + a, g + a, o->m + (a - lo), o->v + (a - lo), b - a, (float)lr, (float)opts->beta1,
-			  (float)opts->beta2, (float)opts->eps, wd, scale, o->steps);
+		k->adamw(p + a, g + a, o->m + (a - lo), o->v + (a - lo), b - a, (float)lr, (float)opts->beta1,
+			 (float)opts->beta2, (float)opts->eps, wd, scale, o->steps);
 	}
 	return norm;
 }

@@ -272,7 +272,7 @@ static void test_llama_kernels(void)
 				}
 			}
 	/* Decode: sequence b in slot 1 - b, one position a call. */
-	float kc[2 * T * KD], vc[2 * T * KD], dq[2 * QD], dout[2 * QD];
+	float kc[2 * T * KD], vc[2 * T * KD], dq[2 * QD], dout[2 * QD], scores[2 * NH * T];
 	double dec = 0;
 	for (int t = 0; t < T; t++) {
 		int slot[2] = { 1, 0 }, p2[2] = { t, t };
@@ -282,7 +282,7 @@ static void test_llama_kernels(void)
 			memcpy(dk + b * KD, ak + (b * T + t) * KD, KD * sizeof(float));
 			memcpy(dv + b * KD, av + (b * T + t) * KD, KD * sizeof(float));
 		}
-		gqa_decode_cpu(dout, kc, vc, dq, dk, dv, slot, p2, 2, NH, NKV, HS, T);
+		gqa_decode_cpu(dout, scores, kc, vc, dq, dk, dv, slot, p2, 2, NH, NKV, HS, T);
 		for (int b = 0; b < B; b++)
 			for (int i = 0; i < QD; i++)
 				dec = fmax(dec, fabs(dout[b * QD + i] - ao[(b * T + t) * QD + i]));
