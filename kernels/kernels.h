@@ -177,43 +177,56 @@ size_t newton_schulz_scratch(int rows, int cols);
 /* The table a backend fills in. */
 typedef struct kern_ops {
 	const char *name;
-	void (*encoder_forward)(real *, const uint32_t *, const real *, const real *, int, int, int);
-	void (*encoder_backward)(real *, real *, const real *, const uint32_t *, int, int, int);
-	void (*layernorm_forward)(real *, real *, real *, const real *, const real *, const real *, int, int);
-	void (*layernorm_backward)(real *, real *, real *, const real *, const real *, const real *,
-				   const real *, const real *, int, int);
-	void (*matmul_forward)(real *, const real *, const real *, const real *, int, int, int);
-	void (*matmul_backward)(real *, real *, real *, const real *, const real *, const real *, int, int, int);
-	void (*attention_forward)(real *, real *, const real *, int, int, int, int);
-	void (*attention_backward)(real *, real *, const real *, const real *, const real *, int, int, int, int);
-	void (*gelu_forward)(real *, const real *, size_t);
-	void (*gelu_backward)(real *, const real *, const real *, size_t);
-	void (*residual_forward)(real *, const real *, const real *, size_t);
-	void (*head_forward)(real *, const real *, const real *, int, int, int);
-	void (*head_backward)(real *, real *, const real *, const real *, const real *, int, int, int);
-	double (*crossentropy_forward)(real *, real *, const uint32_t *, const real *, int, int);
-	void (*crossentropy_backward)(real *, const uint32_t *, const real *, int, int);
-	void (*attention_decode)(real *, real *, real *, real *, const real *, const int *, const int *, int, int, int, int);
-	size_t (*panel_bytes)(int, int, int);
-	void (*panel_pack)(void *, int, const real *, int, int, int);
-	void (*panel_column)(real *, const void *, int, int, int, int);
-	void (*matmul_panel)(real *, const real *, const void *, int, const real *, int, int, int);
+	void (*encoder_forward)(real *out, const uint32_t *tok, const real *wte, const real *wpe, int B, int T,
+				int C);
+	void (*encoder_backward)(real *dwte, real *dwpe, const real *dout, const uint32_t *tok, int B, int T, int C);
+	void (*layernorm_forward)(real *out, real *mean, real *rstd, const real *inp, const real *w, const real *b,
+				  int N, int C);
+	void (*layernorm_backward)(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w,
+				   const real *mean, const real *rstd, int N, int C);
+	void (*matmul_forward)(real *out, const real *inp, const real *w, const real *bias, int N, int IN, int OUT);
+	void (*matmul_backward)(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
+				int N, int IN, int OUT);
+	void (*attention_forward)(real *out, real *att, const real *qkv, int B, int T, int C, int NH);
+	void (*attention_backward)(real *dqkv, real *datt, const real *dout, const real *qkv, const real *att, int B,
+				   int T, int C, int NH);
+	void (*gelu_forward)(real *out, const real *inp, size_t n);
+	void (*gelu_backward)(real *dinp, const real *inp, const real *dout, size_t n);
+	void (*residual_forward)(real *out, const real *a, const real *b, size_t n);
+	void (*head_forward)(real *logits, const real *inp, const real *wte, int N, int C, int V);
+	void (*head_backward)(real *dinp, real *dwte, const real *dlogits, const real *inp, const real *wte, int N,
+			      int C, int V);
+	double (*crossentropy_forward)(real *logits, real *losses, const uint32_t *target, const real *weight, int N,
+				       int V);
+	void (*crossentropy_backward)(real *probs, const uint32_t *target, const real *weight, int N, int V);
+	void (*attention_decode)(real *out, real *scores, real *kc, real *vc, const real *qkv, const int *slot,
+				 const int *pos, int n, int C, int NH, int maxlen);
+	size_t (*panel_bytes)(int fmt, int IN, int OUT);
+	void (*panel_pack)(void *dst, int fmt, const real *w, int IN, int OUT, int transposed);
+	void (*panel_column)(real *dst, const void *packed, int fmt, int IN, int OUT, int col);
+	void (*matmul_panel)(real *out, const real *inp, const void *packed, int fmt, const real *bias, int N, int IN,
+			     int OUT);
 	/* The Llama family's operations (model_config.family MODEL_LLAMA). */
-	void (*rmsnorm_forward)(real *, real *, const real *, const real *, int, int, double);
-	void (*rmsnorm_backward)(real *, real *, const real *, const real *, const real *, const real *, int, int);
-	void (*linear_forward)(real *, const real *, const real *, const real *, int, int, int);
-	void (*linear_backward)(real *, real *, real *, const real *, const real *, const real *, int, int, int);
-	void (*rope_forward)(real *, const real *, const real *, const int *, int, int, int, int);
-	void (*rope_backward)(real *, const real *, const real *, const int *, int, int, int, int);
-	void (*gqa_forward)(real *, real *, const real *, const real *, const real *, int, int, int, int, int);
-	void (*gqa_backward)(real *, real *, real *, real *, const real *, const real *, const real *, const real *,
-			     const real *, int, int, int, int, int);
-	void (*gqa_decode)(real *, real *, real *, real *, const real *, const real *, const real *, const int *, const int *,
-			   int, int, int, int, int);
-	void (*swiglu_forward)(real *, const real *, const real *, size_t);
-	void (*swiglu_backward)(real *, real *, const real *, const real *, const real *, size_t);
-	void (*relu2_forward)(real *, const real *, size_t);
-	void (*relu2_backward)(real *, const real *, const real *, size_t);
+	void (*rmsnorm_forward)(real *out, real *rstd, const real *inp, const real *w, int N, int C, double eps);
+	void (*rmsnorm_backward)(real *dinp, real *dw, const real *dout, const real *inp, const real *w,
+				 const real *rstd, int N, int C);
+	void (*linear_forward)(real *out, const real *inp, const real *w, const real *bias, int N, int IN, int OUT);
+	void (*linear_backward)(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
+				int N, int IN, int OUT);
+	void (*rope_forward)(real *x, const real *cosv, const real *sinv, const int *pos, int T, int N, int NH,
+			     int hs);
+	void (*rope_backward)(real *dx, const real *cosv, const real *sinv, const int *pos, int T, int N, int NH,
+			      int hs);
+	void (*gqa_forward)(real *out, real *att, const real *q, const real *k, const real *v, int B, int T, int NH,
+			    int NKV, int hs);
+	void (*gqa_backward)(real *dq, real *dk, real *dv, real *datt, const real *dout, const real *q, const real *k,
+			     const real *v, const real *att, int B, int T, int NH, int NKV, int hs);
+	void (*gqa_decode)(real *out, real *scores, real *kc, real *vc, const real *q, const real *k, const real *v,
+			   const int *slot, const int *pos, int n, int NH, int NKV, int hs, int maxlen);
+	void (*swiglu_forward)(real *out, const real *gate, const real *up, size_t n);
+	void (*swiglu_backward)(real *dgate, real *dup, const real *dout, const real *gate, const real *up, size_t n);
+	void (*relu2_forward)(real *out, const real *inp, size_t n);
+	void (*relu2_backward)(real *dinp, const real *inp, const real *dout, size_t n);
 	/* The optimizer's updates (float in every build). */
 	void (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
 		      float eps, float wd, float gscale, int64_t step);
