@@ -236,40 +236,113 @@ AVX2_INLINE void widen_avx2(__m256 *lo, __m256 *hi, const unsigned char *base, i
 	}
 }
 
-AVX2_INLINE void rows_avx2(float *out, int ldo, const float *inp, int IN, const unsigned char *base, int fmt,
-			   const float *bias, int wd, const int NR)
+/* The register tile: up to MR rows by the panel's sixteen columns, two
+ * registers a row, over kn consecutive rows of the weights (from weight
+ * row wk of base) and of the inputs (x, rows ldx apart).  A tile starts
+ * from the bias (first) or from the partial sums already in out, and
+ * leaves its sums in out: the k order of every element's adds is that of
+ * the whole product.  6 rows: 12 accumulators, 2 weights, a broadcast and
+ * a product, the sixteen AVX2 registers. */
+#define MR 6
+
+AVX2_INLINE void tile_avx2(float *out, int ldo, const float *x, int ldx, const unsigned char *base, int fmt, int wk,
+			   int kn, const float *bias, int first, int wd, const int NR)
 {
-	float b[W] = { 0 };
-	for (int j = 0; bias && j < wd; j++)
-		b[j] = bias[j];
-	__m256 lo[ROWS], hi[ROWS];
+	__m256 lo[MR], hi[MR];
+	float t[W];
+#pragma GCC unroll 6
 	for (int r = 0; r < NR; r++) {
-		lo[r] = _mm256_loadu_ps(b);
-		hi[r] = _mm256_loadu_ps(b + 8);
+		const float *src = out + (size_t)r * ldo;
+		if (first || wd < W) {
+			memset(t, 0, sizeof(t));
+			if (first) {
+				if (bias)
+					memcpy(t, bias, (size_t)wd * sizeof(float));
+			} else {
+				memcpy(t, src, (size_t)wd * sizeof(float));
+			}
+			src = t;
+		}
+		lo[r] = _mm256_loadu_ps(src);
+		hi[r] = _mm256_loadu_ps(src + 8);
 	}
-	for (int k = 0; k < IN; k++) {
+	for (int i = 0; i < kn; i++) {
 		__m256 wl, wh;
-		widen_avx2(&wl, &wh, base, fmt, k);
+		widen_avx2(&wl, &wh, base, fmt, wk + i);
+#pragma GCC unroll 6
 		for (int r = 0; r < NR; r++) {
-			__m256 a = _mm256_broadcast_ss(inp + (size_t)r * IN + k);
+			__m256 a = _mm256_broadcast_ss(x + (size_t)r * ldx + i);
 			lo[r] = _mm256_add_ps(lo[r], _mm256_mul_ps(a, wl));
 			hi[r] = _mm256_add_ps(hi[r], _mm256_mul_ps(a, wh));
 		}
 	}
+#pragma GCC unroll 6
 	for (int r = 0; r < NR; r++) {
-		float o[W];
-		_mm256_storeu_ps(o, lo[r]);
-		_mm256_storeu_ps(o + 8, hi[r]);
-		memcpy(out + (size_t)r * ldo, o, (size_t)wd * sizeof(float));
+		float *dst = out + (size_t)r * ldo;
+		if (wd == W) {
+			_mm256_storeu_ps(dst, lo[r]);
+			_mm256_storeu_ps(dst + 8, hi[r]);
+		} else {
+			_mm256_storeu_ps(t, lo[r]);
+			_mm256_storeu_ps(t + 8, hi[r]);
+			memcpy(dst, t, (size_t)wd * sizeof(float));
+		}
 	}
 }
 
+/* All N rows over kn weight rows, MR rows at a time, then the rest. */
+AVX2_INLINE void tiles_avx2(float *out, int ldo, const float *x, int ldx, const unsigned char *base, int fmt, int wk,
+			    int kn, const float *bias, int first, int wd, int N)
+{
+	for (; N >= MR; N -= MR, out += (size_t)MR * ldo, x += (size_t)MR * ldx)
+		tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, MR);
+	switch (N) {
+	case 5: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, 5); break;
+	case 4: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, 4); break;
+	case 3: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, 3); break;
+	case 2: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, 2); break;
+	case 1: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, 1); break;
+	}
+}
+
+/* Weight rows a chunk: the chunk's panel rows (16 KiB as floats) stay in
+ * the L1 cache while every row block passes over them.  A multiple of
+ * KERN_I8_GROUP. */
+#define KC 256
+
+/* One panel.  A single row block reads the panel once, widening as it
+ * goes.  More rows take the panel a chunk of KC weight rows at a time,
+ * widened once into floats (the same floats) that every row block then
+ * reads from the L1 cache. */
+AVX2_INLINE void panel_avx2(real *out, const real *inp, const unsigned char *base, const real *bias, int N, int IN,
+			    int OUT, int wd, int fmt)
+{
+	if (N <= MR) {
+		tiles_avx2(out, OUT, inp, IN, base, fmt, 0, IN, bias, 1, wd, N);
+		return;
+	}
+	float buf[KC * W] __attribute__((aligned(64)));
+	for (int k0 = 0; k0 < IN; k0 += KC) {
+		int kn = IN - k0 < KC ? IN - k0 : KC;
+		const unsigned char *chunk = base + (size_t)k0 * W * sizeof(float);
+		if (fmt != KERN_F32) {
+			for (int i = 0; i < kn; i++) {
+				__m256 wl, wh;
+				widen_avx2(&wl, &wh, base, fmt, k0 + i);
+				_mm256_store_ps(buf + (size_t)i * W, wl);
+				_mm256_store_ps(buf + (size_t)i * W + 8, wh);
+			}
+			chunk = (const unsigned char *)buf;
+		}
+		tiles_avx2(out, OUT, inp + k0, IN, chunk, KERN_F32, 0, kn, bias, k0 == 0, wd, N);
+	}
+}
 
 #define PANEL_AVX2_FN(NAME, FMT)                                                                              \
 	__attribute__((target("avx2"))) static void NAME(real *out, const real *inp, const unsigned char *base,     \
 							 const real *bias, int N, int IN, int OUT, int wd)           \
 	{                                                                                                     \
-		ROWS_OF(rows_avx2, FMT);                                                                      \
+		panel_avx2(out, inp, base, bias, N, IN, OUT, wd, FMT);                                        \
 	}
 PANEL_AVX2_FN(panel_f32_avx2, KERN_F32)
 PANEL_AVX2_FN(panel_bf16_avx2, KERN_BF16)
