@@ -161,9 +161,42 @@ static int append(const sample_opts *o, sample_job *j, struct run *s, uint32_t t
 	return 0;
 }
 
+struct sample_cache {
+	const model *m;
+	int slots, weights;
+	model_cache *c;
+};
+
+static int slots_of(const sample_opts *o)
+{
+	return o->slots > 0 ? o->slots : 1;
+}
+
+sample_cache *sample_cache_new(const model *m, const sample_opts *o)
+{
+	sample_cache *c = xcalloc(1, sizeof(*c));
+	c->m = m;
+	c->slots = slots_of(o);
+	c->weights = o->weights;
+	c->c = model_cache_new(m, c->slots, model_cfg(m)->n_ctx, o->weights);
+	return c;
+}
+
+void sample_cache_free(sample_cache *c)
+{
+	if (!c)
+		return;
+	model_cache_free(c->c);
+	free(c);
+}
+
 int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char *err, size_t errlen)
 {
-	int n_ctx = model_cfg(m)->n_ctx, V = model_cfg(m)->n_vocab, S = o->slots > 0 ? o->slots : 1;
+	int n_ctx = model_cfg(m)->n_ctx, V = model_cfg(m)->n_vocab, S = slots_of(o);
+	if (o->cache && (o->cache->m != m || o->cache->slots != S || o->cache->weights != o->weights)) {
+		snprintf(err, errlen, "a sample cache made for another model, slot count or weight storage");
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		jobs[i].out = NULL;
 		jobs[i].logprobs = jobs[i].sample_logprobs = NULL;
@@ -174,7 +207,11 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 			return -1;
 		}
 	}
-	model_cache *cache = model_cache_new(m, S, n_ctx, o->weights);
+	/* A job's keys and values are those of its slot's positions before
+	 * its own, all written in this call: a cache kept from an earlier
+	 * call needs no clearing. */
+	sample_cache *own = o->cache ? NULL : sample_cache_new(m, o);
+	model_cache *cache = (o->cache ? o->cache : own)->c;
 	struct run *runs = xcalloc(n ? n : 1, sizeof(*runs));
 	long *slot_job = xmalloc((size_t)S * sizeof(*slot_job));
 	size_t *cursor = xcalloc((size_t)S, sizeof(*cursor));
@@ -235,7 +272,7 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 	free(rtok);
 	free(cands);
 	free(finished);
-	model_cache_free(cache);
+	sample_cache_free(own);
 	return 0;
 }
 

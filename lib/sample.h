@@ -21,6 +21,8 @@
 
 enum { SAMPLE_LENGTH, SAMPLE_STOP_TOKEN, SAMPLE_STOP_STRING };
 
+typedef struct sample_cache sample_cache;
+
 typedef struct sample_opts {
 	double temperature;         /* 0: greedy (the lowest id among equals) */
 	int top_k;                  /* keep the k likeliest tokens (0: all) */
@@ -34,6 +36,7 @@ typedef struct sample_opts {
 	const tok_vocab *vocab;
 	int slots;                  /* sequences decoded together */
 	int weights;                /* the products' weights: KERN_F32 (0), KERN_BF16, KERN_I8 */
+	sample_cache *cache;        /* NULL, or from sample_cache_new() for these slots and weights */
 } sample_opts;
 
 typedef struct sample_job {
@@ -49,8 +52,19 @@ typedef struct sample_job {
 	size_t text_len;            /* bytes of the completion's text before a stop string */
 } sample_job;
 
+/* The key/value cache and the products' weights packed for decoding, for
+ * sample_run() calls with o->slots and o->weights on model m: set as
+ * o->cache, it is kept from one call to the next, so that the weights are
+ * packed once, not at every call.  It holds the parameters as they are
+ * now (later changes to them are not seen: make a new one after training).
+ * The completions are the same as without it.  sample_cache_free accepts
+ * NULL. */
+sample_cache *sample_cache_new(const model *m, const sample_opts *o);
+void sample_cache_free(sample_cache *c);
+
 /* Run every job to its end.  Returns 0, or -1 with err for a job the
- * model cannot take (an empty prompt or one that fills the context). */
+ * model cannot take (an empty prompt or one that fills the context), or
+ * an o->cache made for another model, slot count or weight storage. */
 int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char *err, size_t errlen);
 void sample_job_release(sample_job *j);
 

@@ -744,7 +744,8 @@ struct gsm8k_result {
 
 /* One chunk of questions: generate, check, count. */
 static int gsm8k_chunk(model *m, const struct args *a, const tok_vocab *v, const chat_template *ct,
-		       uint32_t **prompts, size_t *plen, char **refs, size_t n, uint64_t first, struct gsm8k_result *res)
+		       uint32_t **prompts, size_t *plen, char **refs, size_t n, uint64_t first, struct gsm8k_result *res,
+		       sample_cache **cache)
 {
 	/* Plain: the end-of-text token or a new question ends an answer; chat:
 	 * the end of the turn (or end-of-text). */
@@ -755,6 +756,10 @@ static int gsm8k_chunk(model *m, const struct args *a, const tok_vocab *v, const
 	sample_opts so = { .temperature = a->temperature, .top_p = 1, .max_new = a->max_new, .seed = 1,
 			   .stop_tokens = stops, .n_stop_tokens = nstops, .stop_strings = ct ? NULL : gsm8k_stops,
 			   .n_stop_strings = ct ? 0 : 2, .vocab = v, .slots = a->batch };
+	/* The weights packed at the first chunk, kept for the others. */
+	if (!*cache)
+		*cache = sample_cache_new(m, &so);
+	so.cache = *cache;
 	size_t nj = n * (size_t)a->samples;
 	sample_job *jobs = xcalloc(nj, sizeof(*jobs));
 	for (size_t i = 0; i < nj; i++) {
@@ -826,6 +831,7 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 		return EXIT_DATA;
 	}
 	int ret = EXIT_OK, got = 0;
+	sample_cache *cache = NULL;
 	tok_state *ts = tok_state_new(v);
 	rec *r = rec_new();
 	buf q = { 0 };
@@ -872,7 +878,7 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 		plen[n] = nt;
 		refs[n] = xstrndup((const char *)af->val, af->len);
 		if (++n == CHUNK) {
-			if (gsm8k_chunk(m, a, v, ct, prompts, plen, refs, n, res->items, res) < 0)
+			if (gsm8k_chunk(m, a, v, ct, prompts, plen, refs, n, res->items, res, &cache) < 0)
 				ret = EXIT_DATA;
 			for (size_t i = 0; i < n; i++)
 				free(prompts[i]), free(refs[i]);
@@ -883,7 +889,7 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 		cli_error(a->gsm8k, "%s", input_error(in));
 		ret = EXIT_DATA;
 	}
-	if (ret == EXIT_OK && n && gsm8k_chunk(m, a, v, ct, prompts, plen, refs, n, res->items, res) < 0)
+	if (ret == EXIT_OK && n && gsm8k_chunk(m, a, v, ct, prompts, plen, refs, n, res->items, res, &cache) < 0)
 		ret = EXIT_DATA;
 	for (size_t i = 0; i < n; i++)
 		free(prompts[i]), free(refs[i]);
@@ -891,6 +897,7 @@ static int gsm8k_over(const struct args *a, model *m, const tok_vocab *v, struct
 		cli_error(a->gsm8k, "no items");
 		ret = EXIT_DATA;
 	}
+	sample_cache_free(cache);
 	buf_release(&q);
 	chat_out_release(&co);
 	chat_template_free(ct);

@@ -502,8 +502,12 @@ int main(int argc, char **argv)
 	uint64_t nread = 0, skipped = 0, written = 0;
 	if (ret == EXIT_OK)
 		ret = read_prompts(&a, m, v, ct, eot, &ps, &np, &nread, &skipped);
+	/* The weights packed once for every chunk. */
+	if (ret == EXIT_OK && np)
+		a.so.cache = sample_cache_new(m, &a.so);
 	for (size_t k = 0; k < np && ret == EXIT_OK; k += CHUNK_PROMPTS)
 		ret = run_chunk(m, &a, ps + k, np - k < CHUNK_PROMPTS ? np - k : CHUNK_PROMPTS, o, v, ct, &written);
+	sample_cache_free(a.so.cache);
 	for (size_t k = 0; k < np; k++)
 		rec_free(ps[k].r), free(ps[k].tok), buf_release(&ps[k].msgs);
 	free(ps);

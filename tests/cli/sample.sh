@@ -147,6 +147,19 @@ expect_err "--too-long skip: counted in the summary" 0 "1 of 72 prompts skipped:
 [ "$(wc -l <"$TMP/out")" = 71 ] && ok "--too-long skip: the other 71 prompts completed" || not_ok "skip count" "$(wc -l <"$TMP/out")"
 grep -q '"id": 72, .*"group": 71,' "$TMP/out" && ok "--too-long skip: groups keep the prompts' numbers in the input" ||
 	not_ok "skip groups" "$(tail -1 "$TMP/out")"
+# The weights are packed once for every batch of 64 prompts: the second
+# batch's completions are those of its prompts run alone.
+for i in $(seq 70); do printf '{"id": %d, "text": "%s"}\n' "$i" "$(printf 'ROMEO: %*s' "$i" '' | tr ' ' 'a')"; done >"$TMP/many.jsonl"
+tail -n 6 "$TMP/many.jsonl" >"$TMP/many-tail.jsonl"
+for w in f32 int8; do
+	$S -m "$TMP/a.st" -t 0 -N 6 --weights $w -J "$TMP/many.jsonl" 2>/dev/null | tail -n 6 |
+		sed 's/.*"completion_tokens"/"completion_tokens"/; s/, "group".*//' >"$TMP/many-all.out"
+	$S -m "$TMP/a.st" -t 0 -N 6 --weights $w -J "$TMP/many-tail.jsonl" 2>/dev/null |
+		sed 's/.*"completion_tokens"/"completion_tokens"/; s/, "group".*//' >"$TMP/many-alone.out"
+	[ "$(wc -l <"$TMP/many-all.out")" = 6 ] && cmp -s "$TMP/many-all.out" "$TMP/many-alone.out" &&
+		ok "--weights $w: prompts 65-70 after a first batch of 64 = the same prompts alone" ||
+		not_ok "--weights $w: second batch of prompts" "$(diff "$TMP/many-all.out" "$TMP/many-alone.out" | head -4)"
+done
 # A group's completions are written one after the other, whatever the
 # batch: 71 prompts (more than one batch of prompts), 3 samples each, 5
 # sequences decoded together.

@@ -127,6 +127,58 @@ static void test_batch_and_threads_invariant(void)
 	model_free(m);
 }
 
+/* A cache kept across sample_run calls (the weights packed once) gives
+ * the completions fresh caches give, in every storage, whatever the
+ * earlier calls left in its slots; one made for other options is refused. */
+static void test_cache_across_calls(void)
+{
+	enum { SAMPLES = 4, N = 3 * SAMPLES };
+	model *m = new_model();
+	char err[256];
+	int same = 1;
+	for (int w = KERN_F32; w <= KERN_I8; w++) {
+		sample_opts o = { .temperature = 1, .top_p = 1, .max_new = 12, .seed = 3, .slots = 5, .weights = w };
+		sample_job ref[3][N], j[N];
+		/* Three calls, each with a cache of its own; the second at another
+		 * seed and length, so that the slots hold other keys after it. */
+		for (int call = 0; call < 3; call++) {
+			sample_opts oc = o;
+			oc.seed = call == 1 ? 9 : 3;
+			oc.max_new = call == 1 ? 30 : 12;
+			jobs_for(ref[call], SAMPLES);
+			CHECK(sample_run(m, &oc, ref[call], N, err, sizeof(err)) == 0);
+		}
+		o.cache = sample_cache_new(m, &o);
+		for (int call = 0; call < 3; call++) {
+			sample_opts oc = o;
+			oc.seed = call == 1 ? 9 : 3;
+			oc.max_new = call == 1 ? 30 : 12;
+			jobs_for(j, SAMPLES);
+			CHECK(sample_run(m, &oc, j, N, err, sizeof(err)) == 0);
+			for (int i = 0; i < N; i++) {
+				same &= j[i].nout == ref[call][i].nout &&
+					!memcmp(j[i].out, ref[call][i].out, j[i].nout * sizeof(uint32_t)) &&
+					!memcmp(j[i].logprobs, ref[call][i].logprobs, j[i].nout * sizeof(float)) &&
+					!memcmp(j[i].sample_logprobs, ref[call][i].sample_logprobs, j[i].nout * sizeof(float));
+				sample_job_release(&j[i]);
+				sample_job_release(&ref[call][i]);
+			}
+		}
+		/* Another slot count or storage than the cache's: refused. */
+		sample_opts bad = o;
+		bad.slots = 6;
+		jobs_for(j, SAMPLES);
+		CHECK(sample_run(m, &bad, j, N, err, sizeof(err)) < 0 && strstr(err, "cache"));
+		bad = o;
+		bad.weights = (w + 1) % 3;
+		CHECK(sample_run(m, &bad, j, N, err, sizeof(err)) < 0 && strstr(err, "cache"));
+		sample_cache_free(o.cache);
+	}
+	printf("# a cache kept across three calls = a fresh cache each call, f32, bf16, int8: %s\n", same ? "yes" : "NO");
+	CHECK(same);
+	model_free(m);
+}
+
 /* Each completion depends on (seed, group, index) only. */
 static void test_seed_independent_of_batching(void)
 {
@@ -323,6 +375,7 @@ int main(void)
 	RUN(test_greedy_equals_recomputation);
 	RUN(test_seed_independent_of_batching);
 	RUN(test_batch_and_threads_invariant);
+	RUN(test_cache_across_calls);
 	RUN(test_stops_and_limits);
 	RUN(test_sample_logprobs);
 	CHECK_EXIT();
