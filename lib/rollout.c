@@ -27,6 +27,8 @@ struct rollout_reader {
 	int have_next, at_end;
 	uint64_t next_hash, first_hash;   /* of the read-ahead record; of the input's first */
 	char tokenizer[64], chat_template[16];
+	char weights[8];            /* the storage of the weights that sampled them: the first record's */
+	uint64_t weights_record;    /* that record; 0 before it */
 	char err[512];
 };
 
@@ -211,6 +213,26 @@ static int parse(rollout_reader *rd, uint64_t no, rollout *o)
 	}
 	if (rec_get_int(rd->r, "policy_step", &o->policy_step) < 0)
 		o->policy_step = -1;
+	/* Rollouts sampled with other weight storages come from different
+	 * policies: the file must not mix them.  A record without the field
+	 * was sampled before the narrower storages existed, with f32. */
+	const rec_field *wf = rec_get(rd->r, "weights");
+	char w[sizeof(rd->weights)] = "f32";
+	if (wf) {
+		if (wf->type != REC_STR || !wf->len || wf->len >= sizeof(w))
+			return fail(rd, no, "weights is not a weight storage (f32, bf16, int8)");
+		memcpy(w, wf->val, wf->len);
+		w[wf->len] = 0;
+	}
+	if (!rd->weights_record) {
+		memcpy(rd->weights, w, sizeof(w));
+		rd->weights_record = no;
+	} else if (strcmp(w, rd->weights)) {
+		return fail(rd, no,
+			    "sampled with %s weights, record %llu with %s: rollouts of one file share one weight "
+			    "storage (sluice-sample --weights)",
+			    w, (unsigned long long)rd->weights_record, rd->weights);
+	}
 	if (rd->need & ROLLOUT_NEED_OLD_LOGPROBS) {
 		int64_t top_k = 0;
 		double top_p = 1;

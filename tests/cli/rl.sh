@@ -257,6 +257,16 @@ refused "greedy rollouts" "greedy.slc: record 1: sampled greedily \(temperature 
 cat "$S" "$TMP/t07.slc" >"$TMP/mixed.slc"
 refused "rollouts of two temperatures in a step" "mixed.slc: record 17: sampled at temperature 0.7, record 1 at 1: a step's rollouts share one temperature" \
 	--grpo "$TMP/mixed.slc"
+"${SAMPLE[@]}" -m "$P0" -t 1 --weights int8 "$TMP/p.jsonl" | sluice-synth-filter --reward -R "$TMP/rules" --quiet >"$TMP/int8.slc"
+cat "$S" "$TMP/int8.slc" >"$TMP/mixw.slc"
+refused "rollouts of two weight storages in a file" \
+	"mixw.slc: record 17: sampled with int8 weights, record 1 with f32: rollouts of one file share one weight storage" \
+	--grpo "$TMP/mixw.slc"
+cat "$TMP/int8.slc" "$S" >"$TMP/mixw2.slc"
+refused "rollouts of two weight storages, int8 first" "mixw2.slc: record 17: sampled with f32 weights, record 1 with int8" \
+	--grpo "$TMP/mixw2.slc"
+fresh int8
+expect "rollouts of one narrower storage are taken" 0 "${TS[@]}" -m "$TMP/int8.st" --grpo --log /dev/null "$TMP/int8.slc"
 refused "rollouts of a policy ahead of the model" "ahead.slc: record 1: sampled by the policy at step 5, but the model is at step 3" \
 	--grpo "$TMP/ahead.slc"
 refused "JSONL rollouts" "s.jsonl: record 1: prompt_tokens is not an array of token ids \(rollouts are read as records" \
