@@ -298,6 +298,52 @@ static void test_llama_kernels(void)
  * they equal the float product with the unpacked matrix summed in k order
  * (bit for bit), and the exact product within float rounding plus what
  * the storage rounds the weights by. */
+/* Shapes that take the blocked path: more rows than one register tile
+ * (whole tiles and a partial one), more weight rows than one chunk (the
+ * partial sums kept in the output between chunks, and a partial last
+ * chunk), a partial last panel.  Every row alone, every batch size and
+ * both thread counts give the unpacked float product, bit for bit. */
+static void test_decode_products_blocked(void)
+{
+	enum { N = 23, IN = 600, OUT = 37 };
+	float *x = random_floats(N * IN, -2, 2), *w = random_floats(IN * OUT, -1, 1), *b = random_floats(OUT, -1, 1);
+	float *uw = xmalloc(IN * OUT * sizeof(float)), *all = xmalloc(N * OUT * sizeof(float)), col[IN];
+	int exact = 1;
+	for (int fmt = KERN_F32; fmt <= KERN_I8; fmt++) {
+		void *pw = xmalloc(panel_bytes_cpu(fmt, IN, OUT));
+		panel_pack_cpu(pw, fmt, w, IN, OUT, 0);
+		for (int o = 0; o < OUT; o++) {
+			panel_column_cpu(col, pw, fmt, IN, OUT, o);
+			for (int k = 0; k < IN; k++)
+				uw[k * OUT + o] = col[k];
+		}
+		static const int rows[] = { 1, 5, 6, 7, 12, 13, 23 };
+		for (int threads = 1; threads <= 2; threads++) {
+			kern_cpu_threads(threads);
+			for (size_t t = 0; t < sizeof(rows) / sizeof(rows[0]); t++) {
+				int n = rows[t];
+				for (int r0 = 0; r0 + n <= N; r0 += n) {
+					matmul_panel_cpu(all, x + r0 * IN, pw, fmt, fmt == KERN_BF16 ? NULL : b, n, IN, OUT);
+					for (int i = 0; i < n; i++)
+						for (int o = 0; o < OUT; o++) {
+							float f = fmt == KERN_BF16 ? 0 : b[o];
+							for (int k = 0; k < IN; k++) {
+								float p = x[(r0 + i) * IN + k] * uw[k * OUT + o];
+								f = f + p;
+							}
+							exact &= f == all[i * OUT + o];
+						}
+				}
+			}
+		}
+		free(pw);
+	}
+	printf("# decode products of %d rows over %d weight rows, f32, bf16, int8, 1 to %d rows at once, 1 and 2 "
+	       "threads: = the unpacked float product: %s\n", N, IN, N, exact ? "yes" : "NO");
+	CHECK(exact);
+	free(x), free(w), free(b), free(uw), free(all);
+}
+
 static void test_decode_products(void)
 {
 	enum { N = 11, IN = 150, OUT = 37, C = 45, V = 29 };
@@ -387,5 +433,6 @@ int main(void)
 	RUN(test_layernorm_matmul);
 	RUN(test_llama_kernels);
 	RUN(test_decode_products);
+	RUN(test_decode_products_blocked);
 	CHECK_EXIT();
 }
