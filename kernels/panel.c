@@ -217,6 +217,12 @@ static inline __attribute__((always_inline)) void panel_rows(real *out, int ldo,
 #include <immintrin.h>
 #define PANEL_AVX2 1
 #define AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
+#ifndef PFHINT
+#define PFHINT _MM_HINT_T1
+#endif
+#ifndef SMALLPF
+#define SMALLPF NULL
+#endif
 
 AVX2_INLINE void widen_avx2(__m256 *lo, __m256 *hi, const unsigned char *base, int fmt, int k)
 {
@@ -246,7 +252,7 @@ AVX2_INLINE void widen_avx2(__m256 *lo, __m256 *hi, const unsigned char *base, i
 #define MR 6
 
 AVX2_INLINE void tile_avx2(float *out, int ldo, const float *x, int ldx, const unsigned char *base, int fmt, int wk,
-			   int kn, const float *bias, int first, int wd, const int NR)
+			   int kn, const float *bias, int first, int wd, const char *pf, const int NR)
 {
 	__m256 lo[MR], hi[MR];
 	float t[W];
@@ -269,6 +275,10 @@ AVX2_INLINE void tile_avx2(float *out, int ldo, const float *x, int ldx, const u
 	for (int i = 0; i < kn; i++) {
 		__m256 wl, wh;
 		widen_avx2(&wl, &wh, base, fmt, wk + i);
+#ifndef NOPF
+		if (pf)
+			_mm_prefetch(pf + (size_t)i * 64, PFHINT);
+#endif
 #pragma GCC unroll 6
 		for (int r = 0; r < NR; r++) {
 			__m256 a = _mm256_broadcast_ss(x + (size_t)r * ldx + i);
@@ -290,18 +300,26 @@ AVX2_INLINE void tile_avx2(float *out, int ldo, const float *x, int ldx, const u
 	}
 }
 
-/* All N rows over kn weight rows, MR rows at a time, then the rest. */
+/* All N rows over kn weight rows, in as few tiles as MR allows, their
+ * sizes differing by one at most (16 rows: 6, 5, 5; not 6, 6, 4), so that
+ * no tile is left with too few rows to keep the adders busy. */
 AVX2_INLINE void tiles_avx2(float *out, int ldo, const float *x, int ldx, const unsigned char *base, int fmt, int wk,
-			    int kn, const float *bias, int first, int wd, int N)
+			    int kn, const float *bias, int first, int wd, const char *pf, int N)
 {
-	for (; N >= MR; N -= MR, out += (size_t)MR * ldo, x += (size_t)MR * ldx)
-		tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, MR);
-	switch (N) {
-	case 5: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, 5); break;
-	case 4: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, 4); break;
-	case 3: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, 3); break;
-	case 2: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, 2); break;
-	case 1: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, 1); break;
+	int nt = (N + MR - 1) / MR;
+	for (int t = 0; t < nt; t++) {
+		int nr = N / nt + (t < N % nt);
+		switch (nr) {
+		case 6: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, pf, 6); break;
+		case 5: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, pf, 5); break;
+		case 4: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, pf, 4); break;
+		case 3: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, pf, 3); break;
+		case 2: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, pf, 2); break;
+		case 1: tile_avx2(out, ldo, x, ldx, base, fmt, wk, kn, bias, first, wd, pf, 1); break;
+		}
+		out += (size_t)nr * ldo;
+		x += (size_t)nr * ldx;
+		pf = NULL;
 	}
 }
 
@@ -309,6 +327,13 @@ AVX2_INLINE void tiles_avx2(float *out, int ldo, const float *x, int ldx, const 
  * the L1 cache while every row block passes over them.  A multiple of
  * KERN_I8_GROUP. */
 #define KC 256
+
+/* Where weight row k of a panel starts (k a multiple of KERN_I8_GROUP for int8). */
+static size_t panel_at(int fmt, int k)
+{
+	return fmt == KERN_BF16 ? (size_t)k * W * 2 : fmt == KERN_I8 ? (size_t)(k / KERN_I8_GROUP) * GROUP_BYTES
+								     : (size_t)k * W * sizeof(float);
+}
 
 /* One panel.  A single row block reads the panel once, widening as it
  * goes.  More rows take the panel a chunk of KC weight rows at a time,
@@ -318,7 +343,7 @@ AVX2_INLINE void panel_avx2(real *out, const real *inp, const unsigned char *bas
 			    int OUT, int wd, int fmt)
 {
 	if (N <= MR) {
-		tiles_avx2(out, OUT, inp, IN, base, fmt, 0, IN, bias, 1, wd, N);
+		tiles_avx2(out, OUT, inp, IN, base, fmt, 0, IN, bias, 1, wd, SMALLPF, N);
 		return;
 	}
 	float buf[KC * W] __attribute__((aligned(64)));
@@ -334,7 +359,8 @@ AVX2_INLINE void panel_avx2(real *out, const real *inp, const unsigned char *bas
 			}
 			chunk = (const unsigned char *)buf;
 		}
-		tiles_avx2(out, OUT, inp + k0, IN, chunk, KERN_F32, 0, kn, bias, k0 == 0, wd, N);
+		tiles_avx2(out, OUT, inp + k0, IN, chunk, KERN_F32, 0, kn, bias, k0 == 0, wd,
+			   (const char *)base + panel_at(fmt, k0 + KC), N);
 	}
 }
 
