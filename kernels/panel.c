@@ -14,7 +14,13 @@
  * add (no fused multiply-add), whatever the number of rows and threads; a
  * narrow weight is first widened to the float the unpacking gives
  * (panel_column), so the packed product equals the float product with the
- * unpacked matrix, bit for bit. */
+ * unpacked matrix, bit for bit.
+ *
+ * Speed at many rows (AVX2): register tiles of up to 6 rows by 16 columns
+ * reuse each weight load 6 times, and a panel is taken 256 weight rows at
+ * a time, so that the chunk stays in L1 while every tile passes over it
+ * (the partial sums wait in the output: the order of the adds is
+ * unchanged). */
 #include <string.h>
 
 #include "kernels.h"
@@ -217,12 +223,6 @@ static inline __attribute__((always_inline)) void panel_rows(real *out, int ldo,
 #include <immintrin.h>
 #define PANEL_AVX2 1
 #define AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
-#ifndef PFHINT
-#define PFHINT _MM_HINT_T1
-#endif
-#ifndef SMALLPF
-#define SMALLPF NULL
-#endif
 
 AVX2_INLINE void widen_avx2(__m256 *lo, __m256 *hi, const unsigned char *base, int fmt, int k)
 {
@@ -248,7 +248,8 @@ AVX2_INLINE void widen_avx2(__m256 *lo, __m256 *hi, const unsigned char *base, i
  * from the bias (first) or from the partial sums already in out, and
  * leaves its sums in out: the k order of every element's adds is that of
  * the whole product.  6 rows: 12 accumulators, 2 weights, a broadcast and
- * a product, the sixteen AVX2 registers. */
+ * a product, the sixteen AVX2 registers.  pf: where a cache line a weight
+ * row is prefetched into L2 (the next chunk), or NULL. */
 #define MR 6
 
 AVX2_INLINE void tile_avx2(float *out, int ldo, const float *x, int ldx, const unsigned char *base, int fmt, int wk,
@@ -275,10 +276,8 @@ AVX2_INLINE void tile_avx2(float *out, int ldo, const float *x, int ldx, const u
 	for (int i = 0; i < kn; i++) {
 		__m256 wl, wh;
 		widen_avx2(&wl, &wh, base, fmt, wk + i);
-#ifndef NOPF
 		if (pf)
-			_mm_prefetch(pf + (size_t)i * 64, PFHINT);
-#endif
+			_mm_prefetch(pf + (size_t)i * 64, _MM_HINT_T1);
 #pragma GCC unroll 6
 		for (int r = 0; r < NR; r++) {
 			__m256 a = _mm256_broadcast_ss(x + (size_t)r * ldx + i);
@@ -343,7 +342,7 @@ AVX2_INLINE void panel_avx2(real *out, const real *inp, const unsigned char *bas
 			    int OUT, int wd, int fmt)
 {
 	if (N <= MR) {
-		tiles_avx2(out, OUT, inp, IN, base, fmt, 0, IN, bias, 1, wd, SMALLPF, N);
+		tiles_avx2(out, OUT, inp, IN, base, fmt, 0, IN, bias, 1, wd, NULL, N);
 		return;
 	}
 	float buf[KC * W] __attribute__((aligned(64)));
