@@ -24,6 +24,15 @@
 # needs 1.17 x STEPS of them.  The seeds run side by side, each on one thread
 # (-j 1) with OpenMP's passive wait: on a shared machine spinning threads
 # made a step 4x slower.
+#
+# Then, when TORCH_PYTHON (default python3) can import torch, transformers
+# and safetensors, PyTorch trains the GPT-2 configuration with AdamW on the
+# same batches for the equal-FLOPs steps (bench/muon_torch.py, one thread a
+# seed): first a few steps from sluice's initial parameters of the seed,
+# whose losses must equal sluice-train-step's (the same batches and
+# updates), then a run from its own GPT-2 initialisation; its validation
+# loss beside sluice's, and the compute the modern configuration with Muon
+# takes to reach its final training loss.  Otherwise it says it skipped.
 set -eu
 cd "$(dirname "$0")/.."
 O=${O:-build}
@@ -101,4 +110,47 @@ for seed in $SEEDS; do
 			echo "seed $seed: $run does not reach AdamW's final training loss $target in $STEPS steps"
 		fi
 	done
+done
+
+# PyTorch: GPT-2 + AdamW on the same batches, equal FLOPs.
+PY=${TORCH_PYTHON:-python3}
+if ! "$PY" -c 'import torch, transformers, safetensors' 2>/dev/null; then
+	echo "PyTorch comparison skipped: $PY cannot import torch, transformers and safetensors (set TORCH_PYTHON)"
+	exit 0
+fi
+torch_run() {
+	local seed=$1
+	sluice-train-step -m "$TMP/init-$seed.st" "${MODEL[@]}" --seed "$seed" --steps 0 --n-vocab 1024 \
+		--tokenizer shk1024 --quiet --log /dev/null
+	"$PY" bench/muon_torch.py "$TRAIN" "$VAL" --steps "$eq" --seed "$seed" --threads 1 --lr 2e-3 --warmup 10 \
+		--check "$TMP/init-$seed.st" --check-steps 5 --log "$TMP/torch-$eq-$seed.log" >"$TMP/torch-$seed.out"
+}
+for seed in $SEEDS; do
+	OMP_NUM_THREADS=1 torch_run "$seed" &
+done
+wait
+echo "seed torch_val_loss sluice_val_loss difference modern_muon_val_loss"
+for seed in $SEEDS; do
+	# The check: 5 steps from sluice's initial parameters, the same losses
+	# (to float rounding) as sluice-train-step's first 5 of that seed.
+	grep -o '"losses": \[[^]]*\]' "$TMP/torch-$seed.out" | tr -d '[],' | cut -d' ' -f2- |
+		paste -d' ' - <(grep -o '"loss":[0-9.]*' "$TMP/adamw-$eq-$seed.log" | cut -d: -f2 | head -5 | paste -sd' ') |
+		awk -v s="$seed" '{ d = 0; for (i = 1; i <= 5; i++) { x = $i - $(i + 5); if (x < 0) x = -x; if (x > d) d = x }
+			printf "seed %s: first 5 steps from sluice'\''s initial parameters: torch %s %s %s %s %s, sluice %s %s %s %s %s, largest difference %.6f\n",
+				s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, d }'
+	tv=$(grep -o '"val_loss": [0-9.]*' "$TMP/torch-$seed.out" | cut -d' ' -f2)
+	sv=$(awk -v e="$eq" '$2 == "adamw" && $3 == e { print $5 }' "$TMP/seed-$seed.out")
+	mv=$(awk '$2 == "modern-muon" { print $5 }' "$TMP/seed-$seed.out")
+	echo "$seed $tv $sv $(awk -v a="$tv" -v b="$sv" 'BEGIN { printf "%+.4f", a - b }') $mv"
+done
+for seed in $SEEDS; do
+	target=$(grep -o '"loss":[0-9.]*' "$TMP/torch-$eq-$seed.log" | cut -d: -f2 | tail -10 |
+		awk '{ s += $1 } END { printf "%.6f", s / NR }')
+	at=$(reach "$TMP/modern-muon-$STEPS-$seed.log" "$target")
+	if [ -n "$at" ]; then
+		echo "seed $seed: modern-muon reaches PyTorch AdamW's final training loss $target at step $at:" \
+			"$(awk -v a="$at" -v f="$fm" -v e="$eq" -v g="$fa" 'BEGIN { printf "%.3f", a * f / (e * g) }')x its FLOPs"
+	else
+		echo "seed $seed: modern-muon does not reach PyTorch AdamW's final training loss $target in $STEPS steps"
+	fi
 done
