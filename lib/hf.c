@@ -309,7 +309,7 @@ struct arch {
 	const char *name, *model_type;
 	const char *prefix;          /* the tensors' optional prefix in files ("transformer.") */
 	int (*config)(const struct obj *o, const struct arch *a, model_config *c, char *err, size_t errlen);
-	void (*write_config)(buf *b, const model_config *c, const hf_ids *ids, st_dtype dtype);
+	void (*write_config)(buf *b, const struct arch *a, const model_config *c, const hf_ids *ids, st_dtype dtype);
 	int (*extra)(const char *name);  /* a tensor of the file the model does without */
 };
 
@@ -414,8 +414,9 @@ static void put_ids(buf *b, const hf_ids *ids, int last)
 	}
 }
 
-static void gpt2_write_config(buf *b, const model_config *c, const hf_ids *ids, st_dtype dtype)
+static void gpt2_write_config(buf *b, const struct arch *a, const model_config *c, const hf_ids *ids, st_dtype dtype)
 {
+	(void)a;
 	buf_adds(b, "{\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"model_type\": \"gpt2\",\n");
 	put_kv_int(b, "vocab_size", c->n_vocab, 0);
 	put_kv_int(b, "n_positions", c->n_ctx, 0);
@@ -445,6 +446,75 @@ struct llama_cfg {
 	int tied, bias, qk_norm;
 	char act[32];
 };
+
+/* rope_scaling (older files) or rope_parameters (transformers 5): an object
+ * whose rope_type (or type) must be "default", the plain rotation; from
+ * rope_parameters also rope_theta. */
+static int llama_rope(const struct obj *o, const char *key, double *theta, char *err, size_t errlen)
+{
+	const struct member *m = obj_get(o, key);
+	if (!m)
+		return 0;
+	struct obj sub;
+	char why[256];
+	if (obj_parse(&sub, o->file, o->text + m->vs, m->ve - m->vs, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s is not an object", o->file, key);
+		return -1;
+	}
+	char type[64] = "default", field[96];
+	int rc = -1, r;
+	snprintf(field, sizeof(field), "%s.rope_type", key);
+	if ((r = obj_str(&sub, "rope_type", type, sizeof(type), err, errlen)) < 0)
+		goto out;
+	if (!r && obj_str(&sub, "type", type, sizeof(type), err, errlen) < 0)
+		goto out;
+	if (strcmp(type, "default")) {
+		snprintf(err, errlen, "%s: %s: rope type \"%s\" is not supported by this build (the default rotation only)",
+			 o->file, key, type);
+		goto out;
+	}
+	if (!strcmp(key, "rope_parameters") && obj_num(&sub, "rope_theta", theta, err, errlen) < 0)
+		goto out;
+	rc = 0;
+out:
+	obj_free(&sub);
+	return rc;
+}
+
+/* layer_types, where present, must say full_attention for every layer. */
+static int llama_layer_types(const struct obj *o, char *err, size_t errlen)
+{
+	const struct member *m = obj_get(o, "layer_types");
+	if (!m)
+		return 0;
+	json_iter it;
+	size_t vs, ve;
+	char why[256];
+	buf s = { 0 };
+	int r, rc = -1;
+	if (json_iter_start(&it, o->text, m->ve, m->vs, '[', why, sizeof(why)) < 0)
+		goto bad;
+	while ((r = json_iter_next(&it, NULL, &vs, &ve, why, sizeof(why))) == 1) {
+		buf_reset(&s);
+		if (json_string_at(o->text, ve, vs, &s, why, sizeof(why)) < 0)
+			goto bad;
+		if (s.len != 14 || memcmp(s.data, "full_attention", 14)) {
+			snprintf(err, errlen, "%s: layer_types: \"%.*s\" layers are not supported by this build "
+				 "(full_attention only)", o->file, (int)(s.len < 40 ? s.len : 40),
+				 s.len ? (const char *)s.data : "");
+			goto out;
+		}
+	}
+	if (r == 0) {
+		rc = 0;
+		goto out;
+	}
+bad:
+	snprintf(err, errlen, "%s: layer_types is not a list of names", o->file);
+out:
+	buf_release(&s);
+	return rc;
+}
 
 /* config.json of the Llama family, read and checked. */
 static int llama_read(const struct obj *o, const struct arch *a, struct llama_cfg *l, char *err, size_t errlen)
@@ -484,16 +554,27 @@ static int llama_read(const struct obj *o, const struct arch *a, struct llama_cf
 	}
 	if ((r = obj_int(o, "head_dim", 1, MODEL_EMBD_MAX, &l->head_dim, err, errlen)) < 0)
 		return -1;
+	/* Without head_dim: hidden / heads, but Qwen3's configuration says 128. */
 	if (!r)
-		l->head_dim = l->hidden / l->heads;
+		l->head_dim = !strcmp(a->model_type, "qwen3") ? 128 : l->hidden / l->heads;
 	l->rope_theta = 10000;
 	l->eps = 1e-6;
 	l->tied = 0;
+	int mlp_bias = 0, sliding = 0;
 	if (obj_num(o, "rope_theta", &l->rope_theta, err, errlen) < 0 ||
 	    obj_num(o, "rms_norm_eps", &l->eps, err, errlen) < 0 ||
 	    obj_bool(o, "tie_word_embeddings", &l->tied, err, errlen) < 0 ||
-	    obj_bool(o, "attention_bias", &l->bias, err, errlen) < 0)
+	    obj_bool(o, "attention_bias", &l->bias, err, errlen) < 0 ||
+	    obj_bool(o, "mlp_bias", &mlp_bias, err, errlen) < 0 ||
+	    obj_bool(o, "use_sliding_window", &sliding, err, errlen) < 0)
 		return -1;
+	if (llama_rope(o, "rope_scaling", &l->rope_theta, err, errlen) < 0 ||
+	    llama_rope(o, "rope_parameters", &l->rope_theta, err, errlen) < 0 || llama_layer_types(o, err, errlen) < 0)
+		return -1;
+	if (!(l->rope_theta > 0) || !(l->eps > 0)) {
+		snprintf(err, errlen, "%s: %s is not positive", o->file, l->rope_theta > 0 ? "rms_norm_eps" : "rope_theta");
+		return -1;
+	}
 	snprintf(l->act, sizeof(l->act), "silu");
 	if (obj_str(o, "hidden_act", l->act, sizeof(l->act), err, errlen) < 0)
 		return -1;
@@ -501,15 +582,25 @@ static int llama_read(const struct obj *o, const struct arch *a, struct llama_cf
 		snprintf(err, errlen, "%s: hidden_act %s: the Llama family's MLP is SwiGLU (silu)", o->file, l->act);
 		return -1;
 	}
-	/* Qwen2 has biases on q, k and v; Qwen3 a norm on each head's q and k. */
-	if (!strcmp(a->model_type, "qwen2"))
-		l->bias = 1;
-	l->qk_norm = !strcmp(a->model_type, "qwen3");
-	const struct member *rs = obj_get(o, "rope_scaling");
-	if (rs) {
-		snprintf(err, errlen, "%s: rope_scaling: not supported by this build", o->file);
+	/* Llama's and Qwen3's attention_bias puts a bias on o_proj too; only
+	 * Qwen2's q/k/v biases are in this build. */
+	if (l->bias && strcmp(a->model_type, "qwen2")) {
+		snprintf(err, errlen, "%s: attention_bias true: biases on q/k/v/o_proj are not supported by this build "
+			 "(Qwen2's q/k/v biases are)", o->file);
 		return -1;
 	}
+	if (mlp_bias) {
+		snprintf(err, errlen, "%s: mlp_bias true: not supported by this build", o->file);
+		return -1;
+	}
+	if (sliding) {
+		snprintf(err, errlen, "%s: use_sliding_window true: sliding-window attention is not supported by this build",
+			 o->file);
+		return -1;
+	}
+	/* Qwen2 has biases on q, k and v; Qwen3 a norm on each head's q and k. */
+	l->bias = !strcmp(a->model_type, "qwen2");
+	l->qk_norm = !strcmp(a->model_type, "qwen3");
 	return 0;
 }
 
@@ -518,19 +609,89 @@ static int llama_config(const struct obj *o, const struct arch *a, model_config 
 	struct llama_cfg l;
 	if (llama_read(o, a, &l, err, errlen) < 0)
 		return -1;
-	(void)c;
-	/* TODO: when model_config has family, n_kv_head, head_dim, n_ff, norm,
-	 * mlp, rope, rope_theta, qk_norm, untied, no_bias and norm_eps, set
-	 * them from l (MODEL_LLAMA, MODEL_RMSNORM, MODEL_SWIGLU, rope 1). */
-	snprintf(err, errlen, "architecture %s: not supported by this build", a->name);
-	return -1;
+	memset(c, 0, sizeof(*c));
+	c->family = MODEL_LLAMA;
+	c->n_layer = (int)l.layers;
+	c->n_embd = (int)l.hidden;
+	c->n_head = (int)l.heads;
+	c->n_kv_head = (int)l.kv_heads;
+	c->head_dim = (int)l.head_dim;
+	c->n_ff = (int)l.ff;
+	/* Rotary positions have no table of positions in the weights: n_ctx
+	 * bounds the sequences (the decoding cache, the rotation's table), so a
+	 * long-context model is read with at most HF_CTX_CAP of them. */
+	c->n_ctx = (int)(l.ctx < HF_CTX_CAP ? l.ctx : HF_CTX_CAP);
+	c->n_vocab = (int)l.vocab;
+	c->norm = MODEL_RMSNORM;
+	c->mlp = MODEL_SWIGLU;
+	c->rope = 1;
+	c->rope_theta = l.rope_theta;
+	c->qk_norm = l.qk_norm;
+	c->untied = !l.tied;
+	c->no_bias = !l.bias;
+	c->norm_eps = l.eps;
+	return model_config_check(c, err, errlen);
+}
+
+/* A number as the shortest text that reads back as the same double. */
+static void put_kv_num(buf *b, const char *key, double v, int last)
+{
+	char num[40], tmp[128];
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(num, sizeof(num), "%.*g", prec, v);
+		if (strtod(num, NULL) == v)
+			break;
+	}
+	/* A JSON number needs a digit before any exponent and reads as a float
+	 * only with a point or an exponent. */
+	if (!strpbrk(num, ".eE"))
+		snprintf(num + strlen(num), sizeof(num) - strlen(num), ".0");
+	snprintf(tmp, sizeof(tmp), "  \"%s\": %s%s\n", key, num, last ? "" : ",");
+	buf_adds(b, tmp);
+}
+
+static void llama_write_config(buf *b, const struct arch *a, const model_config *c, const hf_ids *ids,
+			       st_dtype dtype)
+{
+	char tmp[160];
+	snprintf(tmp, sizeof(tmp), "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n", a->name,
+		 a->model_type);
+	buf_adds(b, tmp);
+	put_kv_int(b, "vocab_size", c->n_vocab, 0);
+	put_kv_int(b, "hidden_size", c->n_embd, 0);
+	put_kv_int(b, "intermediate_size", model_ff(c), 0);
+	put_kv_int(b, "num_hidden_layers", c->n_layer, 0);
+	put_kv_int(b, "num_attention_heads", c->n_head, 0);
+	put_kv_int(b, "num_key_value_heads", model_kv_heads(c), 0);
+	put_kv_int(b, "head_dim", model_head_dim(c), 0);
+	put_kv_int(b, "max_position_embeddings", c->n_ctx, 0);
+	put_kv_num(b, "rms_norm_eps", c->norm_eps > 0 ? c->norm_eps : 1e-5, 0);
+	put_kv_num(b, "rope_theta", c->rope_theta > 0 ? c->rope_theta : 10000, 0);
+	buf_adds(b, "  \"rope_scaling\": null,\n  \"hidden_act\": \"silu\",\n");
+	if (strcmp(a->model_type, "qwen2"))
+		buf_adds(b, "  \"attention_bias\": false,\n");
+	if (!strcmp(a->model_type, "llama"))
+		buf_adds(b, "  \"mlp_bias\": false,\n");
+	else
+		buf_adds(b, "  \"use_sliding_window\": false,\n");
+	buf_adds(b, c->untied ? "  \"tie_word_embeddings\": false,\n" : "  \"tie_word_embeddings\": true,\n");
+	put_ids(b, ids, 0);
+	buf_adds(b, dtype == ST_BF16 ? "  \"torch_dtype\": \"bfloat16\"\n}\n" : "  \"torch_dtype\": \"float32\"\n}\n");
+}
+
+/* Tensors of older Llama files the model does without: the rotation's
+ * inverse frequencies, saved as a buffer. */
+static int llama_buffer(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 21 && !strcmp(name + n - 21, ".rotary_emb.inv_freq");
 }
 
 static const struct arch archs[] = {
 	{ "GPT2LMHeadModel", "gpt2", "transformer.", gpt2_config, gpt2_write_config, hf_gpt2_buffer },
-	{ "LlamaForCausalLM", "llama", "", llama_config, NULL, NULL },
-	{ "Qwen2ForCausalLM", "qwen2", "", llama_config, NULL, NULL },
-	{ "Qwen3ForCausalLM", "qwen3", "", llama_config, NULL, NULL },
+	{ "LlamaForCausalLM", "llama", "", llama_config, llama_write_config, llama_buffer },
+	{ "Qwen2ForCausalLM", "qwen2", "", llama_config, llama_write_config, llama_buffer },
+	{ "Qwen3ForCausalLM", "qwen3", "", llama_config, llama_write_config, llama_buffer },
 };
 #define N_ARCHS (sizeof(archs) / sizeof(archs[0]))
 
@@ -949,8 +1110,12 @@ static int check_unused(const hf_model *h, model *m, const char *fname, const st
 		free(p);
 		if (same)
 			return 0;
-		snprintf(err, errlen, "tensor %s differs from %s: an untied head, which %s in this build does not have",
-			 fname, wte->name, h->arch);
+		if (h->c.family == MODEL_LLAMA)
+			snprintf(err, errlen, "tensor %s differs from %s, and config.json's tie_word_embeddings is true",
+				 fname, wte->name);
+		else
+			snprintf(err, errlen, "tensor %s differs from %s: an untied head, which %s in this build does not have",
+				 fname, wte->name, h->arch);
 		return -1;
 	}
 	snprintf(err, errlen, "tensor %s is not part of a %s model", fname, h->arch);
@@ -1093,9 +1258,48 @@ static char *parent_of(const char *path)
 	return p;
 }
 
+/* The architecture a model is written as: GPT-2's, or the Llama family's
+ * class that has its options; NULL with err naming the option none has. */
+static const struct arch *save_arch(const model_config *c, char *err, size_t errlen)
+{
+	const char *type;
+	if (c->family != MODEL_LLAMA) {
+		type = "gpt2";
+	} else if (!c->rope) {
+		snprintf(err, errlen, "rope 0 (learned positions): transformers' Llama and Qwen models have rotary "
+			 "positions only");
+		return NULL;
+	} else if (c->norm != MODEL_RMSNORM) {
+		snprintf(err, errlen, "norm %s: transformers' Llama and Qwen models have RMSNorm only",
+			 model_norm_name(c->norm) ? model_norm_name(c->norm) : "?");
+		return NULL;
+	} else if (c->mlp != MODEL_SWIGLU) {
+		snprintf(err, errlen, "mlp %s: transformers' Llama and Qwen models have SwiGLU (silu) only",
+			 model_mlp_name(c->mlp) ? model_mlp_name(c->mlp) : "?");
+		return NULL;
+	} else if (c->qk_norm && !c->no_bias) {
+		snprintf(err, errlen, "qk_norm with q/k/v biases: Qwen3ForCausalLM has QK-norm and no such biases, "
+			 "Qwen2ForCausalLM the biases and no QK-norm");
+		return NULL;
+	} else {
+		type = c->qk_norm ? "qwen3" : !c->no_bias ? "qwen2" : "llama";
+	}
+	for (size_t i = 0; i < N_ARCHS; i++)
+		if (!strcmp(archs[i].model_type, type))
+			return &archs[i];
+	return NULL;
+}
+
+int hf_save_check(const model_config *c, char *err, size_t errlen)
+{
+	return save_arch(c, err, errlen) ? 0 : -1;
+}
+
 int hf_save(const char *dir_in, model *m, const hf_save_opts *o, char *err, size_t errlen)
 {
-	const struct arch *a = &archs[0];     /* the model is GPT-2's */
+	const struct arch *a = save_arch(model_cfg(m), err, errlen);
+	if (!a)
+		return -1;
 	char *dir = xstrdup(dir_in), *tmp = NULL, *old = NULL, *parent = NULL;
 	size_t dl = strlen(dir);
 	while (dl > 1 && dir[dl - 1] == '/')
@@ -1147,7 +1351,7 @@ int hf_save(const char *dir_in, model *m, const hf_save_opts *o, char *err, size
 			st_writer_tensor(w, name, ST_F32, t->ndim, t->shape, p);
 		}
 	}
-	a->write_config(&cfg, model_cfg(m), &o->ids, o->dtype);
+	a->write_config(&cfg, a, model_cfg(m), &o->ids, o->dtype);
 	buf_adds(&gen, "{\n");
 	put_ids(&gen, &o->ids, 0);
 	buf_adds(&gen, "  \"_from_model_config\": false\n}\n");

@@ -16,12 +16,25 @@
  *
  * The architectures are a table (hf.c): config.json's architectures[0]
  * (else model_type) picks the entry, which maps config.json to a
- * model_config and back and names the tensors.  GPT2LMHeadModel is read
- * and written; LlamaForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM
- * are parsed and refused until the model has their options.  GPT-2 files
- * name tensors with or without "transformer.", may leave out the tied
- * lm_head.weight, and may carry the attention mask buffers (.attn.bias,
- * .attn.masked_bias), which are ignored.
+ * model_config and back and names the tensors.  GPT2LMHeadModel,
+ * LlamaForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM are read and
+ * written.  GPT-2 files name tensors with or without "transformer.", may
+ * leave out the tied lm_head.weight, and may carry the attention mask
+ * buffers (.attn.bias, .attn.masked_bias), which are ignored.  The Llama
+ * family's files hold the model's own names (model.h, MODEL_LLAMA); a
+ * tied one may leave out lm_head.weight, and older ones carry
+ * .rotary_emb.inv_freq buffers, which are ignored.  Its config.json
+ * gives every option: grouped-query attention (num_key_value_heads),
+ * head_dim (Qwen3 without one: 128), intermediate_size, rope_theta (or
+ * rope_parameters.rope_theta), rms_norm_eps, tie_word_embeddings, Qwen2's
+ * q/k/v biases, Qwen3's QK-norm.  Refused, naming the key: a rope_scaling
+ * or rope_parameters whose type is not "default" (Llama 3.1's "llama3"
+ * among them), attention_bias true outside Qwen2 (a bias on o_proj too),
+ * mlp_bias true, use_sliding_window true, layer_types other than
+ * full_attention, hidden_act other than silu.  With rotary positions the
+ * weights hold no table of positions: max_position_embeddings bounds the
+ * sequences only, and a model is read with at most HF_CTX_CAP of them
+ * (n_ctx sizes the rotation's table and sluice-sample's key/value cache).
  *
  * Writing (hf_save) makes the directory under a temporary name beside it
  * and renames it into place, so that no directory that looks finished is
@@ -41,6 +54,9 @@
 #include "safetensors.h"
 
 #define HF_EOS_MAX 4
+/* The most positions a model with rotary positions is read with (its
+ * max_position_embeddings above it is cut to this). */
+#define HF_CTX_CAP 4096
 
 /* Token ids the configuration names (config.json, then
  * generation_config.json over it). */
@@ -84,11 +100,20 @@ typedef struct hf_save_opts {
 	hf_ids ids;                 /* bos and eos for config.json and generation_config.json */
 } hf_save_opts;
 
+/* Whether a model of this config can be written: GPT-2, or a Llama-family
+ * model that LlamaForCausalLM (no biases), Qwen2ForCausalLM (q/k/v
+ * biases) or Qwen3ForCausalLM (QK-norm) expresses, with RMSNorm, SwiGLU
+ * and rotary positions.  Returns 0, or -1 with err naming the option none
+ * of them has ("mlp relu2: ..."). */
+int hf_save_check(const model_config *c, char *err, size_t errlen);
+
 /* Write m as a Hugging Face model directory dir: config.json,
  * generation_config.json, model.safetensors and, when o->tokenizer names
  * one, tokenizer.json.  An existing dir is replaced only when it holds
  * nothing but such files (a model written before); otherwise it is
- * refused.  Returns 0, or -1 with err. */
+ * refused.  A model hf_save_check() refuses is refused before anything is
+ * written.  The Llama family's config.json has max_position_embeddings of
+ * the model's n_ctx.  Returns 0, or -1 with err. */
 int hf_save(const char *dir, model *m, const hf_save_opts *o, char *err, size_t errlen);
 
 /* config.json's text to a model_config and the token ids it names: for

@@ -1009,6 +1009,13 @@ static int train_main(int argc, char **argv, const train_comm *comm)
 	ret = load_model(&r, s ? seqs_hdr(s) : &none);
 	if (ret)
 		goto out;
+	/* A model --export-hf cannot write is refused before it is trained. */
+	char why[512];
+	if (a.export_hf && hf_save_check(model_cfg(r.m), why, sizeof(why)) < 0) {
+		cli_error(a.export_hf, "cannot write: %s", why);
+		ret = EXIT_DATA;
+		goto out;
+	}
 	/* Data parallel: this rank keeps the moments of its share only; not
 	 * with Muon, which transforms whole matrices: every rank then keeps
 	 * all the state and takes the whole step. */

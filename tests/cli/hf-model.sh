@@ -1,10 +1,13 @@
 #!/bin/bash
 # hf-model.sh: Hugging Face model directories.  The tiny GPT-2 models of
 # tests/data/hf-gpt2* (made by transformers, tests/parity/hf_gpt2.py: F32,
-# bf16, sharded with an index) read by sluice give transformers' logits and
-# greedy tokens; a model trained from one and written with --export-hf reads
-# back with the same log-probs (and, where torch is importable, loads in
-# from_pretrained with them); bad directories are refused naming the problem.
+# bf16, sharded with an index) and the Llama (GQA, untied, bf16), Qwen3
+# (QK-norm, head_dim apart, tied) and Qwen2 (q/k/v biases, sharded) models
+# of tests/data/hf-llama, hf-qwen3, hf-qwen2 (tests/parity/hf_llama.py)
+# read by sluice give transformers' logits and greedy tokens; a model
+# trained from one and written with --export-hf reads back with the same
+# log-probs (and, where torch is importable, loads in from_pretrained with
+# them); bad directories are refused naming the problem.
 . "$(dirname "$0")/../lib.sh"
 export OMP_NUM_THREADS=2
 D=tests/data
@@ -29,9 +32,10 @@ assert worst < 1e-4 and lp < 1e-4
 PY
 }
 
-ids=$(python3 -c 'import json, sys; print(*json.load(open(sys.argv[1]))["ids"])' $D/hf-gpt2.expect.json)
-for m in hf-gpt2:hf-gpt2 hf-gpt2-bf16:hf-gpt2-bf16 hf-gpt2-sharded:hf-gpt2; do
+for m in hf-gpt2:hf-gpt2 hf-gpt2-bf16:hf-gpt2-bf16 hf-gpt2-sharded:hf-gpt2 hf-llama:hf-llama hf-qwen3:hf-qwen3 \
+	hf-qwen2:hf-qwen2; do
 	dir=${m%%:*} exp=$D/${m#*:}.expect.json
+	ids=$(python3 -c 'import json, sys; print(*json.load(open(sys.argv[1]))["ids"])' "$exp")
 	"$LOGITS" "$D/$dir" $ids >"$TMP/logits" 2>"$TMP/err" || not_ok "$dir: logits" "$(cat "$TMP/err")"
 	compare "$dir: transformers' logits" "$TMP/logits" "$exp"
 	# sluice-eval --score: the sum of the log-probs of ids 2.. after the ones before.
@@ -56,6 +60,10 @@ PY
 		python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["completion_tokens"])' 2>&1)
 	[ "$got" = "$want" ] && ok "$dir: greedy tokens are transformers' $want" || not_ok "$dir: greedy" "$got, want $want"
 done
+
+ids=$(python3 -c 'import json, sys; print(*json.load(open(sys.argv[1]))["ids"])' $D/hf-gpt2.expect.json)
+python3 -c 'import json, sys; print(json.dumps({"tokens": json.load(open(sys.argv[1]))["ids"]}))' $D/hf-gpt2.expect.json >"$TMP/ids.jsonl"
+python3 -c 'import json, sys; print(json.dumps({"tokens": json.load(open(sys.argv[1]))["prompt"]}))' $D/hf-gpt2.expect.json >"$TMP/prompt.jsonl"
 
 # The model directory's tokenizer is the model's: text prompts, and the
 # end-of-sequence id of generation_config.json stops generation.
@@ -165,8 +173,8 @@ json.dump({"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden
            "max_position_embeddings": 32, "vocab_size": 320, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
            "tie_word_embeddings": True}, open(sys.argv[1], "w"))
 PY
-expect_err "Qwen3: recognised, refused by this build" 1 "architecture Qwen3ForCausalLM: not supported by this build" \
-	sluice-sample -m "$TMP/qwen" "$TMP/prompt.jsonl"
+expect_err "a GPT-2 file under a Qwen3 config.json: the tensor Qwen3 needs first is missing" 1 \
+	"qwen: tensor model.embed_tokens.weight is missing" sluice-sample -m "$TMP/qwen" "$TMP/prompt.jsonl"
 bad missing
 edit_st "$TMP/missing/model.safetensors" '
 t = h.pop("transformer.h.1.mlp.c_fc.bias")
@@ -236,3 +244,147 @@ hj += b" " * (-len(hj) % 8)
 open(p, "wb").write(struct.pack("<Q", len(hj)) + hj + data)
 PY
 expect_err "an untied head" 1 "tensor lm_head.weight differs from wte.weight" sluice-eval -m "$TMP/untied" --score "$TMP/ids.jsonl"
+
+# --- the Llama family: train from the directory, export, read back ---
+for m in hf-qwen3 hf-llama; do
+	sluice-tokenize -v $D/$m --eot --drop-text -o "$TMP/$m.tok" "$TMP/shk.jsonl" 2>/dev/null
+	rm -rf "$TMP/$m.sh" && sluice-shard --quiet -T 16 -o "$TMP/$m.sh" "$TMP/$m.tok"
+	expect "$m: train 3 steps from the directory, --export-hf" 0 sluice-train-step -m "$TMP/$m.st" --from $D/$m \
+		--steps 3 --lr 1e-2 --quiet --log /dev/null --export-hf "$TMP/$m-out" "$TMP/$m.sh/train-00000.slc"
+	python3 -c 'import json, sys; print(json.dumps({"tokens": json.load(open(sys.argv[1]))["ids"]}))' $D/$m.expect.json >"$TMP/$m.ids.jsonl"
+	sluice-eval -m "$TMP/$m.st" --score -J --quiet "$TMP/$m.ids.jsonl" >"$TMP/$m.s1"
+	sluice-eval -m "$TMP/$m-out" --score -J --quiet "$TMP/$m.ids.jsonl" >"$TMP/$m.s2"
+	same "$m: the export reads back with the checkpoint's log-probs" "$TMP/$m.s1" "$TMP/$m.s2"
+	cmp -s "$TMP/$m.s1" <(sluice-eval -m $D/$m --score -J --quiet "$TMP/$m.ids.jsonl") &&
+		not_ok "$m: training changed the model" || ok "$m: training changed the model"
+	mids=$(python3 -c 'import json, sys; print(*json.load(open(sys.argv[1]))["ids"])' $D/$m.expect.json)
+	"$LOGITS" "$TMP/$m.st" $mids >"$TMP/$m.l1"
+	"$LOGITS" "$TMP/$m-out" $mids >"$TMP/$m.l2"
+	same "$m: and the same logits, bit for bit" "$TMP/$m.l1" "$TMP/$m.l2"
+	cmp -s $D/$m/tokenizer.json "$TMP/$m-out/tokenizer.json" && ok "$m: the tokenizer.json is the model's" ||
+		not_ok "$m: tokenizer.json copied"
+	# The config.json written: the class and the fields from_pretrained needs.
+	python3 - "$TMP/$m-out/config.json" $D/$m/config.json >"$TMP/cmp" 2>&1 <<'PY' && ok "$m: config.json $(cat "$TMP/cmp")" || not_ok "$m: config.json" "$(cat "$TMP/cmp")"
+import json, sys
+got, orig = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+for k in ("architectures", "model_type", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+          "num_key_value_heads", "rms_norm_eps", "tie_word_embeddings", "vocab_size", "hidden_act", "bos_token_id",
+          "eos_token_id"):
+    assert got[k] == orig[k], (k, got[k], orig[k])
+theta = orig.get("rope_theta") or orig["rope_parameters"]["rope_theta"]
+assert got["rope_theta"] == theta and got["head_dim"] == orig.get("head_dim", 8), (got["rope_theta"], got["head_dim"])
+assert got["max_position_embeddings"] == min(orig["max_position_embeddings"], 4096), got["max_position_embeddings"]
+assert got["torch_dtype"] == "float32" and got["rope_scaling"] is None and got["attention_bias"] is False
+print("as the original's (%s), max_position_embeddings %d" % (got["architectures"][0], got["max_position_embeddings"]))
+PY
+	# A tied head is not written twice.
+	python3 - "$TMP/$m-out/model.safetensors" "$(grep -c '"tie_word_embeddings": true' $D/$m/config.json)" <<'PY' &&
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+names = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+assert ("lm_head.weight" in names) == (sys.argv[2] == "0"), sorted(names)
+PY
+	ok "$m: lm_head.weight written only when untied" || not_ok "$m: lm_head.weight"
+	if "$PY" -c 'import torch, transformers' 2>/dev/null; then
+		"$PY" tests/parity/hf_llama.py logprobs "$TMP/$m-out" $mids 2>"$TMP/err" | awk '{ s += $1 } END { printf "%.9g\n", s }' >"$TMP/live"
+		python3 - "$TMP/$m.s1" "$TMP/live" >"$TMP/cmp" 2>&1 <<'PY' && ok "$m live: from_pretrained loads the export, log-prob $(cat "$TMP/cmp")" || not_ok "$m live from_pretrained" "$(cat "$TMP/cmp") $(head -c 300 "$TMP/err")"
+import json, sys
+got = json.loads(open(sys.argv[1]).read())["logprob"]
+want = float(open(sys.argv[2]).read())
+print("%.9g vs sluice's %.9g" % (want, got))
+assert abs(got - want) <= 1e-5 * abs(want)
+PY
+	else
+		echo "skip: torch and transformers not importable by $PY (set SLUICE_PYTHON); the live from_pretrained check of $m not run"
+	fi
+done
+expect "--export-dtype bf16 of a Qwen3 model" 0 sluice-train-step -m "$TMP/hf-qwen3.st" --steps 0 --quiet \
+	--export-hf "$TMP/q-bf16" --export-dtype bf16
+grep -q '"torch_dtype": "bfloat16"' "$TMP/q-bf16/config.json" && "$LOGITS" "$TMP/q-bf16" 1 2 3 >/dev/null &&
+	ok "bf16: torch_dtype bfloat16, and it reads back" || not_ok "qwen3 bf16 export"
+
+# A model no transformers class expresses: refused before it is trained.
+expect_err "--export-hf of a modern-dN model (ReLU squared): refused" 1 "modern-out: cannot write: mlp relu2" \
+	sluice-train-step -m "$TMP/modern.st" --init modern-d1 --ctx 16 --steps 1 --quiet --log /dev/null \
+	--export-hf "$TMP/modern-out" "$TMP/hf-qwen3.sh/train-00000.slc"
+[ ! -e "$TMP/modern.st" ] && [ ! -e "$TMP/modern-out" ] && ok "and nothing written, not even the checkpoint" ||
+	not_ok "modern refusal wrote" "$(ls "$TMP" | grep modern)"
+
+# --- bad Llama-family directories: exit 1, naming what is wrong ---
+badq() { # NAME SRC: a copy of tests/data/SRC in $TMP/NAME
+	rm -rf "$TMP/$1"
+	cp -r $D/$2 "$TMP/$1"
+}
+badq rope3 hf-llama
+python3 - "$TMP/rope3/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.pop("rope_parameters", None)
+c["rope_theta"] = 500000.0
+c["rope_scaling"] = {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                     "original_max_position_embeddings": 128, "rope_type": "llama3"}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+expect_err "Llama 3.1's rope_scaling llama3: refused, naming it" 1 "rope3: config.json: rope_scaling: rope type \"llama3\" is not supported" \
+	sluice-eval -m "$TMP/rope3" --score "$TMP/hf-llama.ids.jsonl"
+sed -i 's/"rope_type": "llama3"/"rope_type": "default"/' "$TMP/rope3/config.json"
+sluice-eval -m "$TMP/rope3" --score -J --quiet "$TMP/hf-llama.ids.jsonl" >"$TMP/rope3.s" 2>&1 &&
+	cmp -s "$TMP/rope3.s" <(sluice-eval -m $D/hf-llama --score -J --quiet "$TMP/hf-llama.ids.jsonl") &&
+	ok "rope_theta and a default rope_scaling: the model as with rope_parameters" || not_ok "rope_theta" "$(cat "$TMP/rope3.s")"
+badq kshape hf-llama
+edit_st "$TMP/kshape/model.safetensors" 'h["model.layers.1.self_attn.k_proj.weight"]["shape"] = [8, 64]'
+expect_err "a k_proj of the wrong shape (GQA: 2 key/value heads)" 1 \
+	"kshape: tensor model.layers.1.self_attn.k_proj.weight: shape \[8, 64\], the config gives \[16, 32\]" \
+	sluice-eval -m "$TMP/kshape" --score "$TMP/hf-llama.ids.jsonl"
+badq kvheads hf-llama
+sed -i 's/"num_key_value_heads": 2/"num_key_value_heads": 4/' "$TMP/kvheads/config.json"
+expect_err "num_key_value_heads disagreeing with k_proj" 1 "tensor model.layers.0.self_attn.k_proj.weight: shape \[16, 32\], the config gives \[32, 32\]" \
+	sluice-eval -m "$TMP/kvheads" --score "$TMP/hf-llama.ids.jsonl"
+badq qnorm hf-qwen3
+edit_st "$TMP/qnorm/model.safetensors" '
+t = h.pop("model.layers.0.self_attn.q_norm.weight")
+s = t["data_offsets"][1] - t["data_offsets"][0]
+for v in h.values():
+    if isinstance(v, dict) and "data_offsets" in v and v["data_offsets"][0] >= t["data_offsets"][1]:
+        v["data_offsets"] = [v["data_offsets"][0] - s, v["data_offsets"][1] - s]
+data = data[:t["data_offsets"][0]] + data[t["data_offsets"][1]:]'
+expect_err "Qwen3 without q_norm" 1 "qnorm: tensor model.layers.0.self_attn.q_norm.weight is missing" \
+	sluice-eval -m "$TMP/qnorm" --score "$TMP/hf-qwen3.ids.jsonl"
+badq qbias hf-qwen2
+sed -i 's/"model.layers.0.self_attn.q_proj.bias": "model-0000[12]/"model.layers.0.self_attn.q_proj.biax": "model-00001/' \
+	"$TMP/qbias/model.safetensors.index.json"
+expect_err "Qwen2 without a q_proj bias" 1 "qbias: tensor model.layers.0.self_attn.q_proj.bias is missing" \
+	sluice-eval -m "$TMP/qbias" --score "$TMP/hf-qwen3.ids.jsonl"
+badq obias hf-qwen3
+sed -i 's/"attention_bias": false/"attention_bias": true/' "$TMP/obias/config.json"
+expect_err "Qwen3 with attention_bias (o_proj's too)" 1 "obias: config.json: attention_bias true" \
+	sluice-eval -m "$TMP/obias" --score "$TMP/hf-qwen3.ids.jsonl"
+badq slide hf-qwen3
+sed -i 's/"use_sliding_window": false/"use_sliding_window": true/' "$TMP/slide/config.json"
+expect_err "Qwen3 with a sliding window" 1 "slide: config.json: use_sliding_window true" \
+	sluice-eval -m "$TMP/slide" --score "$TMP/hf-qwen3.ids.jsonl"
+badq qvocab hf-qwen3
+sed -i 's/"vocab_size": 304/"vocab_size": 290/' "$TMP/qvocab/config.json"
+expect_err "a tokenizer larger than the embedding" 1 "tokenizer.json: ids up to 298 do not fit the 290 rows of the embedding" \
+	sluice-eval -m "$TMP/qvocab" --score "$TMP/hf-qwen3.ids.jsonl"
+badq tied hf-qwen3
+python3 - "$TMP/tied/model.safetensors" <<'PY'
+import json, struct, sys
+p = sys.argv[1]
+b = open(p, "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+data = bytearray(b[8 + n:])
+t = h["model.embed_tokens.weight"]
+lm = data[t["data_offsets"][0]:t["data_offsets"][1]]
+h["lm_head.weight"] = {"dtype": "F32", "shape": t["shape"], "data_offsets": [len(data), len(data) + len(lm)]}
+data += lm
+hj = json.dumps(h).encode()
+hj += b" " * (-len(hj) % 8)
+open(p, "wb").write(struct.pack("<Q", len(hj)) + hj + data)
+PY
+sluice-eval -m "$TMP/tied" --score -J --quiet "$TMP/hf-qwen3.ids.jsonl" >"$TMP/tied.s" 2>&1 &&
+	ok "a tied head saved twice, equal to the embedding: read" || not_ok "tied twice" "$(cat "$TMP/tied.s")"
+edit_st "$TMP/tied/model.safetensors" 'data = data[:-1] + bytes([data[-1] ^ 1])'
+expect_err "a tied head that differs from the embedding" 1 "tensor lm_head.weight differs from model.embed_tokens.weight, and config.json's tie_word_embeddings is true" \
+	sluice-eval -m "$TMP/tied" --score "$TMP/hf-qwen3.ids.jsonl"

@@ -1,7 +1,8 @@
 /* test_hf: Hugging Face model directories: the number conversions, the
- * config.json, generation_config.json and index parsers, and directories
- * written here and read back (names with or without "transformer.", the
- * mask buffers and a tied head saved twice accepted). */
+ * config.json, generation_config.json and index parsers (GPT-2 and the
+ * Llama family), and directories written here and read back (names with or
+ * without "transformer.", the mask buffers and a tied head saved twice
+ * accepted; Llama, Qwen2 and Qwen3 classes; options no class has refused). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,47 @@ static int parse(const char *js, model_config *c, hf_ids *ids, char *arch, char 
 	return hf_parse_config(js, strlen(js), c, ids, arch, err, 256);
 }
 
+/* The sizes of a Llama-family config.json, the object left open. */
+#define LLAMA_SIZES "\"hidden_size\": 64, \"intermediate_size\": 96, \"num_hidden_layers\": 2, " \
+	"\"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"vocab_size\": 100"
+#define LLAMA "{\"architectures\": [\"LlamaForCausalLM\"], \"max_position_embeddings\": 64, " LLAMA_SIZES
+#define QWEN3 "{\"architectures\": [\"Qwen3ForCausalLM\"], \"max_position_embeddings\": 64, " LLAMA_SIZES
+
+/* The Llama family's config.json to the model's options. */
+static void test_llama_config(void)
+{
+	model_config c;
+	hf_ids ids;
+	char arch[64], err[256];
+	/* Llama 3 as on disk: rope_theta, rope_scaling null, GQA, untied. */
+	CHECK_EQ_INT(parse(LLAMA ", \"rope_theta\": 500000.0, \"rope_scaling\": null, \"rms_norm_eps\": 1e-05, "
+			   "\"tie_word_embeddings\": false, \"attention_bias\": false, \"mlp_bias\": false, "
+			   "\"hidden_act\": \"silu\", \"bos_token_id\": 1, \"eos_token_id\": [2, 3]}",
+			   &c, &ids, arch, err), 0);
+	CHECK(!strcmp(arch, "LlamaForCausalLM"));
+	CHECK(c.family == MODEL_LLAMA && c.n_layer == 2 && c.n_embd == 64 && c.n_head == 4 && c.n_kv_head == 2);
+	CHECK(c.head_dim == 16 && c.n_ff == 96 && c.n_ctx == 64 && c.n_vocab == 100);
+	CHECK(c.norm == MODEL_RMSNORM && c.mlp == MODEL_SWIGLU && c.rope == 1 && c.rope_theta == 500000.0);
+	CHECK(c.untied == 1 && c.no_bias == 1 && c.qk_norm == 0 && c.norm_eps == 1e-5);
+	CHECK(ids.has_bos && ids.bos == 1 && ids.n_eos == 2 && ids.eos[1] == 3);
+	/* Qwen3 as transformers 5 writes it: rope_parameters, layer_types, a
+	 * sliding window unused, head_dim apart, tied; 40960 positions cut. */
+	CHECK_EQ_INT(parse("{\"architectures\": [\"Qwen3ForCausalLM\"], \"max_position_embeddings\": 40960, " LLAMA_SIZES
+			   ", \"head_dim\": 32, \"rope_parameters\": {\"rope_theta\": 1000000.0, \"rope_type\": \"default\"}, "
+			   "\"layer_types\": [\"full_attention\", \"full_attention\"], \"sliding_window\": null, "
+			   "\"use_sliding_window\": false, \"max_window_layers\": 28, \"tie_word_embeddings\": true}",
+			   &c, &ids, arch, err), 0);
+	CHECK(!strcmp(arch, "Qwen3ForCausalLM") && c.qk_norm == 1 && c.no_bias == 1 && c.untied == 0);
+	CHECK(c.head_dim == 32 && c.rope_theta == 1e6 && c.norm_eps == 1e-6 && c.n_ctx == HF_CTX_CAP);
+	/* Qwen3 without head_dim: transformers' default, 128. */
+	CHECK_EQ_INT(parse(QWEN3 "}", &c, &ids, arch, err), 0);
+	CHECK(c.head_dim == 128 && c.rope_theta == 10000 && c.untied == 1);
+	/* Qwen2: q/k/v biases, whatever attention_bias says. */
+	CHECK_EQ_INT(parse("{\"model_type\": \"qwen2\", \"max_position_embeddings\": 32768, " LLAMA_SIZES
+			   ", \"rope_scaling\": {\"rope_type\": \"default\"}}", &c, &ids, arch, err), 0);
+	CHECK(!strcmp(arch, "Qwen2ForCausalLM") && c.no_bias == 0 && c.qk_norm == 0 && c.head_dim == 16);
+}
+
 static void test_config(void)
 {
 	model_config c;
@@ -137,10 +179,21 @@ static void test_config(void)
 		{ "{\"model_type\": \"gpt2\", \"model_type\": \"gpt2\"}", "key \"model_type\" appears twice" },
 		{ "{\"model_type\": \"gpt2\"} x", "text after the object" },
 		{ "[1]", "config.json: column 1: expected an object" },
-		{ "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64, \"intermediate_size\": 128, "
-		  "\"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2, "
-		  "\"max_position_embeddings\": 64, \"vocab_size\": 100}",
-		  "architecture LlamaForCausalLM: not supported by this build" },
+		{ LLAMA ", \"rope_scaling\": {\"factor\": 8.0, \"rope_type\": \"llama3\"}}",
+		  "rope_scaling: rope type \"llama3\" is not supported" },
+		{ LLAMA ", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}", "rope type \"linear\"" },
+		{ LLAMA ", \"rope_parameters\": {\"rope_theta\": 5e5, \"rope_type\": \"yarn\"}}",
+		  "rope_parameters: rope type \"yarn\"" },
+		{ LLAMA ", \"rope_scaling\": 2}", "rope_scaling is not an object" },
+		{ LLAMA ", \"attention_bias\": true}", "attention_bias true: biases on q/k/v/o_proj" },
+		{ LLAMA ", \"mlp_bias\": true}", "mlp_bias true" },
+		{ LLAMA ", \"hidden_act\": \"gelu\"}", "hidden_act gelu" },
+		{ LLAMA ", \"rope_theta\": -1}", "rope_theta is not positive" },
+		{ LLAMA ", \"head_dim\": 7}", "even head_dim" },
+		{ QWEN3 ", \"use_sliding_window\": true}", "use_sliding_window true" },
+		{ QWEN3 ", \"layer_types\": [\"full_attention\", \"sliding_attention\"]}",
+		  "layer_types: \"sliding_attention\"" },
+		{ QWEN3 ", \"attention_bias\": true}", "attention_bias true" },
 		{ "{\"architectures\": [\"Qwen3ForCausalLM\"], \"hidden_size\": 64, \"intermediate_size\": 128, "
 		  "\"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 3, "
 		  "\"max_position_embeddings\": 64, \"vocab_size\": 100}",
@@ -337,11 +390,99 @@ static void test_roundtrip(void)
 	free(d);
 }
 
+/* Each Llama-family class written and read back bit for bit, the config
+ * unchanged; the options no class has refused before anything is written. */
+static void test_llama_roundtrip(void)
+{
+	char *d = tmpdir();
+	CHECK(d != NULL);
+	if (!d)
+		return;
+	static const struct {
+		const char *preset, *arch;
+		int no_bias;
+	} cases[] = {
+		{ "llama-d2", "LlamaForCausalLM", 1 },
+		{ "qwen3-d1", "Qwen3ForCausalLM", 1 },
+		{ "llama-d2", "Qwen2ForCausalLM", 0 },
+	};
+	char out[4200], err[512];
+	snprintf(out, sizeof(out), "%s/m", d);
+	hf_save_opts o = { .dtype = ST_F32, .ids = { .has_bos = 1, .bos = 36, .n_eos = 1, .eos = { 35 } } };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		model_config c = { .n_ctx = 24, .n_vocab = 37 };
+		CHECK_EQ_INT(model_config_preset(cases[i].preset, &c), 0);
+		c.no_bias = cases[i].no_bias;
+		c.rope_theta = 123456.5;
+		c.norm_eps = 1e-6;
+		model *m = model_new(&c, &kern_cpu);
+		model_init(m, 5);
+		CHECK_EQ_INT(hf_save_check(&c, err, sizeof(err)), 0);
+		CHECK_EQ_INT(hf_save(out, m, &o, err, sizeof(err)), 0);
+		hf_model *h = hf_open(out, err, sizeof(err));
+		if (!h)
+			fprintf(stderr, "%s: %s\n", cases[i].arch, err);
+		CHECK(h != NULL);
+		model *r = h ? hf_build(h, &kern_cpu, err, sizeof(err)) : NULL;
+		CHECK(r != NULL);
+		if (r) {
+			const model_config *rc = model_cfg(r);
+			CHECK(!strcmp(hf_arch(h), cases[i].arch));
+			CHECK(rc->family == MODEL_LLAMA && rc->n_layer == c.n_layer && rc->n_embd == c.n_embd &&
+			      rc->n_head == c.n_head && model_kv_heads(rc) == model_kv_heads(&c) &&
+			      model_head_dim(rc) == model_head_dim(&c) && model_ff(rc) == model_ff(&c));
+			CHECK(rc->n_ctx == 24 && rc->n_vocab == 37 && rc->rope_theta == 123456.5 && rc->norm_eps == 1e-6);
+			CHECK(rc->qk_norm == c.qk_norm && rc->untied == c.untied && rc->no_bias == c.no_bias);
+			CHECK(model_nparams(r) == model_nparams(m) &&
+			      !memcmp(model_params(r), model_params(m), model_nparams(m) * sizeof(float)));
+		}
+		model_free(r);
+		hf_close(h);
+		model_free(m);
+	}
+	/* No transformers class: refused, naming the option; nothing written. */
+	static const struct {
+		const char *preset;
+		int field, value;
+		const char *want;
+	} no[] = {
+		{ "modern-d1", 0, 0, "mlp relu2" },
+		{ "llama-d1", 1, MODEL_LAYERNORM, "norm layernorm" },
+		{ "llama-d1", 2, 0, "rope 0" },
+		{ "qwen3-d1", 3, 0, "qk_norm with q/k/v biases" },
+	};
+	snprintf(out, sizeof(out), "%s/refused", d);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		model_config c = { .n_ctx = 8, .n_vocab = 37 };
+		CHECK_EQ_INT(model_config_preset(no[i].preset, &c), 0);
+		if (no[i].field == 1)
+			c.norm = no[i].value;
+		else if (no[i].field == 2)
+			c.rope = 0;
+		else if (no[i].field == 3)
+			c.no_bias = 0;
+		model *m = model_new(&c, &kern_cpu);
+		err[0] = 0;
+		CHECK(hf_save_check(&c, err, sizeof(err)) < 0 && strstr(err, no[i].want));
+		err[0] = 0;
+		CHECK(hf_save(out, m, &o, err, sizeof(err)) < 0 && strstr(err, no[i].want));
+		if (!strstr(err, no[i].want))
+			fprintf(stderr, "refusal %zu: '%s', want '%s'\n", i, err, no[i].want);
+		struct stat sb;
+		CHECK(stat(out, &sb) < 0);
+		model_free(m);
+	}
+	rm_rf(d);
+	free(d);
+}
+
 int main(void)
 {
 	RUN(test_f16_exact);
 	RUN(test_bf16);
 	RUN(test_config);
+	RUN(test_llama_config);
+	RUN(test_llama_roundtrip);
 	RUN(test_index);
 	RUN(test_roundtrip);
 	CHECK_EXIT();
