@@ -618,7 +618,7 @@ static int llama_config(const struct obj *o, const struct arch *a, model_config 
 	c->head_dim = (int)l.head_dim;
 	c->n_ff = (int)l.ff;
 	/* Rotary positions have no table of positions in the weights: n_ctx
-	 * bounds the sequences (the decoding cache, the rotation's table), so a
+	 * bounds the sequences and sizes the rotation's table, so a
 	 * long-context model is read with at most HF_CTX_CAP of them. */
 	c->n_ctx = (int)(l.ctx < HF_CTX_CAP ? l.ctx : HF_CTX_CAP);
 	c->n_vocab = (int)l.vocab;

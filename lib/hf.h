@@ -34,7 +34,8 @@
  * full_attention, hidden_act other than silu.  With rotary positions the
  * weights hold no table of positions: max_position_embeddings bounds the
  * sequences only, and a model is read with at most HF_CTX_CAP of them
- * (n_ctx sizes the rotation's table and sluice-sample's key/value cache).
+ * (n_ctx sizes the rotation's table, n_ctx x head_dim numbers, and bounds
+ * what one forward pass or one decoding cache may hold).
  *
  * Writing (hf_save) makes the directory under a temporary name beside it
  * and renames it into place, so that no directory that looks finished is

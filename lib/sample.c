@@ -164,7 +164,8 @@ static int append(const sample_opts *o, sample_job *j, struct run *s, uint32_t t
 struct sample_cache {
 	const model *m;
 	int slots, weights;
-	model_cache *c;
+	int maxlen;                 /* positions a slot c holds */
+	model_cache *c;             /* NULL until a call needs it */
 };
 
 static int slots_of(const sample_opts *o)
@@ -178,8 +179,23 @@ sample_cache *sample_cache_new(const model *m, const sample_opts *o)
 	c->m = m;
 	c->slots = slots_of(o);
 	c->weights = o->weights;
-	c->c = model_cache_new(m, c->slots, model_cfg(m)->n_ctx, o->weights);
 	return c;
+}
+
+/* c's model cache with room for maxlen positions a slot: made at the first
+ * call, made again when one needs more (twice as many, up to the context,
+ * so that growing prompts remake it a few times at most). */
+static model_cache *cache_for(sample_cache *c, int maxlen)
+{
+	if (c->c && c->maxlen >= maxlen)
+		return c->c;
+	int n_ctx = model_cfg(c->m)->n_ctx;
+	if (c->c && maxlen < 2 * c->maxlen)
+		maxlen = 2 * c->maxlen < n_ctx ? 2 * c->maxlen : n_ctx;
+	model_cache_free(c->c);
+	c->c = model_cache_new(c->m, c->slots, maxlen, c->weights);
+	c->maxlen = maxlen;
+	return c->c;
 }
 
 void sample_cache_free(sample_cache *c)
@@ -209,9 +225,15 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 	}
 	/* A job's keys and values are those of its slot's positions before
 	 * its own, all written in this call: a cache kept from an earlier
-	 * call needs no clearing. */
+	 * call needs no clearing.  It holds the positions the longest prompt
+	 * and its completion reach, not the whole context (a long-context
+	 * model's would be large). */
+	size_t need = 1, max_new = (size_t)(o->max_new > 0 ? o->max_new : 0);
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].nprompt + max_new > need)
+			need = jobs[i].nprompt + max_new;
 	sample_cache *own = o->cache ? NULL : sample_cache_new(m, o);
-	model_cache *cache = (o->cache ? o->cache : own)->c;
+	model_cache *cache = cache_for(o->cache ? o->cache : own, need < (size_t)n_ctx ? (int)need : n_ctx);
 	struct run *runs = xcalloc(n ? n : 1, sizeof(*runs));
 	long *slot_job = xmalloc((size_t)S * sizeof(*slot_job));
 	size_t *cursor = xcalloc((size_t)S, sizeof(*cursor));

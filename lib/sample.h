@@ -57,8 +57,11 @@ typedef struct sample_job {
  * o->cache, it is kept from one call to the next, so that the weights are
  * packed once, not at every call.  It holds the parameters as they are
  * now (later changes to them are not seen: make a new one after training).
- * The completions are the same as without it.  sample_cache_free accepts
- * NULL. */
+ * The completions are the same as without it.  A slot holds the
+ * positions the longest prompt of a call and its completion reach, not the
+ * model's whole context: the cache is made at the first call and made
+ * again (weights packed again) when a call needs more.  sample_cache_free
+ * accepts NULL. */
 sample_cache *sample_cache_new(const model *m, const sample_opts *o);
 void sample_cache_free(sample_cache *c);
 

@@ -245,6 +245,15 @@ open(p, "wb").write(struct.pack("<Q", len(hj)) + hj + data)
 PY
 expect_err "an untied head" 1 "tensor lm_head.weight differs from wte.weight" sluice-eval -m "$TMP/untied" --score "$TMP/ids.jsonl"
 
+# A 40960-position model is read with 4096; sampling's cache holds the
+# positions a prompt and its completion reach, not those 4096: 4096 slots
+# fit in 3 GB of address space (the whole context would take 8.6 GB).
+for i in 1 2 3 4 5 6 7 8; do echo '{"tokens": [40, 41, 42, 43]}'; done >"$TMP/p8.jsonl"
+(ulimit -v 3000000 && exec sluice-sample -m $D/hf-qwen3 -t 0 -N 12 -B 4096 --no-stop-eot -J --quiet "$TMP/p8.jsonl") >"$TMP/many" 2>&1 &&
+	[ "$(grep -c '"completion_tokens": \[137, 7, 7, 147, 7, 147, 39, 119, 147, 245, 245, 245\]' "$TMP/many")" = 8 ] &&
+	ok "4096 sampling slots of a long-context model: the cache sized by what the prompts need" ||
+	not_ok "sampling slots" "$(head -c 300 "$TMP/many")"
+
 # --- the Llama family: train from the directory, export, read back ---
 for m in hf-qwen3 hf-llama; do
 	sluice-tokenize -v $D/$m --eot --drop-text -o "$TMP/$m.tok" "$TMP/shk.jsonl" 2>/dev/null

@@ -140,7 +140,9 @@ static void test_cache_across_calls(void)
 		sample_opts o = { .temperature = 1, .top_p = 1, .max_new = 12, .seed = 3, .slots = 5, .weights = w };
 		sample_job ref[3][N], j[N];
 		/* Three calls, each with a cache of its own; the second at another
-		 * seed and length, so that the slots hold other keys after it. */
+		 * seed and length, so that the slots hold other keys after it (and
+		 * the kept cache, sized by the first call's need, is made again
+		 * with more positions). */
 		for (int call = 0; call < 3; call++) {
 			sample_opts oc = o;
 			oc.seed = call == 1 ? 9 : 3;
