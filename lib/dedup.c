@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +25,60 @@ void dedup_params_default(dedup_params *p)
 
 /* ---- signing ---- */
 
-struct dedup_batch {
+struct dedup_signer {
 	dedup_params p;
 	minhash *mh;
 	int keep_shingles;
+	buf norm, scratch;
+};
+
+dedup_signer *dedup_signer_new(const dedup_params *p, int keep_shingles)
+{
+	minhash *mh = minhash_new(p->ngram, p->bands, p->rows, p->seed);
+	if (!mh)
+		return NULL;
+	dedup_signer *g = xcalloc(1, sizeof(*g));
+	g->p = *p;
+	g->mh = mh;
+	g->keep_shingles = keep_shingles;
+	return g;
+}
+
+void dedup_signer_free(dedup_signer *g)
+{
+	if (!g)
+		return;
+	minhash_free(g->mh);
+	buf_release(&g->norm);
+	buf_release(&g->scratch);
+	free(g);
+}
+
+void dedup_sign(dedup_signer *g, const uint8_t *text, size_t len, dedup_sig *sig)
+{
+	unsigned exact = g->p.norm & TEXTNORM_EXACT;
+	size_t min_words = g->p.min_words > 0 ? (size_t)g->p.min_words : 1;
+	size_t k = (size_t)g->p.bands * (size_t)g->p.rows;
+	buf_reset(&sig->shingles);
+	textnorm_apply(&g->norm, text, len, exact);
+	XXH128_hash_t h = XXH3_128bits(g->norm.data, g->norm.len);
+	sig->exact[0] = h.low64;
+	sig->exact[1] = h.high64;
+	if (g->p.norm != exact)
+		textnorm_apply(&g->norm, text, len, g->p.norm);
+	sig->words = minhash_words(g->norm.data, g->norm.len) >= min_words;
+	if (!sig->words) {
+		memset(sig->keys, 0, (size_t)g->p.bands * sizeof(uint64_t));
+		memset(sig->low8, 0, k);
+		return;
+	}
+	minhash_sign(g->mh, g->norm.data, g->norm.len, sig->keys, sig->low8, g->keep_shingles ? &sig->shingles : NULL,
+		     &g->scratch);
+}
+
+struct dedup_batch {
+	dedup_params p;
+	dedup_signer *g;
 	size_t n, cap, k;
 	buf text, ids;
 	size_t *text_off, *id_off;      /* id_off: offset + 1, 0 for none */
@@ -37,20 +86,16 @@ struct dedup_batch {
 	uint8_t *low8, *words;
 	uint32_t **shingles;
 	size_t *nshingles;
-	pthread_t *tid;
-	struct slice { dedup_batch *b; size_t lo, hi; } *slices;
-	int nthreads;
 };
 
 dedup_batch *dedup_batch_new(const dedup_params *p, int keep_shingles)
 {
-	minhash *mh = minhash_new(p->ngram, p->bands, p->rows, p->seed);
-	if (!mh)
+	dedup_signer *g = dedup_signer_new(p, keep_shingles);
+	if (!g)
 		return NULL;
 	dedup_batch *b = xcalloc(1, sizeof(*b));
 	b->p = *p;
-	b->mh = mh;
-	b->keep_shingles = keep_shingles;
+	b->g = g;
 	b->k = (size_t)p->bands * (size_t)p->rows;
 	return b;
 }
@@ -69,12 +114,11 @@ void dedup_batch_free(dedup_batch *b)
 	if (!b)
 		return;
 	batch_clear(b);
-	minhash_free(b->mh);
+	dedup_signer_free(b->g);
 	buf_release(&b->text);
 	buf_release(&b->ids);
 	free(b->text_off); free(b->id_off); free(b->recno); free(b->length); free(b->exact);
 	free(b->keys); free(b->low8); free(b->words); free(b->shingles); free(b->nshingles);
-	free(b->tid); free(b->slices);
 	free(b);
 }
 
@@ -113,82 +157,26 @@ void dedup_batch_add(dedup_batch *b, const uint8_t *text, size_t len, const char
 size_t dedup_batch_count(const dedup_batch *b) { return b->n; }
 size_t dedup_batch_bytes(const dedup_batch *b) { return b->text.len; }
 
-static void sign_range(dedup_batch *b, size_t lo, size_t hi)
+void dedup_batch_sign(dedup_batch *b)
 {
-	buf norm = { 0 }, sh = { 0 }, scratch = { 0 };
-	unsigned exact = b->p.norm & TEXTNORM_EXACT;
-	size_t min_words = b->p.min_words > 0 ? (size_t)b->p.min_words : 1;
-	for (size_t i = lo; i < hi; i++) {
-		const uint8_t *t = b->text.data + b->text_off[i];
-		size_t len = b->text_off[i + 1] - b->text_off[i];
-		textnorm_apply(&norm, t, len, exact);
-		XXH128_hash_t h = XXH3_128bits(norm.data, norm.len);
-		b->exact[2 * i] = h.low64;
-		b->exact[2 * i + 1] = h.high64;
-		if (b->p.norm != exact)
-			textnorm_apply(&norm, t, len, b->p.norm);
-		uint64_t *keys = b->keys + i * (size_t)b->p.bands;
-		uint8_t *low8 = b->low8 + i * b->k;
-		b->words[i] = minhash_words(norm.data, norm.len) >= min_words;
-		if (!b->words[i]) {
-			memset(keys, 0, (size_t)b->p.bands * sizeof(uint64_t));
-			memset(low8, 0, b->k);
-			continue;
-		}
-		size_t nsh = minhash_sign(b->mh, norm.data, norm.len, keys, low8, b->keep_shingles ? &sh : NULL, &scratch);
-		if (b->keep_shingles && nsh) {
-			b->nshingles[i] = sh.len / sizeof(uint32_t);
-			b->shingles[i] = xmalloc(sh.len);
-			memcpy(b->shingles[i], sh.data, sh.len);
+	dedup_sig sig = { 0 };
+	for (size_t i = 0; i < b->n; i++) {
+		sig.keys = b->keys + i * (size_t)b->p.bands;
+		sig.low8 = b->low8 + i * b->k;
+		dedup_sign(b->g, b->text.data + b->text_off[i], b->text_off[i + 1] - b->text_off[i], &sig);
+		b->exact[2 * i] = sig.exact[0];
+		b->exact[2 * i + 1] = sig.exact[1];
+		b->words[i] = (uint8_t)sig.words;
+		free(b->shingles[i]);
+		b->shingles[i] = NULL;
+		b->nshingles[i] = 0;
+		if (sig.shingles.len) {
+			b->nshingles[i] = sig.shingles.len / sizeof(uint32_t);
+			b->shingles[i] = xmalloc(sig.shingles.len);
+			memcpy(b->shingles[i], sig.shingles.data, sig.shingles.len);
 		}
 	}
-	buf_release(&norm);
-	buf_release(&sh);
-	buf_release(&scratch);
-}
-
-static void *sign_thread(void *arg)
-{
-	struct slice *s = arg;
-	sign_range(s->b, s->lo, s->hi);
-	return NULL;
-}
-
-int dedup_batch_sign(dedup_batch *b, int threads)
-{
-	if (b->n == 0)
-		return 0;
-	b->text_off[b->n] = b->text.len;
-	if (threads <= 1) {
-		sign_range(b, 0, b->n);
-		return 0;
-	}
-	b->tid = xrealloc(b->tid, (size_t)threads * sizeof(pthread_t));
-	b->slices = xrealloc(b->slices, (size_t)threads * sizeof(struct slice));
-	b->nthreads = 0;
-	for (int t = 0; t < threads; t++) {
-		/* Slices of equal text bytes, not of equal document counts. */
-		struct slice *s = &b->slices[t];
-		s->b = b;
-		s->lo = t == 0 ? 0 : b->slices[t - 1].hi;
-		size_t goal = b->text.len / (size_t)threads * (size_t)(t + 1);
-		s->hi = s->lo;
-		while (s->hi < b->n && (t == threads - 1 || b->text_off[s->hi] < goal))
-			s->hi++;
-		if (pthread_create(&b->tid[t], NULL, sign_thread, s) != 0) {
-			dedup_batch_wait(b);
-			return -1;
-		}
-		b->nthreads++;
-	}
-	return 0;
-}
-
-void dedup_batch_wait(dedup_batch *b)
-{
-	for (int t = 0; t < b->nthreads; t++)
-		pthread_join(b->tid[t], NULL);
-	b->nthreads = 0;
+	buf_release(&sig.shingles);
 }
 
 /* ---- the set ---- */
@@ -336,6 +324,15 @@ void dedup_set_add_batch(dedup_set *s, dedup_batch *b, uint32_t shard, int index
 			(uint8_t)((b->words[i] ? F_WORDS : 0) | (indexed ? F_INDEXED : 0)), b->shingles[i], b->nshingles[i]);
 	}
 	batch_clear(b);
+}
+
+void dedup_set_add_sig(dedup_set *s, uint32_t shard, uint64_t recno, const char *id, size_t idlen,
+		       uint64_t length, const dedup_sig *sig)
+{
+	set_reserve(s, 1);
+	set_add(s, shard, recno, id, id ? idlen : 0, length, sig->exact, sig->keys, sig->low8,
+		(uint8_t)(sig->words ? F_WORDS : 0), (const uint32_t *)sig->shingles.data,
+		sig->shingles.len / sizeof(uint32_t));
 }
 
 const char *dedup_set_doc_name(dedup_set *s, uint32_t doc)

@@ -1,6 +1,6 @@
 /* dedup.h: exact and near-duplicate detection over a set of documents.
  *
- * A document is signed (dedup_batch) from its text: the XXH3-128 hash of
+ * A document is signed (dedup_sign, or dedup_batch) from its text: the XXH3-128 hash of
  * its text under the normalisation steps that cannot merge different
  * content (TEXTNORM_EXACT of the chosen ones: case, white space, Unicode
  * composition) for exact duplicates, and a MinHash signature (minhash.h)
@@ -32,7 +32,7 @@
  * Signature files and indexes are sluice record streams, one record per
  * document (see sluice-dedup(1)); dedup_sigfile_* read and write them.
  *
- * Ownership: the caller owns every batch, set and writer it creates and
+ * Ownership: the caller owns every signer, batch, set and writer it creates and
  * frees it with the matching _free()/_close(); strings returned point into
  * the set and live as long as it does. */
 #ifndef SLUICE_DEDUP_H
@@ -62,9 +62,31 @@ enum { DEDUP_KEPT = 0, DEDUP_EXACT = 1, DEDUP_NEAR = 2 };
 
 /* ---- signing ---- */
 
+/* A signer signs one document at a time, on the calling thread; one per
+ * thread signs in parallel (its MinHash tables and scratch are its own). */
+typedef struct dedup_signer dedup_signer;
+
+/* A document's signature as dedup_sign() writes it.  keys and low8 are the
+ * caller's arrays of bands and bands * rows entries; shingles is reused
+ * from call to call (buf_release() it at the end). */
+typedef struct dedup_sig {
+	uint64_t exact[2];      /* XXH3-128 of the exactly normalised text */
+	uint64_t *keys;         /* LSH band keys, zero for too few words */
+	uint8_t *low8;          /* low bytes of the MinHash values, likewise */
+	int words;              /* enough words for the near-duplicate search */
+	buf shingles;           /* with keep_shingles and words: sorted uint32_t shingle hashes */
+} dedup_sig;
+
+/* NULL for parameters MinHash refuses (minhash_new). keep_shingles: also
+ * keep each document's shingle set (for --verify). */
+dedup_signer *dedup_signer_new(const dedup_params *p, int keep_shingles);
+void dedup_signer_free(dedup_signer *g);               /* accepts NULL */
+void dedup_sign(dedup_signer *g, const uint8_t *text, size_t len, dedup_sig *sig);
+
+/* A batch: documents added, then signed together on the calling thread,
+ * then moved into a set (dedup_set_add_batch). */
 typedef struct dedup_batch dedup_batch;
 
-/* keep_shingles: also keep each document's shingle set (for --verify). */
 dedup_batch *dedup_batch_new(const dedup_params *p, int keep_shingles);
 void dedup_batch_free(dedup_batch *b);                 /* accepts NULL */
 /* Add a document: its text, its id (NULL if none), its record number. */
@@ -72,11 +94,7 @@ void dedup_batch_add(dedup_batch *b, const uint8_t *text, size_t len, const char
 		     uint64_t recno);
 size_t dedup_batch_count(const dedup_batch *b);
 size_t dedup_batch_bytes(const dedup_batch *b);       /* text bytes held */
-/* Sign every document added.  With threads > 1 this starts that many
- * threads and returns at once, and dedup_batch_wait() joins them; with 1
- * it signs before returning.  Returns 0, or -1 if threads cannot start. */
-int dedup_batch_sign(dedup_batch *b, int threads) MUST_CHECK;
-void dedup_batch_wait(dedup_batch *b);
+void dedup_batch_sign(dedup_batch *b);                /* sign every document added */
 
 /* ---- the set ---- */
 
@@ -97,6 +115,10 @@ uint64_t dedup_set_shard_count(const dedup_set *s, uint32_t shard);
 /* Move a signed batch's documents into the set under shard (the batch is
  * cleared).  indexed: they come from an index (kept by an earlier run). */
 void dedup_set_add_batch(dedup_set *s, dedup_batch *b, uint32_t shard, int indexed);
+/* Add one signed document (this run's, not from an index): its shard,
+ * record number, id (NULL if none), text length in bytes and signature. */
+void dedup_set_add_sig(dedup_set *s, uint32_t shard, uint64_t recno, const char *id, size_t idlen,
+		       uint64_t length, const dedup_sig *sig);
 size_t dedup_set_count(const dedup_set *s);
 
 typedef struct dedup_cluster_opts {

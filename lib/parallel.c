@@ -6,8 +6,10 @@
 #include "parallel.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -16,6 +18,7 @@ enum { FREE, QUEUED, WORKING, DONE };
 struct batch {
 	rec **recs;
 	int *status;
+	unsigned char *slots;   /* cap slots of par.slot_stride bytes */
 	size_t n, cap, bytes;
 	int state;
 };
@@ -25,6 +28,9 @@ struct par {
 	par_work_fn work;
 	par_emit_fn emit;
 	void *ctx;
+	size_t slot_size, slot_stride;
+	par_slot_fn slot_free;
+	unsigned char *slot1;   /* the one slot with one thread */
 	struct batch *ring;
 	size_t nring, fill, next_work, next_emit;
 	pthread_t *tids;
@@ -37,6 +43,18 @@ struct worker_arg {
 	par *p;
 	int id;
 };
+
+static void *slot_at(const par *p, const struct batch *b, size_t i)
+{
+	return p->slot_size ? b->slots + i * p->slot_stride : NULL;
+}
+
+static void release_slots(par *p, unsigned char *slots, size_t n)
+{
+	for (size_t i = 0; p->slot_free && slots && i < n; i++)
+		p->slot_free(slots + i * p->slot_stride);
+	free(slots);
+}
 
 static void *worker_main(void *arg)
 {
@@ -55,7 +73,7 @@ static void *worker_main(void *arg)
 		b->state = WORKING;
 		pthread_mutex_unlock(&p->mu);
 		for (size_t i = 0; i < b->n; i++)
-			b->status[i] = p->work(p->ctx, id, b->recs[i]);
+			b->status[i] = p->work(p->ctx, id, b->recs[i], slot_at(p, b, i));
 		pthread_mutex_lock(&p->mu);
 		b->state = DONE;
 		pthread_cond_broadcast(&p->done);
@@ -76,6 +94,7 @@ static void stop_threads(par *p, int n)
 	for (size_t i = 0; i < p->nring; i++) {
 		for (size_t k = 0; k < p->ring[i].cap; k++)
 			rec_free(p->ring[i].recs[k]);
+		release_slots(p, p->ring[i].slots, p->ring[i].cap);
 		free(p->ring[i].recs);
 		free(p->ring[i].status);
 	}
@@ -90,11 +109,24 @@ static void stop_threads(par *p, int n)
 
 par *par_new(int threads, par_work_fn work, par_emit_fn emit, void *ctx)
 {
+	return par_new_slots(threads, 0, NULL, work, emit, ctx);
+}
+
+par *par_new_slots(int threads, size_t slot_size, par_slot_fn slot_free, par_work_fn work, par_emit_fn emit,
+		   void *ctx)
+{
 	par *p = xcalloc(1, sizeof(*p));
 	p->threads = threads < 1 ? 1 : threads;
 	p->work = work;
 	p->emit = emit;
 	p->ctx = ctx;
+	p->slot_size = slot_size;
+	p->slot_free = slot_free;
+	/* Each slot aligned as malloc aligns, whatever the caller keeps in it. */
+	size_t align = _Alignof(max_align_t);
+	p->slot_stride = (slot_size + align - 1) / align * align;
+	if (slot_size)
+		p->slot1 = xcalloc(1, p->slot_stride);
 	if (p->threads == 1)
 		return p;
 	p->nring = 2 * (size_t)p->threads + 1;
@@ -128,7 +160,7 @@ static void emit_oldest(par *p)
 		pthread_cond_wait(&p->done, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 	for (size_t i = 0; i < b->n && !p->failed; i++)
-		if (p->emit(p->ctx, b->recs[i], b->status[i]) < 0)
+		if (p->emit(p->ctx, b->recs[i], b->status[i], slot_at(p, b, i)) < 0)
 			p->failed = 1;
 	pthread_mutex_lock(&p->mu);
 	b->n = 0;
@@ -153,8 +185,8 @@ int par_push(par *p, rec *r)
 	if (p->failed)
 		return -1;
 	if (p->threads == 1) {
-		int status = p->work(p->ctx, 0, r);
-		if (p->emit(p->ctx, r, status) < 0)
+		int status = p->work(p->ctx, 0, r, p->slot1);
+		if (p->emit(p->ctx, r, status, p->slot1) < 0)
 			p->failed = 1;
 		return p->failed ? -1 : 0;
 	}
@@ -163,6 +195,10 @@ int par_push(par *p, rec *r)
 		size_t cap = b->cap ? 2 * b->cap : 64;
 		b->recs = xrealloc(b->recs, cap * sizeof(*b->recs));
 		b->status = xrealloc(b->status, cap * sizeof(*b->status));
+		if (p->slot_size) {
+			b->slots = xrealloc(b->slots, cap * p->slot_stride);
+			memset(b->slots + b->cap * p->slot_stride, 0, (cap - b->cap) * p->slot_stride);
+		}
 		for (size_t i = b->cap; i < cap; i++)
 			b->recs[i] = rec_new();
 		b->cap = cap;
@@ -195,5 +231,6 @@ void par_free(par *p)
 		return;
 	if (p->threads > 1)
 		stop_threads(p, p->threads);
+	release_slots(p, p->slot1, 1);
 	free(p);
 }

@@ -15,6 +15,7 @@
 #include "output.h"
 #include "json.h"
 #include "minhash.h"
+#include "parallel.h"
 #include "record.h"
 #include "stream.h"
 #include "textnorm.h"
@@ -29,10 +30,6 @@ enum {
 
 /* The Jaccard similarity at which --verify joins and drops by default. */
 #define DEFAULT_THRESHOLD 0.9
-
-/* Documents signed per batch: enough text to share among threads. */
-#define BATCH_BYTES (8u << 20)
-#define BATCH_DOCS 16384
 
 struct args {
 	cli_common co;
@@ -85,7 +82,8 @@ static void usage(FILE *f)
 "      --apply DROPS      drop the records DROPS lists for this shard\n"
 "      --shard NAME       shard name of the input (default: the file name as given)\n"
 "General:\n"
-"  -j, --threads N        signing threads (default 1)\n"
+"  -j, --threads N        signing threads beside the reader (default 1: the reader\n"
+"                         signs); the output does not depend on it\n"
 "      --input-format F   auto (default), records, jsonl or text\n"
 "      --stats FILE       write the summary counts as JSON to FILE\n"
 "      --progress         show a progress line even when stderr is not a terminal\n"
@@ -309,39 +307,62 @@ static const char *doc_id(const rec *r, char *num, size_t numlen, size_t *len)
 	return NULL;
 }
 
-struct signer {
+/* Signing on the parallel map: workers sign each record's text into its
+ * slot; emit() adds the signatures to the set in input order. */
+enum { SIGNED = 0, NO_TEXT = 1 };
+
+struct signing {
+	const struct args *a;
 	dedup_set *set;
-	dedup_batch *cur, *prev;
-	uint32_t prev_shard;
-	int pending, threads;
+	dedup_signer **g;       /* one per worker */
+	cli_counts *counts;
+	size_t bands, k;
+	uint32_t shard;
+	uint64_t recno;         /* the last record emitted, in shard */
 };
 
-static int signer_submit(struct signer *g, uint32_t shard)
+/* A slot: the signature, its keys and low bytes behind it. */
+struct sig_slot {
+	dedup_sig sig;
+};
+
+static void slot_arrays(const struct signing *sg, struct sig_slot *sl)
 {
-	if (dedup_batch_count(g->cur) && dedup_batch_sign(g->cur, g->threads) < 0) {
-		cli_error(NULL, "cannot start threads: %s", strerror(errno));
-		return -1;
+	sl->sig.keys = (uint64_t *)(sl + 1);
+	sl->sig.low8 = (uint8_t *)(sl->sig.keys + sg->bands);
+}
+
+static int sign_record(void *ctx, int worker, rec *r, void *slot)
+{
+	struct signing *sg = ctx;
+	const rec_field *t = rec_get(r, sg->a->field);
+	if (!t || t->type != REC_STR)
+		return NO_TEXT;
+	slot_arrays(sg, slot);
+	dedup_sign(sg->g[worker], t->val, t->len, &((struct sig_slot *)slot)->sig);
+	return SIGNED;
+}
+
+static int add_record(void *ctx, rec *r, int status, void *slot)
+{
+	struct signing *sg = ctx;
+	sg->recno++;
+	if (status == NO_TEXT) {
+		cli_counts_add(sg->counts, "no_text", 1);
+		return 0;
 	}
-	if (g->pending) {
-		dedup_batch_wait(g->prev);
-		dedup_set_add_batch(g->set, g->prev, g->prev_shard, 0);
-	}
-	dedup_batch *t = g->prev;
-	g->prev = g->cur;
-	g->cur = t;
-	g->prev_shard = shard;
-	g->pending = 1;
+	char num[32];
+	size_t idlen = 0;
+	const char *id = doc_id(r, num, sizeof(num), &idlen);
+	slot_arrays(sg, slot);
+	dedup_set_add_sig(sg->set, sg->shard, sg->recno, id, idlen, rec_get(r, sg->a->field)->len,
+			  &((struct sig_slot *)slot)->sig);
 	return 0;
 }
 
-static int signer_finish(struct signer *g, uint32_t shard)
+static void free_slot(void *slot)
 {
-	if (signer_submit(g, shard) < 0)
-		return -1;
-	dedup_batch_wait(g->prev);
-	dedup_set_add_batch(g->set, g->prev, g->prev_shard, 0);
-	g->pending = 0;
-	return 0;
+	buf_release(&((struct sig_slot *)slot)->sig.shingles);
 }
 
 static const char *shard_name(const struct args *a, const char *file)
@@ -377,15 +398,19 @@ static int is_regular(const char *path)
 static int sign_inputs(const struct args *a, char **files, int nfiles, dedup_set *set, char **spools,
 		       cli_counts *counts, cli_progress *prog)
 {
-	struct signer g = { set, dedup_batch_new(&a->p, a->verify), dedup_batch_new(&a->p, a->verify), 0, 0,
-			    a->co.threads };
+	int threads = a->co.threads;
+	struct signing sg = { a, set, xcalloc((size_t)threads, sizeof(dedup_signer *)), counts,
+			      (size_t)a->p.bands, (size_t)a->p.bands * (size_t)a->p.rows, 0, 0 };
 	rec *r = rec_new();
 	int ret = 0;
 	uint64_t all = 0;
-	if (!g.cur || !g.prev) {
-		cli_error(NULL, "bad MinHash parameters");
-		ret = -1;
-	}
+	for (int w = 0; w < threads; w++)
+		if (!(sg.g[w] = dedup_signer_new(&a->p, a->verify)) && ret == 0) {
+			cli_error(NULL, "bad MinHash parameters");
+			ret = -1;
+		}
+	par *p = par_new_slots(threads, sizeof(struct sig_slot) + sg.bands * sizeof(uint64_t) + sg.k, free_slot,
+			       sign_record, add_record, &sg);
 	for (int i = 0; i < nfiles && ret == 0; i++) {
 		input *in = cli_input_open(files[i], a->co.in_fmt);
 		if (!in) {
@@ -396,6 +421,8 @@ static int sign_inputs(const struct args *a, char **files, int nfiles, dedup_set
 		uint64_t recno = dedup_set_shard_count(set, shard);
 		if (recno == UINT64_MAX)
 			recno = 0; /* --shard NAME over several files numbers them on */
+		sg.shard = shard;
+		sg.recno = recno;
 		stream_writer *sw = NULL;
 		int sfd = -1;
 		if (spools && !is_regular(files[i])) {
@@ -408,7 +435,6 @@ static int sign_inputs(const struct args *a, char **files, int nfiles, dedup_set
 			sw = stream_writer_open(sfd, &(stream_writer_opts){ 1, STREAM_BLOCK_DEFAULT, 1, 0 });
 		}
 		int got;
-		char num[32];
 		while ((got = input_read(in, r)) == 1) {
 			recno++;
 			all++;
@@ -423,16 +449,7 @@ static int sign_inputs(const struct args *a, char **files, int nfiles, dedup_set
 				got = -2;
 				break;
 			}
-			const rec_field *t = rec_get(r, a->field);
-			if (!t || t->type != REC_STR) {
-				cli_counts_add(counts, "no_text", 1);
-				continue;
-			}
-			size_t idlen = 0;
-			const char *id = doc_id(r, num, sizeof(num), &idlen);
-			dedup_batch_add(g.cur, t->val, t->len, id, idlen, recno);
-			if ((dedup_batch_bytes(g.cur) >= BATCH_BYTES || dedup_batch_count(g.cur) >= BATCH_DOCS) &&
-			    signer_submit(&g, shard) < 0) {
+			if (par_push(p, r) < 0) {
 				got = -2;
 				break;
 			}
@@ -440,7 +457,8 @@ static int sign_inputs(const struct args *a, char **files, int nfiles, dedup_set
 		}
 		if (got == -1)
 			cli_error(input_path(in), "%s", input_error(in));
-		if (got < 0 || signer_finish(&g, shard) < 0)
+		/* The next input is another shard: its records are numbered anew. */
+		if (got < 0 || par_finish(p) < 0)
 			ret = -1;
 		dedup_set_shard_records(set, shard, recno);
 		if (sw && stream_writer_close(sw) < 0 && ret == 0) {
@@ -451,12 +469,12 @@ static int sign_inputs(const struct args *a, char **files, int nfiles, dedup_set
 			close(sfd);
 		input_close(in);
 	}
-	if (ret < 0 && g.pending)
-		dedup_batch_wait(g.prev);
+	par_free(p);
 	cli_counts_add(counts, "records", all);
 	rec_free(r);
-	dedup_batch_free(g.cur);
-	dedup_batch_free(g.prev);
+	for (int w = 0; w < threads; w++)
+		dedup_signer_free(sg.g[w]);
+	free(sg.g);
 	return ret;
 }
 

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "input.h"
 #include "json.h"
 #include "output.h"
+#include "parallel.h"
 #include "record.h"
 #include "rules.h"
 #include "stream.h"
@@ -56,7 +56,8 @@ static void usage(FILE *f)
 "      --reward           drop nothing; add reward and reward_NAME fields\n"
 "      --explain          print every rule's value for every record on stderr\n"
 "      --stats FILE       write the summary counts to FILE as JSON\n"
-"  -j, --threads N        worker threads (default 1); output stays in input order\n"
+"  -j, --threads N        threads applying the rules beside the reader (default 1:\n"
+"                         the reader applies them); output stays in input order\n"
 "  -f, --force            write binary even to a terminal\n"
 "Input:\n"
 "      --input-format F   auto (default), records, jsonl or text\n"
@@ -220,36 +221,19 @@ static int build_rules(const struct args *a, rules *rs, decon **dc)
 	return 0;
 }
 
-/* ---- batches, applied by worker threads, written in order ---- */
+/* ---- the rules applied on the parallel map, records written in order ---- */
 
-#define BATCH_RECORDS 2048
-#define BATCH_BYTES (8u << 20)
-
-struct batch {
-	rec **r;
-	int *drop;
-	long *rule;
-	double *value;
-	buf *explain;
-	size_t n, cap;
-	uint64_t first;    /* record number of r[0], from 1 */
+/* What a worker finds for a record beside keep or drop. */
+struct verdict {
+	long rule;              /* the rule that dropped it, -1 for none */
+	double value;           /* that rule's value */
+	buf explain;            /* with --explain: every rule's value */
 };
 
-struct worker {
-	pthread_t th;
-	const struct args *a;
-	const rules *rs;
-	rules_eval *e;
-	struct batch *b;
-	size_t k, stride;
-};
-
-static void explain(buf *out, const rules *rs, const rules_eval *e, uint64_t recno, int dropped)
+static void explain(buf *out, const rules *rs, const rules_eval *e)
 {
 	char tmp[128];
 	double v;
-	snprintf(tmp, sizeof(tmp), "record %llu: %s", (unsigned long long)recno, dropped ? "dropped" : "kept");
-	buf_adds(out, tmp);
 	int shown = 0;
 	for (size_t i = 0; i < rules_count(rs); i++) {
 		if (!rules_eval_done(e, i))
@@ -262,55 +246,9 @@ static void explain(buf *out, const rules *rs, const rules_eval *e, uint64_t rec
 	buf_addc(out, '\n');
 }
 
-static void *work(void *arg)
+static void free_verdict(void *slot)
 {
-	struct worker *w = arg;
-	struct batch *b = w->b;
-	int mode = (w->a->explain ? RULES_EVAL_ALL : 0) | (w->a->reward ? RULES_REWARD : 0);
-	for (size_t i = w->k; i < b->n; i += w->stride) {
-		b->drop[i] = rules_apply(w->e, b->r[i], mode);
-		b->rule[i] = rules_eval_dropped_by(w->e, &b->value[i]);
-		if (w->a->explain) {
-			buf_reset(&b->explain[i]);
-			explain(&b->explain[i], w->rs, w->e, b->first + i, b->drop[i]);
-		}
-	}
-	return NULL;
-}
-
-static void batch_grow(struct batch *b)
-{
-	if (b->n < b->cap)
-		return;
-	size_t cap = b->cap ? 2 * b->cap : 256;
-	b->r = xrealloc(b->r, cap * sizeof(*b->r));
-	b->drop = xrealloc(b->drop, cap * sizeof(*b->drop));
-	b->rule = xrealloc(b->rule, cap * sizeof(*b->rule));
-	b->value = xrealloc(b->value, cap * sizeof(*b->value));
-	b->explain = xrealloc(b->explain, cap * sizeof(*b->explain));
-	for (size_t i = b->cap; i < cap; i++) {
-		b->r[i] = rec_new();
-		memset(&b->explain[i], 0, sizeof(buf));
-	}
-	b->cap = cap;
-}
-
-static void run_batch(struct worker *ws, int nw, struct batch *b)
-{
-	for (int k = 0; k < nw; k++)
-		ws[k].b = b;
-	int started = 1;
-	for (int k = 1; k < nw && (size_t)k < b->n; k++, started++)
-		if (pthread_create(&ws[k].th, NULL, work, &ws[k]) != 0)
-			break;
-	/* Threads that could not start leave their share to this one. */
-	for (int k = started; k < nw; k++) {
-		ws[k].b = b;
-		work(&ws[k]);
-	}
-	work(&ws[0]);
-	for (int k = 1; k < started; k++)
-		pthread_join(ws[k].th, NULL);
+	buf_release(&((struct verdict *)slot)->explain);
 }
 
 /* ---- main ---- */
@@ -327,6 +265,10 @@ struct state {
 	double reward_sum;
 	buf meta;              /* the first input's header metadata, written on */
 	int meta_set;
+	rules_eval **evals;    /* one per worker */
+	input_format fmt;      /* the first input's */
+	uint64_t recno;        /* the last record emitted */
+	int ret;               /* why emit() stopped: an exit status */
 };
 
 /* Records out: asked for, or the first input's format. */
@@ -356,65 +298,91 @@ static int take_meta(struct state *st, input *in, input_format fmt)
 	return 0;
 }
 
-static int flush_batch(struct state *st, struct batch *b, input_format fmt)
+static int apply_rules(void *ctx, int worker, rec *r, void *slot)
+{
+	struct state *st = ctx;
+	struct verdict *v = slot;
+	rules_eval *e = st->evals[worker];
+	int drop = rules_apply(e, r, (st->a->explain ? RULES_EVAL_ALL : 0) | (st->a->reward ? RULES_REWARD : 0));
+	v->rule = rules_eval_dropped_by(e, &v->value);
+	if (st->a->explain) {
+		buf_reset(&v->explain);
+		explain(&v->explain, st->rs, e);
+	}
+	return drop;
+}
+
+static int open_outputs(struct state *st)
+{
+	output_format of = out_records(st, st->fmt) ? OUTPUT_RECORDS : OUTPUT_JSONL;
+	int ret = 0;
+	if (!(st->out = output_open(st->a->co.output, of, NULL, st->a->co.force, &ret)))
+		return ret;
+	if (st->a->rejects && !(st->rej = output_open(st->a->rejects, of, NULL, st->a->co.force, &ret)))
+		return ret;
+	st->opened = 1;
+	if (output_set_meta(st->out, (const char *)st->meta.data, st->meta.len) < 0 ||
+	    (st->rej && output_set_meta(st->rej, (const char *)st->meta.data, st->meta.len) < 0))
+		return EXIT_DATA;
+	return 0;
+}
+
+/* Write one record where it goes and count it.  Returns 0, or an exit
+ * status after a message. */
+static int write_record(struct state *st, rec *r, int drop, const struct verdict *v)
 {
 	if (!st->opened) {
-		output_format of = out_records(st, fmt) ? OUTPUT_RECORDS : OUTPUT_JSONL;
-		int ret = 0;
-		if (!(st->out = output_open(st->a->co.output, of, NULL, st->a->co.force, &ret)))
+		int ret = open_outputs(st);
+		if (ret)
 			return ret;
-		if (st->a->rejects && !(st->rej = output_open(st->a->rejects, of, NULL, st->a->co.force, &ret)))
-			return ret;
-		st->opened = 1;
-		if (output_set_meta(st->out, (const char *)st->meta.data, st->meta.len) < 0 ||
-		    (st->rej && output_set_meta(st->rej, (const char *)st->meta.data, st->meta.len) < 0))
+	}
+	uint64_t recno = ++st->recno;
+	st->records++;
+	if (st->a->explain) {
+		fprintf(stderr, "record %llu: %s", (unsigned long long)recno, drop ? "dropped" : "kept");
+		fwrite(v->explain.data, 1, v->explain.len, stderr);
+	}
+	char where[64];
+	snprintf(where, sizeof(where), "record %llu", (unsigned long long)recno);
+	if (!drop) {
+		st->kept++;
+		double rw;
+		if (st->a->reward && rec_get_double(r, "reward", &rw) == 0)
+			st->reward_sum += rw;
+		const rec_field *f = rec_get(r, "flags");
+		for (size_t k = 0; f && k < rules_count(st->rs); k++) {
+			/* count each flagged rule */
+			const char *nm = rules_name(st->rs, k);
+			size_t nl = strlen(nm);
+			for (size_t p = 0; p + nl <= f->len; p++)
+				if ((p == 0 || f->val[p - 1] == ',') && memcmp(f->val + p, nm, nl) == 0 &&
+				    (p + nl == f->len || f->val[p + nl] == ',')) {
+					st->fired[k]++;
+					break;
+				}
+		}
+		return output_write(st->out, r, where) < 0 ? EXIT_DATA : 0;
+	}
+	st->dropped++;
+	if (v->rule >= 0)
+		st->drops[v->rule]++;
+	if (st->a->rejects) {
+		const char *nm = v->rule >= 0 ? rules_name(st->rs, (size_t)v->rule) : "error";
+		if (rec_set_str(r, "reject_rule", nm, strlen(nm)) < 0 || rec_set_float(r, "reject_value", v->value) < 0) {
+			cli_error(NULL, "record %llu: too large to mark as rejected", (unsigned long long)recno);
+			return EXIT_DATA;
+		}
+		if (output_write(st->rej, r, where) < 0)
 			return EXIT_DATA;
 	}
-	for (size_t i = 0; i < b->n; i++) {
-		st->records++;
-		if (st->a->explain)
-			fwrite(b->explain[i].data, 1, b->explain[i].len, stderr);
-		if (!b->drop[i]) {
-			st->kept++;
-			double rw;
-			if (st->a->reward && rec_get_double(b->r[i], "reward", &rw) == 0)
-				st->reward_sum += rw;
-			const rec_field *f = rec_get(b->r[i], "flags");
-			for (size_t k = 0; f && k < rules_count(st->rs); k++) {
-				/* count each flagged rule */
-				const char *nm = rules_name(st->rs, k);
-				size_t nl = strlen(nm);
-				for (size_t p = 0; p + nl <= f->len; p++)
-					if ((p == 0 || f->val[p - 1] == ',') && memcmp(f->val + p, nm, nl) == 0 &&
-					    (p + nl == f->len || f->val[p + nl] == ',')) {
-						st->fired[k]++;
-						break;
-					}
-			}
-			char where[64];
-			snprintf(where, sizeof(where), "record %llu", (unsigned long long)(b->first + i));
-			if (output_write(st->out, b->r[i], where) < 0)
-				return EXIT_DATA;
-			continue;
-		}
-		st->dropped++;
-		if (b->rule[i] >= 0)
-			st->drops[b->rule[i]]++;
-		if (st->a->rejects) {
-			const char *nm = b->rule[i] >= 0 ? rules_name(st->rs, (size_t)b->rule[i]) : "error";
-			if (rec_set_str(b->r[i], "reject_rule", nm, strlen(nm)) < 0 ||
-			    rec_set_float(b->r[i], "reject_value", b->value[i]) < 0) {
-				cli_error(NULL, "record %llu: too large to mark as rejected",
-					  (unsigned long long)(b->first + i));
-				return EXIT_DATA;
-			}
-			char where[64];
-			snprintf(where, sizeof(where), "record %llu", (unsigned long long)(b->first + i));
-			if (output_write(st->rej, b->r[i], where) < 0)
-				return EXIT_DATA;
-		}
-	}
 	return 0;
+}
+
+static int emit_record(void *ctx, rec *r, int drop, void *slot)
+{
+	struct state *st = ctx;
+	st->ret = write_record(st, r, drop, slot);
+	return st->ret ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -426,8 +394,7 @@ int main(int argc, char **argv)
 		return ret;
 	rules *rs = rules_new();
 	decon *dc = NULL;
-	struct worker *ws = NULL;
-	struct batch b = { 0 };
+	par *p = NULL;
 	struct state st = { .a = &a, .rs = rs, };
 	ret = build_rules(&a, rs, &dc);
 	if (ret)
@@ -439,14 +406,10 @@ int main(int argc, char **argv)
 	size_t nr = rules_count(rs);
 	st.drops = xcalloc(nr + 1, sizeof(uint64_t));
 	st.fired = xcalloc(nr + 1, sizeof(uint64_t));
-	ws = xcalloc((size_t)a.co.threads, sizeof(*ws));
-	for (int k = 0; k < a.co.threads; k++) {
-		ws[k].a = &a;
-		ws[k].rs = rs;
-		ws[k].e = rules_eval_new(rs);
-		ws[k].k = (size_t)k;
-		ws[k].stride = (size_t)a.co.threads;
-	}
+	st.evals = xcalloc((size_t)a.co.threads, sizeof(*st.evals));
+	for (int k = 0; k < a.co.threads; k++)
+		st.evals[k] = rules_eval_new(rs);
+	p = par_new_slots(a.co.threads, sizeof(struct verdict), free_verdict, apply_rules, emit_record, &st);
 
 	int nfiles;
 	char **files = cli_inputs(argc, argv, optind, &nfiles);
@@ -454,7 +417,7 @@ int main(int argc, char **argv)
 	cli_progress_init(&prog, a.co.progress);
 	rec *r = rec_new();
 	uint64_t recno = 0, bytes_before = 0;
-	input_format fmt = INPUT_AUTO;
+	st.fmt = INPUT_AUTO;
 	for (int i = 0; i < nfiles && !ret; i++) {
 		input *in = cli_input_open(files[i], a.co.in_fmt);
 		if (!in) {
@@ -462,35 +425,23 @@ int main(int argc, char **argv)
 			break;
 		}
 		int got;
-		size_t batch_bytes = 0;
 		uint64_t in_first = recno + 1;
-		b.n = 0;
-		b.first = recno + 1;
 		while ((got = input_read(in, r)) == 1) {
-			if (fmt == INPUT_AUTO)
-				fmt = input_detected(in);
-			if (recno + 1 == in_first && (ret = take_meta(&st, in, fmt)) != 0)
+			if (st.fmt == INPUT_AUTO)
+				st.fmt = input_detected(in);
+			if (recno + 1 == in_first && (ret = take_meta(&st, in, st.fmt)) != 0)
 				break;
-			batch_grow(&b);
-			rec_copy(b.r[b.n++], r);
-			size_t len;
-			rec_bytes(r, &len);
-			batch_bytes += len;
 			recno++;
-			if (b.n == BATCH_RECORDS || batch_bytes >= BATCH_BYTES) {
-				run_batch(ws, a.co.threads, &b);
-				if ((ret = flush_batch(&st, &b, fmt)) != 0)
-					break;
-				b.n = 0;
-				b.first = recno + 1;
-				batch_bytes = 0;
-				cli_progress_update(&prog, recno, bytes_before + input_bytes(in));
+			if (par_push(p, r) < 0) {
+				ret = st.ret;
+				break;
 			}
+			if (recno % PAR_BATCH_RECORDS == 0)
+				cli_progress_update(&prog, recno, bytes_before + input_bytes(in));
 		}
-		if (!ret && b.n) {
-			run_batch(ws, a.co.threads, &b);
-			ret = flush_batch(&st, &b, fmt);
-		}
+		/* What this input's records did is written before its error. */
+		if (!ret && par_finish(p) < 0)
+			ret = st.ret;
 		if (got == -1) {
 			cli_progress_done(&prog);
 			cli_error(input_path(in), "%s", input_error(in));
@@ -502,7 +453,7 @@ int main(int argc, char **argv)
 	cli_progress_done(&prog);
 	rec_free(r);
 	if (!ret && !st.opened)
-		ret = flush_batch(&st, &b, fmt); /* no records: still write an empty output */
+		ret = open_outputs(&st); /* no records: still write an empty output */
 	int closed = output_close(st.out, ret);
 	if (output_close(st.rej, closed < 0 ? EXIT_DATA : ret) < 0 || closed < 0)
 		ret = ret ? ret : EXIT_DATA;
@@ -533,18 +484,10 @@ int main(int argc, char **argv)
 		ret = ret ? ret : EXIT_DATA;
 	cli_counts_free(st.counts);
 out:
-	for (int k = 0; ws && k < a.co.threads; k++)
-		rules_eval_free(ws[k].e);
-	free(ws);
-	for (size_t i = 0; i < b.cap; i++) {
-		rec_free(b.r[i]);
-		buf_release(&b.explain[i]);
-	}
-	free(b.r);
-	free(b.drop);
-	free(b.rule);
-	free(b.value);
-	free(b.explain);
+	par_free(p);
+	for (int k = 0; st.evals && k < a.co.threads; k++)
+		rules_eval_free(st.evals[k]);
+	free(st.evals);
 	free(st.drops);
 	free(st.fired);
 	buf_release(&st.meta);

@@ -261,8 +261,9 @@ static int put_ids(rec *r, const char *name, const uint32_t *ids, size_t n, uint
 	return rec_set(r, name, strlen(name), REC_U32S, tmp->data, tmp->len);
 }
 
-static int encode_record(void *ctx, int w, rec *r)
+static int encode_record(void *ctx, int w, rec *r, void *slot)
 {
+	(void)slot;
 	struct job *j = ctx;
 	const struct args *a = j->a;
 	const rec_field *f = rec_get(r, a->field);
@@ -304,8 +305,9 @@ static int parse_messages(const rec_field *f, chat_conv *c, char *err, size_t er
 	return chat_parse(c, (const char *)f->val, f->len, err, errlen);
 }
 
-static int encode_chat_record(void *ctx, int w, rec *r)
+static int encode_chat_record(void *ctx, int w, rec *r, void *slot)
 {
+	(void)slot;
 	struct job *j = ctx;
 	const struct args *a = j->a;
 	const rec_field *f = rec_get(r, a->field);
@@ -327,8 +329,9 @@ static int encode_chat_record(void *ctx, int w, rec *r)
 	return KEPT;
 }
 
-static int decode_record(void *ctx, int w, rec *r)
+static int decode_record(void *ctx, int w, rec *r, void *slot)
 {
+	(void)slot;
 	struct job *j = ctx;
 	const struct args *a = j->a;
 	const rec_field *f = rec_get(r, a->tokens_field);
@@ -359,8 +362,9 @@ static int decode_record(void *ctx, int w, rec *r)
 
 static const char *const reasons[] = { "kept", "no_text", "invalid_utf8", "bad_token_id", "bad_messages", "failed" };
 
-static int emit_record(void *ctx, rec *r, int status)
+static int emit_record(void *ctx, rec *r, int status, void *slot)
 {
+	(void)slot;
 	struct job *j = ctx;
 	j->recno++;
 	char where[512];
@@ -579,7 +583,7 @@ static int run_codec(const struct args *a, char **files, int nfiles)
 			if (bad) {
 				/* Set aside in order, after the records before it. */
 				cli_error(input_path(in), "%s: record rejected (--strict)", bad);
-				if (par_finish(p) < 0 || emit_record(&j, r, BAD_UTF8) < 0) {
+				if (par_finish(p) < 0 || emit_record(&j, r, BAD_UTF8, NULL) < 0) {
 					got = -2;
 					break;
 				}

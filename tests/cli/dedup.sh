@@ -71,6 +71,21 @@ same "the originals are kept, in order" "$TMP/pass300" "$TMP/kept300"
 sluice-dedup -j 2 --threshold 0.8 --rejects "$TMP/nrej2.slc" -o "$TMP/nkept2.slc" "$TMP/near.slc" 2>/dev/null
 same "-j 2 gives the same output" "$TMP/nkept.slc" "$TMP/nkept2.slc"
 same "-j 2 gives the same rejects" "$TMP/nrej.slc" "$TMP/nrej2.slc"
+# On the Wikipedia articles (planted near duplicates among them), two
+# inputs, several batches each: the same bytes at -j 1, 2 and 4, and the
+# same signature files.
+W="tests/data/enwiki/shards.jsonl.zst tests/data/enwiki/sample.jsonl.zst"
+for j in 1 2 4; do
+	sluice-dedup --verify -j $j --rejects "$TMP/wrej$j" -o "$TMP/wkept$j" $W 2>/dev/null
+	sluice-dedup --verify -j $j --signatures "$TMP/wsig$j" $W 2>/dev/null
+done
+[ "$(sluice-cat "$TMP/wrej1" | grep -c near_duplicate)" -ge 6 ] && ok "wikipedia: planted near duplicates dropped" ||
+	not_ok "wikipedia: planted near duplicates dropped" "$(sluice-cat "$TMP/wrej1" | grep -c near_duplicate)"
+for j in 2 4; do
+	same "wikipedia: -j $j output identical to -j 1" "$TMP/wkept1" "$TMP/wkept$j"
+	same "wikipedia: -j $j rejects identical to -j 1" "$TMP/wrej1" "$TMP/wrej$j"
+	same "wikipedia: -j $j signatures identical to -j 1" "$TMP/wsig1" "$TMP/wsig$j"
+done
 sluice-dedup --exact-only -o "$TMP/ex.slc" "$TMP/near.slc" 2>/dev/null
 [ "$(sluice-cat -t "$TMP/ex.slc" | wc -l)" -eq "$(wc -l <"$TMP/near.txt")" ] && ok "--exact-only keeps near-duplicates" ||
 	not_ok "--exact-only keeps near-duplicates"

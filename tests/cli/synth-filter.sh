@@ -55,6 +55,21 @@ $F -p gopher -p c4 -j 2 "$D/tinyshakespeare.txt" >"$TMP/j2" 2>/dev/null
 same "-j 2 output identical to -j 1" "$TMP/j1" "$TMP/j2"
 sluice-cat -r "$D/gsm8k/train.jsonl" | $F -R "$TMP/g.rules" -j 2 >"$TMP/out.slc" 2>/dev/null
 sluice-cat --check "$TMP/out.slc" >/dev/null 2>&1 && ok "records in, records out" || not_ok "records in, records out"
+# On the Wikipedia articles, two inputs, several batches each: the kept
+# records, the rejects and the --explain lines are the same bytes at -j 1, 2, 4.
+W="tests/data/enwiki/shards.jsonl.zst tests/data/enwiki/sample.jsonl.zst"
+for j in 1 2 4; do
+	$F -p fineweb --explain --rejects "$TMP/wrej$j" -j $j $W >"$TMP/wkept$j" 2>"$TMP/wexplain$j" ||
+		not_ok "wikipedia: -j $j runs" "$(tail -1 "$TMP/wexplain$j")"
+done
+[ "$(grep -c '^record 1691: ' "$TMP/wexplain1")" = 1 ] && [ -s "$TMP/wrej1" ] && [ -s "$TMP/wkept1" ] &&
+	ok "wikipedia: every record explained, some kept, some dropped" ||
+	not_ok "wikipedia: every record explained, some kept, some dropped"
+for j in 2 4; do
+	same "wikipedia: -j $j kept records identical to -j 1" "$TMP/wkept1" "$TMP/wkept$j"
+	same "wikipedia: -j $j rejects identical to -j 1" "$TMP/wrej1" "$TMP/wrej$j"
+	same "wikipedia: -j $j --explain identical to -j 1" "$TMP/wexplain1" "$TMP/wexplain$j"
+done
 
 # --- datatrove agreement on the bundled Wikipedia sample ---
 for p in gopher c4; do

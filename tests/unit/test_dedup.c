@@ -248,8 +248,7 @@ static void test_quality(void)
 		uint32_t shard = dedup_set_shard(s, "test");
 		for (size_t i = 0; i < n; i++)
 			dedup_batch_add(b, (const uint8_t *)c.doc[i], strlen(c.doc[i]), NULL, 0, i + 1);
-		CHECK(dedup_batch_sign(b, 2) == 0);
-		dedup_batch_wait(b);
+		dedup_batch_sign(b);
 		dedup_set_add_batch(s, b, shard, 0);
 		dedup_cluster_opts o = { 0, 1, verify, thr };
 		dedup_stats st;
@@ -300,7 +299,7 @@ static dedup_set *cluster_docs(const dedup_params *p, const char *const *docs, s
 	uint32_t shard = dedup_set_shard(s, "t");
 	for (size_t i = 0; i < n; i++)
 		dedup_batch_add(b, (const uint8_t *)docs[i], strlen(docs[i]), NULL, 0, i + 1);
-	CHECK(dedup_batch_sign(b, 1) == 0);
+	dedup_batch_sign(b);
 	dedup_set_add_batch(s, b, shard, 0);
 	dedup_batch_free(b);
 	dedup_set_cluster(s, o, st);
@@ -442,7 +441,7 @@ static void test_replay(void)
 		uint32_t shard = dedup_set_shard(s, "t");
 		for (size_t i = 0; i < 3; i++)
 			dedup_batch_add(b, (const uint8_t *)batch2[i], strlen(batch2[i]), NULL, 0, i + 1);
-		CHECK(dedup_batch_sign(b, 1) == 0);
+		dedup_batch_sign(b);
 		dedup_set_add_batch(s, b, shard, 0);
 		dedup_batch_free(b);
 		dedup_cluster_opts other = o;
@@ -482,7 +481,7 @@ static void test_sigfile(void)
 	for (size_t i = 0; i < 5; i++)
 		dedup_batch_add(b, (const uint8_t *)docs[i], strlen(docs[i]), i == 2 ? "id-x" : NULL, i == 2 ? 4 : 0,
 				i + 1);
-	CHECK(dedup_batch_sign(b, 1) == 0);
+	dedup_batch_sign(b);
 	dedup_set_add_batch(s, b, shard, 0);
 	dedup_set_shard_records(s, shard, 6);
 	char path[] = "/tmp/test_dedup." "XX" "XX" "XX"; /* mkstemp's template */
