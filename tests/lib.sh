@@ -56,3 +56,29 @@ shakespeare_tokens() {
 	awk -f scripts/paragraphs.awk data/tinyshakespeare.txt >"$1/shk.jsonl"
 	sluice-tokenize -e gpt2 --drop-text -o "$1/shk.tok" "$1/shk.jsonl" 2>/dev/null
 }
+
+# live_logprob NAME DIR SCORE IDS...: transformers' from_pretrained loads the
+# model directory DIR and gives the summed log-prob of IDS that sluice-eval
+# --score wrote to SCORE (1e-5 relative).  Skips, saying so, where
+# ${SLUICE_PYTHON:-python3} cannot import torch and transformers.
+live_logprob() {
+	local name=$1 dir=$2 score=$3 py=${SLUICE_PYTHON:-python3}
+	shift 3
+	if ! "$py" -c 'import torch, transformers' 2>/dev/null; then
+		echo "skip: torch and transformers not importable by $py (set SLUICE_PYTHON); $name not checked"
+		return
+	fi
+	"$py" tests/parity/hf_gpt2.py logprobs "$dir" "$@" 2>"$TMP/err" |
+		awk '{ s += $1 } END { printf "%.9g\n", s }' >"$TMP/live"
+	if python3 - "$score" "$TMP/live" >"$TMP/cmp" 2>&1 <<'PY'; then
+import json, sys
+got = json.loads(open(sys.argv[1]).read())["logprob"]
+want = float(open(sys.argv[2]).read())
+print("%.9g vs sluice's %.9g" % (want, got))
+assert abs(got - want) <= 1e-5 * abs(want)
+PY
+		ok "$name, log-prob $(cat "$TMP/cmp")"
+	else
+		not_ok "$name" "$(cat "$TMP/cmp") $(head -c 300 "$TMP/err")"
+	fi
+}

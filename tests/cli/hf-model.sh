@@ -12,7 +12,6 @@
 export OMP_NUM_THREADS=2
 D=tests/data
 LOGITS=$PWD/$O/tests/helpers/logits
-PY=${SLUICE_PYTHON:-python3}
 
 # compare NAME GOT WANT-JSON: logits within 1e-4 of the row's largest
 # magnitude (1e-4 relative), and the log-probs of the ids to 1e-4 relative.
@@ -130,18 +129,7 @@ expect_err "-m DIR in train-step: a usage error" 2 "is a directory: -m names the
 expect_err "--export-dtype fp8" 2 "invalid value for --export-dtype" sluice-train-step -m "$TMP/a.st" --steps 0 --export-hf "$TMP/x" --export-dtype fp8
 
 # Live: transformers' from_pretrained loads the export with the same log-probs.
-if "$PY" -c 'import torch, transformers' 2>/dev/null; then
-	"$PY" tests/parity/hf_gpt2.py logprobs "$TMP/out-hf" $ids 2>"$TMP/err" | awk '{ s += $1 } END { printf "%.9g\n", s }' >"$TMP/live"
-	python3 - "$TMP/s1" "$TMP/live" >"$TMP/cmp" 2>&1 <<'PY' && ok "live: from_pretrained loads the export, log-prob $(cat "$TMP/cmp")" || not_ok "live from_pretrained" "$(cat "$TMP/cmp") $(head -c 300 "$TMP/err")"
-import json, sys
-got = json.loads(open(sys.argv[1]).read())["logprob"]
-want = float(open(sys.argv[2]).read())
-print("%.9g vs sluice's %.9g" % (want, got))
-assert abs(got - want) <= 1e-5 * abs(want)
-PY
-else
-	echo "skip: torch and transformers not importable by $PY (set SLUICE_PYTHON); the live from_pretrained check not run"
-fi
+live_logprob "live: from_pretrained loads the export" "$TMP/out-hf" "$TMP/s1" $ids
 
 # --- bad directories: exit 1, naming what is wrong ---
 bad() { # NAME: a copy of hf-gpt2 in $TMP/NAME
@@ -294,18 +282,7 @@ names = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
 assert ("lm_head.weight" in names) == (sys.argv[2] == "0"), sorted(names)
 PY
 	ok "$m: lm_head.weight written only when untied" || not_ok "$m: lm_head.weight"
-	if "$PY" -c 'import torch, transformers' 2>/dev/null; then
-		"$PY" tests/parity/hf_llama.py logprobs "$TMP/$m-out" $mids 2>"$TMP/err" | awk '{ s += $1 } END { printf "%.9g\n", s }' >"$TMP/live"
-		python3 - "$TMP/$m.s1" "$TMP/live" >"$TMP/cmp" 2>&1 <<'PY' && ok "$m live: from_pretrained loads the export, log-prob $(cat "$TMP/cmp")" || not_ok "$m live from_pretrained" "$(cat "$TMP/cmp") $(head -c 300 "$TMP/err")"
-import json, sys
-got = json.loads(open(sys.argv[1]).read())["logprob"]
-want = float(open(sys.argv[2]).read())
-print("%.9g vs sluice's %.9g" % (want, got))
-assert abs(got - want) <= 1e-5 * abs(want)
-PY
-	else
-		echo "skip: torch and transformers not importable by $PY (set SLUICE_PYTHON); the live from_pretrained check of $m not run"
-	fi
+	live_logprob "$m live: from_pretrained loads the export" "$TMP/$m-out" "$TMP/$m.s1" $mids
 done
 expect "--export-dtype bf16 of a Qwen3 model" 0 sluice-train-step -m "$TMP/hf-qwen3.st" --steps 0 --quiet \
 	--export-hf "$TMP/q-bf16" --export-dtype bf16

@@ -7,7 +7,6 @@
 # nothing to do.
 . "$(dirname "$0")/../lib.sh"
 export OMP_NUM_THREADS=2
-PY=${SLUICE_PYTHON:-python3}
 D=tests/data
 H=$TMP/hf
 run() {
@@ -37,17 +36,6 @@ cmp -s "$TMP/s1" <(sluice-eval -m $D/hf-qwen3 --score -J --quiet "$TMP/ids.jsonl
 expect "make again" 0 run
 grep -q "sluice-train-step\|sluice-sample" "$TMP/out" && not_ok "make again: nothing to redo" "$(cat "$TMP/out")" ||
 	ok "make again: nothing to redo"
-if "$PY" -c 'import torch, transformers' 2>/dev/null; then
-	ids=$(python3 -c 'import json, sys; print(*json.load(open(sys.argv[1]))["ids"])' $D/hf-qwen3.expect.json)
-	"$PY" tests/parity/hf_llama.py logprobs "$H/final" $ids 2>"$TMP/err" | awk '{ s += $1 } END { printf "%.9g\n", s }' >"$TMP/live"
-	python3 - "$TMP/s1" "$TMP/live" >"$TMP/cmp" 2>&1 <<'PY' && ok "live: from_pretrained loads the post-trained model, log-prob $(cat "$TMP/cmp")" || not_ok "live from_pretrained" "$(cat "$TMP/cmp") $(head -c 300 "$TMP/err")"
-import json, sys
-got = json.loads(open(sys.argv[1]).read())["logprob"]
-want = float(open(sys.argv[2]).read())
-print("%.9g vs sluice's %.9g" % (want, got))
-assert abs(got - want) <= 1e-5 * abs(want)
-PY
-else
-	echo "skip: torch and transformers not importable by $PY (set SLUICE_PYTHON); the live from_pretrained check not run"
-fi
+ids=$(python3 -c 'import json, sys; print(*json.load(open(sys.argv[1]))["ids"])' $D/hf-qwen3.expect.json)
+live_logprob "live: from_pretrained loads the post-trained model" "$H/final" "$TMP/s1" $ids
 expect_err "no BASE: refused" 2 "give BASE=path/to/model-directory" make --no-print-directory -f pipelines/hf.mk O="$O" HF_OUT="$H"

@@ -129,17 +129,9 @@ def make():
         print(d, sorted(os.listdir(p)), sum(os.path.getsize(os.path.join(p, f)) for f in os.listdir(p)))
 
 
-def logprobs(path, ids):
-    import torch
-    from transformers import AutoModelForCausalLM
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    with torch.no_grad():
-        lp = torch.log_softmax(model(torch.tensor([ids])).logits[0].double(), -1)
-    for i in range(1, len(ids)):
-        print("%.9g" % float(lp[i - 1, ids[i]]))
-
-
 if __name__ == "__main__":
+    from hf_gpt2 import logprobs  # the one live check, any causal LM class
+
     if len(sys.argv) >= 2 and sys.argv[1] == "make":
         make()
     elif len(sys.argv) >= 4 and sys.argv[1] == "logprobs":
