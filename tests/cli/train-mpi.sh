@@ -41,13 +41,19 @@ expect "one process, -B 8, 20 steps" 0 \
 	sluice-train-step -m "$TMP/one.st" --init d1 --ctx 64 -B 8 --steps 20 $FLAGS --log "$TMP/one.log" "$D"
 expect "mpirun -np 2, -B 4, 20 steps" 0 \
 	$MPIRUN sluice-train-step -m "$TMP/two.st" --init d1 --ctx 64 -B 4 --steps 20 $FLAGS --log "$TMP/two.log" "$D"
-losses "$TMP/one.log" >"$TMP/one.loss"
-losses "$TMP/two.log" >"$TMP/two.loss"
-dl=$(maxdiff "$TMP/one.loss" "$TMP/two.loss")
-dp=$("$O/tests/helpers/ckptdiff" "$TMP/one.st" "$TMP/two.st" | sed 's/.*max_abs_diff \([^ ]*\).*/\1/')
-[ "$(wc -l <"$TMP/two.loss")" = 20 ] && [ "$(wc -l <"$TMP/one.loss")" = 20 ] && within "$dl" 1e-4 &&
-	within "$dp" 1e-4 && ok "2 ranks x B = 1 x 2B over 20 steps (losses within $dl, parameters within $dp)" ||
-	not_ok "2 ranks x B = 1 x 2B over 20 steps" "losses within $dl, parameters within ${dp:-?}"
+# agree NAME A B: runs A and B ($TMP/A.log, $TMP/A.st, ...) logged 20
+# steps each, with losses and final parameters within 1e-4.
+agree() {
+	losses "$TMP/$2.log" >"$TMP/$2.loss"
+	losses "$TMP/$3.log" >"$TMP/$3.loss"
+	local dl dp
+	dl=$(maxdiff "$TMP/$2.loss" "$TMP/$3.loss")
+	dp=$("$O/tests/helpers/ckptdiff" "$TMP/$2.st" "$TMP/$3.st" | sed 's/.*max_abs_diff \([^ ]*\).*/\1/')
+	[ "$(wc -l <"$TMP/$2.loss")" = 20 ] && [ "$(wc -l <"$TMP/$3.loss")" = 20 ] && within "$dl" 1e-4 &&
+		within "${dp:-1}" 1e-4 && ok "$1 (losses within $dl, parameters within $dp)" ||
+		not_ok "$1" "losses within $dl, parameters within ${dp:-?}"
+}
+agree "2 ranks x B = 1 x 2B over 20 steps" one two
 grep -q '"sequences":8,' "$TMP/two.log" && [ "$(grep -c . "$TMP/two.log")" = 20 ] &&
 	ok "rank 0 alone logs, each step counting both ranks' sequences" ||
 	not_ok "rank 0 alone logs, each step counting both ranks' sequences" "$(head -2 "$TMP/two.log")"
@@ -58,13 +64,7 @@ expect "--optim muon, one process, -B 8" 0 sluice-train-step -m "$TMP/mu1.st" --
 	$FLAGS --optim muon --log "$TMP/mu1.log" "$D"
 expect "--optim muon, mpirun -np 2, -B 4" 0 $MPIRUN sluice-train-step -m "$TMP/mu2.st" --init d1 --ctx 64 -B 4 \
 	--steps 20 $FLAGS --optim muon --log "$TMP/mu2.log" "$D"
-losses "$TMP/mu1.log" >"$TMP/mu1.loss"
-losses "$TMP/mu2.log" >"$TMP/mu2.loss"
-dl=$(maxdiff "$TMP/mu1.loss" "$TMP/mu2.loss")
-dp=$("$O/tests/helpers/ckptdiff" "$TMP/mu1.st" "$TMP/mu2.st" | sed 's/.*max_abs_diff \([^ ]*\).*/\1/')
-[ "$(wc -l <"$TMP/mu2.loss")" = 20 ] && within "$dl" 1e-4 && within "$dp" 1e-4 &&
-	ok "--optim muon: 2 ranks x B = 1 x 2B over 20 steps (losses within $dl, parameters within $dp)" ||
-	not_ok "--optim muon: 2 ranks x B = 1 x 2B over 20 steps" "losses within $dl, parameters within ${dp:-?}"
+agree "--optim muon: 2 ranks x B = 1 x 2B over 20 steps" mu1 mu2
 # The state saved by two ranks is the whole momentum: ten more steps on
 # one process from each checkpoint agree.
 sluice-train-step -m "$TMP/mu1.st" -B 8 --steps 10 --total-steps 30 -j 1 --quiet --optim muon "$D" 2>/dev/null
