@@ -49,6 +49,7 @@ static double cached(model *m, int weights, int batch, int new_tokens)
 
 int main(int argc, char **argv)
 {
+	cli_init("sample_bench"); /* the tools' OpenMP wait policy */
 	const char *save = NULL;
 	if (argc > 2 && !strcmp(argv[1], "-o")) {
 		save = argv[2];

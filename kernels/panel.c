@@ -21,6 +21,7 @@
  * a time, so that the chunk stays in L1 while every tile passes over it
  * (the partial sums wait in the output: the order of the adds is
  * unchanged). */
+#include <omp.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -89,43 +90,77 @@ static uint16_t float_bf16(float f)
 	return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
 }
 
+/* One group of rows [k0, k0 + kn) of panel p: the weights gathered into a
+ * float tile (zeros past OUT), then stored in the panel's format. */
+static void pack_group(unsigned char *base, int fmt, const real *w, int IN, int OUT, int transposed, int p, int k0,
+		       int kn)
+{
+	real tile[KERN_I8_GROUP][W];
+	int c0 = p * W, wd = OUT - c0 < W ? OUT - c0 : W;
+	if (wd < W)
+		memset(tile, 0, sizeof(tile));
+	if (transposed) {
+		for (int j = 0; j < wd; j++) {
+			const real *col = w + (size_t)(c0 + j) * IN + k0;
+			for (int i = 0; i < kn; i++)
+				tile[i][j] = col[i];
+		}
+	} else {
+		for (int i = 0; i < kn; i++) {
+			const real *row = w + (size_t)(k0 + i) * OUT + c0;
+			for (int j = 0; j < wd; j++)
+				tile[i][j] = row[j];
+		}
+	}
+	if (fmt == KERN_F32) {
+		memcpy((real *)base + (size_t)k0 * W, tile, (size_t)kn * W * sizeof(real));
+		return;
+	}
+	if (fmt == KERN_BF16) {
+		uint16_t *dst = (uint16_t *)base + (size_t)k0 * W;
+		for (int i = 0; i < kn; i++)
+			for (int j = 0; j < W; j++)
+				dst[(size_t)i * W + j] = float_bf16((float)tile[i][j]);
+		return;
+	}
+	float scale[W], inv[W], mx[W] = { 0 };
+	for (int i = 0; i < kn; i++)
+		for (int j = 0; j < W; j++) {
+			float v = (float)tile[i][j];
+			mx[j] = v > mx[j] ? v : (-v > mx[j] ? -v : mx[j]);
+		}
+	for (int j = 0; j < W; j++) {
+		scale[j] = mx[j] / 127;
+		inv[j] = mx[j] > 0 ? 127 / mx[j] : 0;
+	}
+	memcpy((void *)group_scales(base, k0), scale, sizeof(scale));
+	for (int i = 0; i < kn; i++) {
+		int8_t *dst = (int8_t *)group_row(base, k0 + i);
+		for (int j = 0; j < W; j++) {
+			float q = (float)tile[i][j] * inv[j];
+			q = q > 127 ? 127 : q < -127 ? -127 : q;
+			dst[j] = (int8_t)(q < 0 ? q - 0.5f : q + 0.5f);
+		}
+	}
+}
+
+/* Each thread packs a contiguous run of panels, a group of KERN_I8_GROUP
+ * weight rows across the whole run at a time: the rows of w it reads stay
+ * within a few pages (a panel at a time down all IN rows of an [IN, OUT]
+ * matrix touched a new page at every row), and in the transposed case the
+ * sixteen columns of w a panel reads are read front to back. */
 void panel_pack_cpu(void *dst, int fmt, const real *w, int IN, int OUT, int transposed)
 {
 	size_t psz = panel_size(fmt, IN);
-#pragma omp parallel for schedule(static)
-	for (int p = 0; p < panels(OUT); p++) {
-		unsigned char *base = (unsigned char *)dst + (size_t)p * psz;
+	int np = panels(OUT);
+#pragma omp parallel
+	{
+		int nt = omp_get_num_threads(), t = omp_get_thread_num();
+		int p0 = (int)((long)np * t / nt), p1 = (int)((long)np * (t + 1) / nt);
 		for (int k0 = 0; k0 < IN; k0 += KERN_I8_GROUP) {
-			int k1 = k0 + KERN_I8_GROUP < IN ? k0 + KERN_I8_GROUP : IN;
-			float scale[W], inv[W];
-			if (fmt == KERN_I8) {
-				for (int j = 0; j < W; j++) {
-					int c = p * W + j;
-					float mx = 0;
-					for (int k = k0; k < k1 && c < OUT; k++) {
-						float v = (float)(transposed ? w[(size_t)c * IN + k] : w[(size_t)k * OUT + c]);
-						mx = v > mx ? v : (-v > mx ? -v : mx);
-					}
-					scale[j] = mx / 127;
-					inv[j] = mx > 0 ? 127 / mx : 0;
-				}
-				memcpy((void *)group_scales(base, k0), scale, sizeof(scale));
-			}
-			for (int k = k0; k < k1; k++)
-				for (int j = 0; j < W; j++) {
-					int c = p * W + j;
-					real v = c >= OUT ? 0 : transposed ? w[(size_t)c * IN + k] : w[(size_t)k * OUT + c];
-					size_t at = (size_t)k * W + j;
-					if (fmt == KERN_BF16) {
-						((uint16_t *)base)[at] = float_bf16((float)v);
-					} else if (fmt == KERN_I8) {
-						float q = (float)v * inv[j];
-						q = q > 127 ? 127 : q < -127 ? -127 : q;
-						((int8_t *)group_row(base, k))[j] = (int8_t)(q < 0 ? q - 0.5f : q + 0.5f);
-					} else {
-						((real *)base)[at] = v;
-					}
-				}
+			int kn = IN - k0 < KERN_I8_GROUP ? IN - k0 : KERN_I8_GROUP;
+			for (int p = p0; p < p1; p++)
+				pack_group((unsigned char *)dst + (size_t)p * psz, fmt, w, IN, OUT, transposed, p, k0, kn);
 		}
 	}
 }

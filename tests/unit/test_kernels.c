@@ -293,6 +293,85 @@ static void test_llama_kernels(void)
 	free(x), free(w), free(wl), free(bl), free(q), free(g), free(u), free(aq), free(ak), free(av);
 }
 
+/* Packing, against the layout written out element by element: panel p
+ * holds columns [16p, 16p + 16), zeros past OUT; float rows of 16, or
+ * bfloat16 rounded to nearest even, or for int8 per group of 64 rows 16
+ * float scales (the group's largest magnitude / 127) then the rows, each
+ * weight times 127 / largest, rounded half away from zero.  Shapes with
+ * partial panels and groups, both layouts of w, 1 and 2 threads. */
+static size_t ref_panel_size(int fmt, int IN)
+{
+	int groups = (IN + KERN_I8_GROUP - 1) / KERN_I8_GROUP;
+	return fmt == KERN_F32 ? (size_t)IN * KERN_PANEL * 4
+	       : fmt == KERN_BF16 ? (size_t)IN * KERN_PANEL * 2
+				  : (size_t)groups * KERN_PANEL * 4 + (size_t)IN * KERN_PANEL;
+}
+
+static void ref_pack(unsigned char *dst, int fmt, const float *w, int IN, int OUT, int transposed)
+{
+	size_t psz = ref_panel_size(fmt, IN);
+	for (int c = 0; c < (OUT + KERN_PANEL - 1) / KERN_PANEL * KERN_PANEL; c++) {
+		unsigned char *base = dst + (size_t)(c / KERN_PANEL) * psz;
+		int j = c % KERN_PANEL;
+		for (int k = 0; k < IN; k++) {
+			float v = c >= OUT ? 0 : transposed ? w[(size_t)c * IN + k] : w[(size_t)k * OUT + c];
+			if (fmt == KERN_F32) {
+				memcpy(base + ((size_t)k * KERN_PANEL + j) * 4, &v, 4);
+			} else if (fmt == KERN_BF16) {
+				uint32_t u;
+				memcpy(&u, &v, 4);
+				uint16_t h = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+				memcpy(base + ((size_t)k * KERN_PANEL + j) * 2, &h, 2);
+			} else {
+				int g = k / KERN_I8_GROUP, k0 = g * KERN_I8_GROUP;
+				int k1 = k0 + KERN_I8_GROUP < IN ? k0 + KERN_I8_GROUP : IN;
+				float mx = 0;
+				for (int i = k0; i < k1 && c < OUT; i++) {
+					float a = fabsf(transposed ? w[(size_t)c * IN + i] : w[(size_t)i * OUT + c]);
+					mx = a > mx ? a : mx;
+				}
+				unsigned char *grp = base + (size_t)g * (KERN_PANEL * 4 + KERN_I8_GROUP * KERN_PANEL);
+				float scale = mx / 127;
+				memcpy(grp + (size_t)j * 4, &scale, 4);
+				float q = v * (mx > 0 ? 127 / mx : 0);
+				int8_t b = (int8_t)(q < 0 ? q - 0.5f : q + 0.5f);
+				grp[KERN_PANEL * 4 + (size_t)(k - k0) * KERN_PANEL + j] = (unsigned char)b;
+			}
+		}
+	}
+}
+
+static void test_panel_pack(void)
+{
+	static const int ins[] = { 1, 63, 64, 130, 600 }, outs[] = { 1, 16, 37, 100 };
+	int same = 1, cases = 0;
+	for (size_t a = 0; a < sizeof(ins) / sizeof(ins[0]); a++)
+		for (size_t b = 0; b < sizeof(outs) / sizeof(outs[0]); b++) {
+			int IN = ins[a], OUT = outs[b];
+			float *w = random_floats((size_t)IN * OUT, -3, 3);
+			for (int fmt = KERN_F32; fmt <= KERN_I8; fmt++) {
+				size_t n = panel_bytes_cpu(fmt, IN, OUT);
+				same &= n == (size_t)(OUT + KERN_PANEL - 1) / KERN_PANEL * ref_panel_size(fmt, IN);
+				unsigned char *got = xmalloc(n), *want = xcalloc(1, n);
+				for (int tr = 0; tr <= 1; tr++) {
+					ref_pack(want, fmt, w, IN, OUT, tr);
+					for (int threads = 1; threads <= 2; threads++) {
+						kern_cpu_threads(threads);
+						memset(got, 0xa5, n);
+						panel_pack_cpu(got, fmt, w, IN, OUT, tr);
+						same &= !memcmp(got, want, n);
+						cases++;
+					}
+				}
+				free(got), free(want);
+			}
+			free(w);
+		}
+	printf("# %d packings (f32, bf16, int8; [IN, OUT] and [OUT, IN]; 1 and 2 threads) = the layout written out: "
+	       "%s\n", cases, same ? "yes" : "NO");
+	CHECK(same);
+}
+
 /* The decoding products over packed weights, in each storage: each row's
  * bits are the same whatever the batch around it and the thread count;
  * they equal the float product with the unpacked matrix summed in k order
@@ -432,6 +511,7 @@ int main(void)
 	RUN(test_attention);
 	RUN(test_layernorm_matmul);
 	RUN(test_llama_kernels);
+	RUN(test_panel_pack);
 	RUN(test_decode_products);
 	RUN(test_decode_products_blocked);
 	CHECK_EXIT();
