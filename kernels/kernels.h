@@ -148,6 +148,13 @@ void head_backward_cpu(real *dinp, real *dwte, const real *dlogits, const real *
  * Returns sum_i weight[i] * losses[i] (weight may be NULL: all 1). */
 double crossentropy_forward_cpu(real *logits, real *losses, const uint32_t *target, const real *weight,
 				int N, int V);
+/* The sampler's row of logits z[0..V): *mx its largest value, *arg the
+ * first index holding it, e[j] = exp((z[j] - mx) / t); returns the sum of
+ * e.  The same exponentials, summed in the same order, as the softmax of
+ * crossentropy_forward_cpu at t = 1.  (A host function: the sampler works
+ * on logits in host memory.)
+ * A NaN in z: *mx and *arg are unspecified. */
+double softmax_exp_cpu(real *e, const real *z, int V, double t, real *mx, uint32_t *arg);
 /* probs (the softmaxed logits) become dlogits = weight[i] * (p - onehot). */
 void crossentropy_backward_cpu(real *probs, const uint32_t *target, const real *weight, int N, int V);
 

@@ -31,35 +31,73 @@ static int by_p_desc(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* A slot's scratch for pick: the row's exponentials, the sums of blocks
+ * of them, and the candidates sorted for top-k or top-p (NULL when
+ * neither is asked for). */
+enum { DRAW_BLOCK = 256 };
+struct pick_scratch {
+	real *e;
+	double *block;
+	struct cand *c;
+};
+
+/* The index drawn from weights e[0..V) >= 0: a uniform u in [0, total),
+ * walked over the sums of blocks of DRAW_BLOCK weights, then within the
+ * block (the blocks' sums on independent chains, not one add a weight
+ * after the other). */
+static uint32_t draw(const real *e, int V, double *block, rng *r)
+{
+	int nb = (V + DRAW_BLOCK - 1) / DRAW_BLOCK;
+	double sum = 0;
+	for (int b = 0; b < nb; b++) {
+		int j0 = b * DRAW_BLOCK, j1 = j0 + DRAW_BLOCK < V ? j0 + DRAW_BLOCK : V, j = j0;
+		double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+		for (; j + 4 <= j1; j += 4)
+			s0 += e[j], s1 += e[j + 1], s2 += e[j + 2], s3 += e[j + 3];
+		for (; j < j1; j++)
+			s0 += e[j];
+		block[b] = (s0 + s1) + (s2 + s3);
+		sum += block[b];
+	}
+	double u = rng_uniform(r) * sum, acc = 0;
+	int b = 0;
+	while (b < nb - 1 && u >= acc + block[b])
+		acc += block[b++];
+	int j0 = b * DRAW_BLOCK, j1 = j0 + DRAW_BLOCK < V ? j0 + DRAW_BLOCK : V, last = j0;
+	for (int j = j0; j < j1; j++) {
+		if (e[j] > 0)
+			last = j;
+		acc += e[j];
+		if (u < acc && e[j] > 0)
+			return (uint32_t)j;
+	}
+	return (uint32_t)last; /* u past the block's sum by rounding */
+}
+
 /* Pick the next token from a row of logits; *logprob gets the model's own
  * log-probability of it, *sample_lp its log-probability under the
  * distribution it was drawn from (the logits over the temperature, cut to
- * the kept set and renormalised over it; 0 when greedy).  c is scratch of
- * V entries. */
-static uint32_t pick(const real *z, int V, const sample_opts *o, rng *r, struct cand *c, double *logprob,
+ * the kept set and renormalised over it; 0 when greedy).  The
+ * exponentials and their sum are those sluice-eval's loss is made of
+ * (crossentropy_forward_cpu). */
+static uint32_t pick(const real *z, int V, const sample_opts *o, rng *r, struct pick_scratch *ps, double *logprob,
 		     double *sample_lp)
 {
-	double mx = z[0];
-	uint32_t arg = 0;
-	for (int j = 1; j < V; j++)
-		if (z[j] > mx)
-			mx = z[j], arg = (uint32_t)j;
-	double lse = 0;
-	for (int j = 0; j < V; j++)
-		lse += exp(z[j] - mx);
-	lse = mx + log(lse);
-	uint32_t tok = arg;
+	real mx;
+	uint32_t tok;
+	double sum1 = softmax_exp_cpu(ps->e, z, V, 1, &mx, &tok);
+	double lse = mx + log(sum1);
 	*sample_lp = 0;
 	if (o->temperature > 0) {
-		double sum = 0;
-		for (int j = 0; j < V; j++) {
-			c[j].p = exp((z[j] - mx) / o->temperature);
-			c[j].id = (uint32_t)j;
-			sum += c[j].p;
-		}
-		int n = V;
-		if ((o->top_k > 0 && o->top_k < V) || o->top_p < 1) {
+		double sum = o->temperature == 1 ? sum1 : softmax_exp_cpu(ps->e, z, V, o->temperature, &mx, &tok);
+		if (!ps->c) {
+			tok = draw(ps->e, V, ps->block, r);
+		} else {
+			struct cand *c = ps->c;
+			for (int j = 0; j < V; j++)
+				c[j].p = ps->e[j], c[j].id = (uint32_t)j;
 			qsort(c, (size_t)V, sizeof(*c), by_p_desc);
+			int n = V;
 			if (o->top_k > 0 && o->top_k < n)
 				n = o->top_k;
 			double keep = 0, mass = 0;
@@ -74,18 +112,18 @@ static uint32_t pick(const real *z, int V, const sample_opts *o, rng *r, struct 
 			sum = 0;
 			for (int j = 0; j < n; j++)
 				sum += c[j].p;
-		}
-		double u = rng_uniform(r) * sum, acc = 0;
-		tok = c[n - 1].id;
-		for (int j = 0; j < n; j++) {
-			acc += c[j].p;
-			if (u < acc) {
-				tok = c[j].id;
-				break;
+			double u = rng_uniform(r) * sum, acc = 0;
+			tok = c[n - 1].id;
+			for (int j = 0; j < n; j++) {
+				acc += c[j].p;
+				if (u < acc) {
+					tok = c[j].id;
+					break;
+				}
 			}
 		}
 		/* The kept set's mass is sum, the token's exp((z - mx) / t). */
-		*sample_lp = (z[tok] - mx) / o->temperature - log(sum);
+		*sample_lp = ((double)z[tok] - mx) / o->temperature - log(sum);
 	}
 	*logprob = z[tok] - lse;
 	return tok;
@@ -239,7 +277,14 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 	size_t *cursor = xcalloc((size_t)S, sizeof(*cursor));
 	int *rslot = xmalloc((size_t)S * sizeof(int)), *rpos = xmalloc((size_t)S * sizeof(int));
 	uint32_t *rtok = xmalloc((size_t)S * sizeof(uint32_t));
-	struct cand *cands = xmalloc((size_t)S * V * sizeof(*cands));
+	int sorted = (o->top_k > 0 && o->top_k < V) || o->top_p < 1, nb = (V + DRAW_BLOCK - 1) / DRAW_BLOCK;
+	struct pick_scratch *ps = xmalloc((size_t)S * sizeof(*ps));
+	real *exps = xmalloc((size_t)S * V * sizeof(*exps));
+	double *blocks = xmalloc((size_t)S * nb * sizeof(*blocks));
+	struct cand *cands = sorted ? xmalloc((size_t)S * V * sizeof(*cands)) : NULL;
+	for (int s = 0; s < S; s++)
+		ps[s] = (struct pick_scratch){ exps + (size_t)s * V, blocks + (size_t)s * nb,
+					       cands ? cands + (size_t)s * V : NULL };
 	int *finished = xmalloc((size_t)S * sizeof(int));
 	for (int s = 0; s < S; s++)
 		slot_job[s] = -1;
@@ -272,7 +317,7 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 			if (cursor[s] + 1 < j->nprompt)
 				continue; /* still reading the prompt */
 			double lp, slp;
-			uint32_t t = pick(z + (size_t)i * V, V, o, &runs[slot_job[s]].rng, cands + (size_t)s * V, &lp, &slp);
+			uint32_t t = pick(z + (size_t)i * V, V, o, &runs[slot_job[s]].rng, &ps[s], &lp, &slp);
 			finished[i] = append(o, j, &runs[slot_job[s]], t, lp, slp, n_ctx);
 		}
 		for (int i = 0; i < rows; i++) {
@@ -293,6 +338,9 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 	free(rpos);
 	free(rtok);
 	free(cands);
+	free(exps);
+	free(blocks);
+	free(ps);
 	free(finished);
 	sample_cache_free(own);
 	return 0;
