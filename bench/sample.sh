@@ -7,6 +7,7 @@
 # (a temporary environment, never CI), PyTorch's model.generate on the same
 # weights and shapes, run right after each sluice figure.  Also the memory
 # bandwidth of the machine (bench/bandwidth), for the bound at batch 1.
+# Then both again sampling at temperature 1 (f32), as RL's rollouts do.
 set -eu
 cd "$(dirname "$0")/.."
 O=${O:-build}
@@ -21,6 +22,11 @@ for shape in "6 384 6" "12 768 12"; do
 	"$O/bench/sample_bench" -o "$TMP/d$1.safetensors" "$@" 50257 "$NEW"
 	if [ -n "${TORCH_PYTHON:-}" ]; then
 		"$TORCH_PYTHON" bench/sample_torch.py "$TMP/d$1.safetensors" "$NEW" 1 16 64
+	fi
+	# Sampling at temperature 1, as RL's rollouts do (f32 weights).
+	"$O/bench/sample_bench" -t 1 "$@" 50257 "$NEW" f32
+	if [ -n "${TORCH_PYTHON:-}" ]; then
+		"$TORCH_PYTHON" bench/sample_torch.py -t 1 "$TMP/d$1.safetensors" "$NEW" 1 16 64
 	fi
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,15 +1,17 @@
 /* sample_bench: generation speed of the CPU backend.
  *
- *   sample_bench [-o CKPT] L C H V NEW [WEIGHTS...]
+ *   sample_bench [-o CKPT] [-t TEMPERATURE] L C H V NEW [WEIGHTS...]
  *       tokens/s generating NEW tokens from a one-token prompt with the
  *       key/value cache at batch 1, 16 and 64 (that many prompts at once),
  *       for each weight storage named (f32, bf16, int8; default all three);
  *       and the bound at batch 1: the bytes of weights read per token.
  *       -o writes the model first, so that another sampler can be timed on
- *       the same weights (bench/sample_torch.py).
+ *       the same weights (bench/sample_torch.py).  -t samples at that
+ *       temperature (seed 1, no top-k or top-p), as RL's rollouts do,
+ *       instead of greedy decoding.
  *
- * GPT-2-shaped model, random weights (speed does not depend on them),
- * greedy decoding so that every run generates the same tokens. */
+ * GPT-2-shaped model, random weights (speed does not depend on them); no
+ * stop token, so every completion is NEW tokens long. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@
 #include "sample.h"
 #include "util.h"
 
+static double temperature; /* -t: 0 greedy */
+
 static double cached(model *m, int weights, int batch, int new_tokens)
 {
 	uint32_t start = 50256 % (uint32_t)model_cfg(m)->n_vocab;
@@ -30,7 +34,8 @@ static double cached(model *m, int weights, int batch, int new_tokens)
 		j[i].nprompt = 1;
 		j[i].group = (uint64_t)i;
 	}
-	sample_opts o = { .temperature = 0, .top_p = 1, .max_new = new_tokens, .slots = batch, .weights = weights };
+	sample_opts o = { .temperature = temperature, .top_p = 1, .max_new = new_tokens, .slots = batch, .weights = weights,
+			  .seed = 1 };
 	char err[256];
 	double t0 = cli_now();
 	if (sample_run(m, &o, j, (size_t)batch, err, sizeof(err)) < 0) {
@@ -51,13 +56,16 @@ int main(int argc, char **argv)
 {
 	cli_init("sample_bench"); /* the tools' OpenMP wait policy */
 	const char *save = NULL;
-	if (argc > 2 && !strcmp(argv[1], "-o")) {
-		save = argv[2];
-		argv += 2;
-		argc -= 2;
+	for (; argc > 2 && argv[1][0] == '-'; argv += 2, argc -= 2) {
+		if (!strcmp(argv[1], "-o"))
+			save = argv[2];
+		else if (!strcmp(argv[1], "-t"))
+			temperature = atof(argv[2]);
+		else
+			break;
 	}
 	if (argc < 6) {
-		fprintf(stderr, "usage: sample_bench [-o CKPT] L C H V NEW [f32|bf16|int8...]\n");
+		fprintf(stderr, "usage: sample_bench [-o CKPT] [-t TEMPERATURE] L C H V NEW [f32|bf16|int8...]\n");
 		return 2;
 	}
 	int NEW = atoi(argv[5]);
@@ -88,9 +96,9 @@ int main(int argc, char **argv)
 							     kern_cpu.panel_bytes(w, 4 * C, C)) +
 			       (double)kern_cpu.panel_bytes(w, C, c.n_vocab);
 		double b1 = cached(m, w, 1, NEW), b16 = cached(m, w, 16, NEW), b64 = cached(m, w, 64, NEW);
-		printf("shape L=%d C=%d H=%d V=%d threads=%d weights=%s (%.0f MB a token), %d new tokens: "
+		printf("shape L=%d C=%d H=%d V=%d threads=%d weights=%s (%.0f MB a token), temperature %g, %d new tokens: "
 		       "batch 1 %.1f tokens/s (%.1f GB/s), batch 16 %.1f, batch 64 %.1f tokens/s\n",
-		       c.n_layer, c.n_embd, c.n_head, c.n_vocab, omp_get_max_threads(), names[i], bytes / 1e6, NEW, b1,
+		       c.n_layer, c.n_embd, c.n_head, c.n_vocab, omp_get_max_threads(), names[i], bytes / 1e6, temperature, NEW, b1,
 		       b1 * bytes / 1e9, b16, b64);
 		fflush(stdout);
 	}
