@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 	timed = timed_ops();
 	model *m = model_new(&c, &timed);
 	model_init(m, 1);
-	optim *o = optim_new(model_nparams(m));
+	optim *o = optim_new(model_kernels(m), model_nparams(m));
 	optim_opts opts;
 	optim_opts_default(&opts);
 	uint32_t *tok = xmalloc((size_t)B * (T + 1) * sizeof(*tok));

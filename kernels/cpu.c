@@ -38,6 +38,15 @@ const kern_ops kern_cpu = {
 	.relu2_backward = relu2_backward_cpu,
 	.adamw = adamw_cpu,
 	.muon = muon_cpu,
+	.sum_squares = sum_squares_cpu,
+	.scale = scale_cpu,
+	.mem_alloc = mem_alloc_cpu,
+	.mem_free = mem_free_cpu,
+	.mem_zero = mem_zero_cpu,
+	.copy_h2d = copy_cpu,
+	.copy_d2h = copy_cpu,
+	.copy_d2d = copy_cpu,
+	.host_memory = 1,
 };
 
 #include <cblas.h>

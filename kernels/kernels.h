@@ -181,7 +181,30 @@ void muon_cpu(float *p, const float *g, float *buf, int rows, int cols, int bloc
 void newton_schulz_cpu(float *x, int rows, int cols, int steps, float *scratch);
 size_t newton_schulz_scratch(int rows, int cols);
 
-/* The table a backend fills in. */
+/* The sum of x[i]^2 over x[0..n), in double: chunks of 65536 each summed
+ * in order, the chunks' sums added in order (the gradient norm's square;
+ * the same bits at every thread count). */
+double sum_squares_cpu(const float *x, size_t n);
+/* x *= factor, element by element. */
+void scale_cpu(real *x, real factor, size_t n);
+
+/* The CPU backend's memory operations (kernels/memory.c): the host's
+ * memory, calloc, free, memset and memcpy (copy_cpu for every direction). */
+void *mem_alloc_cpu(size_t bytes);
+void mem_free_cpu(void *dev);
+void mem_zero_cpu(void *dev, size_t bytes);
+void copy_cpu(void *dst, const void *src, size_t bytes);
+
+/* The table a backend fills in.
+ *
+ * Memory: every buffer a kernel reads or writes is the backend's memory
+ * ("device memory"): the model's parameters, gradients and activations,
+ * its copies of the inputs, targets and weights, the rotary tables, the
+ * decode cache (keys, values, packed weights, rows) and the optimizer's
+ * moments.  It is allocated, zeroed, copied and freed only through the
+ * table's memory entries, never by malloc, memset or memcpy.  The host
+ * dereferences it only where the backend sets host_memory (the CPU's, whose
+ * memory is the host's); see doc/architecture.md for the places that do. */
 typedef struct kern_ops {
 	const char *name;
 	void (*encoder_forward)(real *out, const uint32_t *tok, const real *wte, const real *wpe, int B, int T,
@@ -239,7 +262,30 @@ typedef struct kern_ops {
 		      float eps, float wd, float gscale, int64_t step);
 	void (*muon)(float *p, const float *g, float *buf, int rows, int cols, int blocks, float lr, float momentum,
 		     float gscale, float *scratch);
+	/* The gradient norm's square: sum_squares_cpu's result, in the same
+	 * order; and scaling in place. */
+	double (*sum_squares)(const float *x, size_t n);
+	void (*scale)(real *x, real factor, size_t n);
+	/* Memory, sizes in bytes.  mem_alloc's memory is zeroed; it returns
+	 * NULL when out of memory.  mem_free accepts NULL. */
+	void *(*mem_alloc)(size_t bytes);
+	void (*mem_free)(void *dev);
+	void (*mem_zero)(void *dev, size_t bytes);
+	void (*copy_h2d)(void *dst_dev, const void *src_host, size_t bytes);
+	void (*copy_d2h)(void *dst_host, const void *src_dev, size_t bytes);
+	void (*copy_d2d)(void *dst_dev, const void *src_dev, size_t bytes);
+	/* 1 when the host addresses this memory at the pointers the backend
+	 * hands out (the CPU's); 0 when only the copies above reach it. */
+	int host_memory;
 } kern_ops;
+
+/* Host access to the backend's memory in place: p itself on a backend
+ * whose memory the host addresses (host_memory: the CPU's), NULL on any
+ * other.  The one way host code (initialisation, checkpoints, conversions,
+ * reading logits) touches that memory without a copy; a backend without
+ * host_memory needs copy_d2h and copy_h2d at those places instead.  p keeps
+ * its type. */
+#define KERN_HOST(k, p) ((k)->host_memory ? (p) : NULL)
 
 extern const kern_ops kern_cpu;
 /* Threads for the CPU kernels and the BLAS under them. */

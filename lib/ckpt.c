@@ -16,10 +16,16 @@
 #include "safetensors.h"
 #include "util.h"
 
+/* The parameters for the host to read and write in place (checkpoints are
+ * host code: kernels.h, KERN_HOST). */
+static float *host_params(model *m)
+{
+	return KERN_HOST(model_kernels(m), model_params(m));
+}
+
 static void params_hash(model *m, char out[17])
 {
-	snprintf(out, 17, "%016" PRIx64,
-		 (uint64_t)XXH3_64bits(model_params(m), model_nparams(m) * sizeof(float)));
+	snprintf(out, 17, "%016" PRIx64, (uint64_t)XXH3_64bits(host_params(m), model_nparams(m) * sizeof(float)));
 }
 
 /* The config as JSON: the five GPT-2 numbers, then only the options that
@@ -86,7 +92,7 @@ static st_writer *model_writer(model *m, const ckpt_info *info)
 	st_writer_meta(w, "params_xxh3", hash);
 	for (size_t i = 0; i < model_ntensors(m); i++) {
 		const model_tensor *t = model_tensor_at(m, i);
-		st_writer_tensor(w, t->name, ST_F32, t->ndim, t->shape, model_params(m) + t->offset);
+		st_writer_tensor(w, t->name, ST_F32, t->ndim, t->shape, host_params(m) + t->offset);
 	}
 	return w;
 }
@@ -232,7 +238,7 @@ static int known_extra(const st_file *f, const st_tensor *t, const model *m)
 	/* A tied head saved twice. */
 	if (!strcmp(t->name, "lm_head.weight")) {
 		const model_tensor *wte = model_tensor_at(m, 0);
-		const float *p = (const float *)(const void *)model_params((model *)m);
+		const float *p = host_params((model *)m);
 		return t->dtype == ST_F32 && t->end - t->begin == wte->numel * 4 &&
 		       !memcmp(st_data(f, t), p + wte->offset, wte->numel * 4);
 	}
@@ -295,7 +301,7 @@ static model *ckpt_from_st(const st_file *f, const kern_ops *k, ckpt_info *info,
 			snprintf(err, errlen, "tensor %s has the wrong shape for the config", mt->name);
 			goto fail;
 		}
-		memcpy(model_params(m) + mt->offset, st_data(f, t), mt->numel * sizeof(float));
+		k->copy_h2d(model_params(m) + mt->offset, st_data(f, t), mt->numel * sizeof(float));
 		used++;
 	}
 	for (size_t i = 0; used < st_count(f) && i < st_count(f); i++) {
@@ -390,8 +396,9 @@ static st_writer *state_writer(model *m, optim *o, const ckpt_state *s)
 		st_writer_meta(w, nums[i].key, tmp);
 	}
 	int64_t shape[1] = { (int64_t)optim_size(o) };
-	st_writer_tensor(w, "adam.m", ST_F32, 1, shape, optim_m(o));
-	st_writer_tensor(w, "adam.v", ST_F32, 1, shape, optim_v(o));
+	const kern_ops *k = model_kernels(m);
+	st_writer_tensor(w, "adam.m", ST_F32, 1, shape, KERN_HOST(k, optim_m(o)));
+	st_writer_tensor(w, "adam.v", ST_F32, 1, shape, KERN_HOST(k, optim_v(o)));
 	return w;
 }
 
@@ -505,9 +512,10 @@ static optim *read_state(const char *path, model *m, int64_t at_step, ckpt_state
 	} else if (step > INT64_MAX || (int64_t)step != at_step) {
 		snprintf(err, errlen, "belongs to step %" PRIu64 ", the checkpoint is at step %" PRId64, step, at_step);
 	} else {
-		o = optim_new(n);
-		memcpy(optim_m(o), st_data(f, tm), n * sizeof(float));
-		memcpy(optim_v(o), st_data(f, tv), n * sizeof(float));
+		const kern_ops *k = model_kernels(m);
+		o = optim_new(k, n);
+		k->copy_h2d(optim_m(o), st_data(f, tm), n * sizeof(float));
+		k->copy_h2d(optim_v(o), st_data(f, tv), n * sizeof(float));
 		optim_set_steps(o, (int64_t)step);
 		copy_meta(s->data_stream, sizeof(s->data_stream), st_meta(f, "data_stream"));
 		s->data_records = recs;
@@ -677,7 +685,7 @@ model *ckpt_parse_llmc(const uint8_t *p, size_t n, const kern_ops *k, ckpt_info 
 		return NULL;
 	}
 	model *m = model_new(c, k);
-	struct llmc_io io = { .params = model_params(m), .src = p + LLMC_HEADER_INTS * 4, .bf16 = h[1] == 5 };
+	struct llmc_io io = { .params = host_params(m), .src = p + LLMC_HEADER_INTS * 4, .bf16 = h[1] == 5 };
 	llmc_walk(m, vp, llmc_read_one, &io);
 	copy_meta(info->tokenizer, sizeof(info->tokenizer), c->n_vocab == 50257 ? "gpt2" : "");
 	return m;
@@ -754,7 +762,7 @@ int ckpt_save_llmc(const char *path, model *m, char *err, size_t errlen)
 	int vp = padded_vocab(c->n_vocab);
 	size_t count = model_nparams(m) + (size_t)(vp - c->n_vocab) * c->n_embd;
 	float *out = xmalloc(count * sizeof(float));
-	struct llmc_io io = { .params = model_params(m), .dst = out };
+	struct llmc_io io = { .params = host_params(m), .dst = out };
 	llmc_walk(m, vp, llmc_write_one, &io);
 	uint8_t h[LLMC_HEADER_INTS * 4] = { 0 };
 	uint32_t vals[8] = { LLMC_CKPT_MAGIC, 3, (uint32_t)c->n_ctx, (uint32_t)c->n_vocab, (uint32_t)c->n_layer,

@@ -158,9 +158,9 @@ static void kl_batch(void *ctx, struct batcher *b)
 		c->kl = xrealloc(c->kl, n * sizeof(double));
 	}
 	model_forward(c->m, b->inp, NULL, NULL, b->n, T);
-	memcpy(c->logits, model_logits(c->m), n * V * sizeof(real));
+	model_kernels(c->m)->copy_d2h(c->logits, model_logits(c->m), n * V * sizeof(real));
 	model_forward(c->ref, b->inp, NULL, NULL, b->n, T);
-	const real *q = model_logits(c->ref);
+	const real *q = KERN_HOST(model_kernels(c->ref), model_logits(c->ref));
 #pragma omp parallel for schedule(static)
 	for (size_t i = 0; i < n; i++)
 		c->kl[i] = b->w[i] ? kl_row(c->logits + i * V, q + i * V, V) : 0;
@@ -244,7 +244,7 @@ void eval_completion_logprobs(model *m, const uint32_t *const *seq, const size_t
 			w[i * T + j] = 1;
 	}
 	model_forward(m, inp, tgt, w, (int)n, (int)T);
-	const real *loss = model_losses(m);
+	const real *loss = KERN_HOST(model_kernels(m), model_losses(m));
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < ncomp[i]; k++)
 			out[i][k] = (float)-loss[i * T + nprompt[i] - 1 + k];

@@ -1106,7 +1106,8 @@ static int check_unused(const hf_model *h, model *m, const char *fname, const st
 			return -1;
 		float *p = xmalloc(t->numel * sizeof(float));
 		convert(t, st_data(s->st, t), p);
-		int same = !memcmp(p, model_params(m) + wte->offset, wte->numel * sizeof(float));
+		const float *wp = KERN_HOST(model_kernels(m), model_params(m));
+		int same = !memcmp(p, wp + wte->offset, wte->numel * sizeof(float));
 		free(p);
 		if (same)
 			return 0;
@@ -1140,6 +1141,8 @@ model *hf_build(hf_model *h, const kern_ops *k, char *err, size_t errlen)
 		}
 	}
 	model *m = model_new(&h->c, k);
+	/* Converted on the host, in place (kernels.h, KERN_HOST). */
+	float *params = KERN_HOST(k, model_params(m));
 	char fname[128];
 	const struct shard *s = NULL;
 	for (size_t i = 0; i < model_ntensors(m); i++) {
@@ -1149,7 +1152,7 @@ model *hf_build(hf_model *h, const kern_ops *k, char *err, size_t errlen)
 			goto fail;
 		if (check_tensor(t, fname, mt->ndim, mt->shape, err, errlen) < 0)
 			goto fail;
-		convert(t, st_data(s->st, t), model_params(m) + mt->offset);
+		convert(t, st_data(s->st, t), params + mt->offset);
 	}
 	for (size_t i = 0; i < h->nshards; i++) {
 		const struct shard *sh = &h->shards[i];
@@ -1343,7 +1346,7 @@ int hf_save(const char *dir_in, model *m, const hf_save_opts *o, char *err, size
 		const model_tensor *t = model_tensor_at(m, i);
 		char name[128];
 		snprintf(name, sizeof(name), "%s%s", a->prefix, t->name);
-		const float *p = model_params(m) + t->offset;
+		const float *p = KERN_HOST(model_kernels(m), model_params(m)) + t->offset;
 		if (bf) {
 			hf_f32_to_bf16(p, bf + t->offset * 2, t->numel);
 			st_writer_tensor(w, name, ST_BF16, t->ndim, t->shape, bf + t->offset * 2);

@@ -65,6 +65,7 @@ struct model {
 	const uint32_t *inp, *targets;
 	uint32_t *inp_copy, *targets_copy;
 	real *weight_copy;
+	real *weight_host;          /* weight_copy as the host last set it (host memory) */
 	int have_targets;
 	double temperature;          /* of the softmax after a forward pass with targets; 0: 1 */
 
@@ -235,6 +236,14 @@ static const real *llama_decode(model *m, model_cache *c, const int *slot, const
 static void llama_round_weights(model *m, int weights);
 static double loss_after(model *m, const uint32_t *targets, const real *weight);
 
+void *model_mem_alloc(const kern_ops *k, size_t bytes)
+{
+	void *p = k->mem_alloc(bytes);
+	if (!p)
+		util_oom();
+	return p;
+}
+
 static void add_tensor(model *m, const char *name, int64_t d0, int64_t d1, int decay)
 {
 	model_tensor *t = &m->tensors[m->ntensors++];
@@ -277,7 +286,7 @@ model *model_new(const model_config *c, const kern_ops *k)
 	}
 	add_tensor(m, "ln_f.weight", C, 0, 0);
 	add_tensor(m, "ln_f.bias", C, 0, 0);
-	m->params = xcalloc(m->nparams, sizeof(real));
+	m->params = model_mem_alloc(m->k, m->nparams * sizeof(real));
 	return m;
 }
 
@@ -288,11 +297,13 @@ model *model_grow_vocab(model *m, int n_vocab)
 	c.n_vocab = n_vocab;
 	model *g = model_new(&c, m->k);
 	/* Every tensor as it was; the embedding and an untied head have
-	 * their old rows, then new ones, each the mean of the old rows. */
+	 * their old rows, then new ones, each the mean of the old rows
+	 * (computed on the host). */
+	real *mp = KERN_HOST(m->k, m->params), *gp = KERN_HOST(g->k, g->params);
 	for (size_t i = 0; i < m->ntensors; i++) {
 		const model_tensor *a = &m->tensors[i], *b = &g->tensors[i];
-		real *dst = g->params + b->offset;
-		const real *src = m->params + a->offset;
+		real *dst = gp + b->offset;
+		const real *src = mp + a->offset;
 		memcpy(dst, src, a->numel * sizeof(real));
 		if ((int)i != m->t_wte && (int)i != m->t_head)
 			continue;
@@ -309,18 +320,20 @@ model *model_grow_vocab(model *m, int n_vocab)
 
 static void free_acts(model *m)
 {
-	free(m->acts);
+	const kern_ops *k = m->k;
+	k->mem_free(m->acts);
 	free(m->blocks);
 	free(m->lblocks);
 	m->lblocks = NULL;
-	free(m->dacts);
-	free(m->inp_copy);
-	free(m->targets_copy);
-	free(m->weight_copy);
+	k->mem_free(m->dacts);
+	k->mem_free(m->inp_copy);
+	k->mem_free(m->targets_copy);
+	k->mem_free(m->weight_copy);
+	free(m->weight_host);
 	m->acts = m->dacts = NULL;
 	m->blocks = NULL;
 	m->inp_copy = m->targets_copy = NULL;
-	m->weight_copy = NULL;
+	m->weight_copy = m->weight_host = NULL;
 	m->cap_bt = 0;
 }
 
@@ -331,10 +344,10 @@ void model_free(model *m)
 	free_acts(m);
 	free(m->tensors);
 	free(m->lslot);
-	free(m->rope_cos);
-	free(m->rope_sin);
-	free(m->params);
-	free(m->grads);
+	m->k->mem_free(m->rope_cos);
+	m->k->mem_free(m->rope_sin);
+	m->k->mem_free(m->params);
+	m->k->mem_free(m->grads);
 	free(m);
 }
 
@@ -348,7 +361,9 @@ const real *model_logits(const model *m) { return m->logits; }
 void model_set_temperature(model *m, double t) { m->temperature = t; }
 void model_set_weights(model *m, const real *w)
 {
-	memcpy(m->weight_copy, w, (size_t)m->B * (size_t)m->T * sizeof(*w));
+	size_t bytes = (size_t)m->B * (size_t)m->T * sizeof(*w);
+	memcpy(m->weight_host, w, bytes);
+	m->k->copy_h2d(m->weight_copy, m->weight_host, bytes);
 }
 const real *model_losses(const model *m) { return m->losses; }
 
@@ -363,13 +378,13 @@ const model_tensor *model_tensor_find(const model *m, const char *name)
 real *model_grads(model *m)
 {
 	if (!m->grads)
-		m->grads = xcalloc(m->nparams, sizeof(real));
+		m->grads = model_mem_alloc(m->k, m->nparams * sizeof(real));
 	return m->grads;
 }
 
 void model_zero_grad(model *m)
 {
-	memset(model_grads(m), 0, m->nparams * sizeof(real));
+	m->k->mem_zero(model_grads(m), m->nparams * sizeof(real));
 }
 
 /* Normal deviates by Box-Muller from a seeded xoshiro256** stream: the
@@ -391,9 +406,10 @@ void model_init(model *m, uint64_t seed)
 	rng r;
 	rng_seed(&r, seed);
 	double resid_std = 0.02 / sqrt(2.0 * m->c.n_layer);
+	real *params = KERN_HOST(m->k, m->params);
 	for (size_t i = 0; i < m->ntensors; i++) {
 		const model_tensor *t = &m->tensors[i];
-		real *p = m->params + t->offset;
+		real *p = params + t->offset;
 		const char *dot = strrchr(t->name, '.');
 		size_t len = strlen(t->name);
 		if (t->ndim == 2) {
@@ -425,6 +441,15 @@ double model_forward_flops(const model_config *c, int B, int T)
 	return per_token * BT + attention;
 }
 
+/* The model's copies of a batch's inputs, targets and weights. */
+static void copies_new(model *m, size_t BT)
+{
+	m->inp_copy = model_mem_alloc(m->k, BT * sizeof(uint32_t));
+	m->targets_copy = model_mem_alloc(m->k, BT * sizeof(uint32_t));
+	m->weight_copy = model_mem_alloc(m->k, BT * sizeof(real));
+	m->weight_host = xmalloc(BT * sizeof(real));
+}
+
 /* Carve the activation buffers for B x T tokens (kept if big enough). */
 static void ensure_acts(model *m, int B, int T)
 {
@@ -440,7 +465,7 @@ static void ensure_acts(model *m, int B, int T)
 	 * two rstds, the attention matrix. */
 	size_t per_block = BT * (16 * C + 4) + att;
 	size_t total = BT * C + L * per_block + BT * (C + 2) + BT * V + BT + BT * C;
-	m->acts = xmalloc(total * sizeof(real));
+	m->acts = model_mem_alloc(m->k, total * sizeof(real));
 	m->blocks = xcalloc(L, sizeof(*m->blocks));
 	real *p = m->acts;
 #define CARVE(dst, n) do { (dst) = p; p += (n); } while (0)
@@ -467,7 +492,7 @@ static void ensure_acts(model *m, int B, int T)
 	CARVE(m->logits, BT * V);
 	CARVE(m->losses, BT);
 	CARVE(m->scratch, BT * C);
-	m->dacts = xmalloc((BT * C * 3 + BT * 4 * C * 2 + att) * sizeof(real));
+	m->dacts = model_mem_alloc(m->k, (BT * C * 3 + BT * 4 * C * 2 + att) * sizeof(real));
 	p = m->dacts;
 	CARVE(m->dres, BT * C);
 	CARVE(m->dln, BT * C);
@@ -476,9 +501,7 @@ static void ensure_acts(model *m, int B, int T)
 	CARVE(m->dbig2, BT * 4 * C);
 	CARVE(m->datt, att);
 #undef CARVE
-	m->inp_copy = xmalloc(BT * sizeof(uint32_t));
-	m->targets_copy = xmalloc(BT * sizeof(uint32_t));
-	m->weight_copy = xmalloc(BT * sizeof(real));
+	copies_new(m, BT);
 	m->cap_bt = (int)BT;
 	m->cap_b = B;
 	m->cap_t = T;
@@ -505,7 +528,7 @@ double model_forward(model *m, const uint32_t *inp, const uint32_t *targets, con
 	int C = m->c.n_embd, NH = m->c.n_head, V = m->c.n_vocab, BT = B * T;
 	const model_tensor *t = m->tensors;
 	real *wte = m->params + t[0].offset, *wpe = m->params + t[1].offset;
-	memcpy(m->inp_copy, inp, (size_t)BT * sizeof(*inp));
+	k->copy_h2d(m->inp_copy, inp, (size_t)BT * sizeof(*inp));
 	m->inp = m->inp_copy;
 
 	k->encoder_forward(m->encoded, m->inp, wte, wpe, B, T, C);
@@ -541,20 +564,26 @@ static double loss_after(model *m, const uint32_t *targets, const real *weight)
 	m->have_targets = targets != NULL;
 	if (!targets)
 		return 0;
-	if (m->temperature > 0 && m->temperature != 1) {
-		real inv = (real)(1 / m->temperature);
-#pragma omp parallel for schedule(static)
-		for (int64_t i = 0; i < (int64_t)BT * V; i++)
-			m->logits[i] *= inv;
-	}
-	memcpy(m->targets_copy, targets, (size_t)BT * sizeof(*targets));
+	if (m->temperature > 0 && m->temperature != 1)
+		k->scale(m->logits, (real)(1 / m->temperature), (size_t)BT * V);
+	k->copy_h2d(m->targets_copy, targets, (size_t)BT * sizeof(*targets));
 	m->targets = m->targets_copy;
 	if (weight)
-		memcpy(m->weight_copy, weight, (size_t)BT * sizeof(*weight));
+		memcpy(m->weight_host, weight, (size_t)BT * sizeof(*weight));
 	else
 		for (int i = 0; i < BT; i++)
-			m->weight_copy[i] = 1;
+			m->weight_host[i] = 1;
+	k->copy_h2d(m->weight_copy, m->weight_host, (size_t)BT * sizeof(real));
 	return k->crossentropy_forward(m->logits, m->losses, m->targets, m->weight_copy, BT, V);
+}
+
+/* The weights divided by the temperature, on the host as before, then
+ * copied to the model's memory. */
+static void divide_weights(model *m, int BT)
+{
+	for (int i = 0; i < BT; i++)
+		m->weight_host[i] = (real)(m->weight_host[i] / m->temperature);
+	m->k->copy_h2d(m->weight_copy, m->weight_host, (size_t)BT * sizeof(real));
 }
 
 void model_backward(model *m)
@@ -573,13 +602,12 @@ void model_backward(model *m)
 	/* With a temperature, the loss is of logits / t: its gradient with
 	 * respect to the logits carries 1 / t, folded into the weights. */
 	if (m->temperature > 0 && m->temperature != 1)
-		for (int i = 0; i < BT; i++)
-			m->weight_copy[i] = (real)(m->weight_copy[i] / m->temperature);
+		divide_weights(m, BT);
 	k->crossentropy_backward(m->logits, m->targets, m->weight_copy, BT, V);
-	memset(m->dln, 0, n * sizeof(real));
+	k->mem_zero(m->dln, n * sizeof(real));
 	k->head_backward(m->dln, dwte, m->logits, m->lnf, wte, BT, C, V);
 	real *x = m->c.n_layer ? m->blocks[m->c.n_layer - 1].res3 : m->encoded;
-	memset(m->dres, 0, n * sizeof(real));
+	k->mem_zero(m->dres, n * sizeof(real));
 	k->layernorm_backward(m->dres, g + lnf[0].offset, g + lnf[1].offset, m->dln, x, m->params + lnf[0].offset,
 			      m->lnf_mean, m->lnf_rstd, BT, C);
 	/* dres holds the gradient of the residual stream, block by block
@@ -592,20 +620,20 @@ void model_backward(model *m)
 		real *xin = l ? m->blocks[l - 1].res3 : m->encoded;
 		real *dfch_gelu = m->dbig1, *dfch = m->dbig2, *dqkv = m->dbig1;
 
-		memset(dfch_gelu, 0, n * 4 * sizeof(real));
+		k->mem_zero(dfch_gelu, n * 4 * sizeof(real));
 		k->matmul_backward(dfch_gelu, dw[FCPROJ_W], dw[FCPROJ_B], m->dres, a->fch_gelu, w[FCPROJ_W], BT, 4 * C, C);
-		memset(dfch, 0, n * 4 * sizeof(real));
+		k->mem_zero(dfch, n * 4 * sizeof(real));
 		k->gelu_backward(dfch, a->fch, dfch_gelu, n * 4);
-		memset(m->dln, 0, n * sizeof(real));
+		k->mem_zero(m->dln, n * sizeof(real));
 		k->matmul_backward(m->dln, dw[FC_W], dw[FC_B], dfch, a->ln2, w[FC_W], BT, C, 4 * C);
 		k->layernorm_backward(m->dres, dw[LN2_W], dw[LN2_B], m->dln, a->res2, w[LN2_W], a->ln2_mean,
 				      a->ln2_rstd, BT, C);
 
-		memset(m->datty, 0, n * sizeof(real));
+		k->mem_zero(m->datty, n * sizeof(real));
 		k->matmul_backward(m->datty, dw[PROJ_W], dw[PROJ_B], m->dres, a->atty, w[PROJ_W], BT, C, C);
-		memset(dqkv, 0, n * 3 * sizeof(real));
+		k->mem_zero(dqkv, n * 3 * sizeof(real));
 		k->attention_backward(dqkv, m->datt, m->datty, a->qkv, a->att, B, T, C, NH);
-		memset(m->dln, 0, n * sizeof(real));
+		k->mem_zero(m->dln, n * sizeof(real));
 		k->matmul_backward(m->dln, dw[QKV_W], dw[QKV_B], dqkv, a->ln1, w[QKV_W], BT, C, 3 * C);
 		k->layernorm_backward(m->dres, dw[LN1_W], dw[LN1_B], m->dln, xin, w[LN1_W], a->ln1_mean, a->ln1_rstd,
 				      BT, C);
@@ -624,6 +652,7 @@ static void block_shape(int C, int i, int *in, int *out)
 }
 
 struct model_cache {
+	const kern_ops *ops;        /* whose memory the buffers below are, but at */
 	int slots, maxlen, cap;     /* cap: rows the buffers below hold */
 	int weights;                /* KERN_F32, KERN_BF16 or KERN_I8 */
 	real *k, *v;                /* [n_layer][slots][maxlen][C] */
@@ -633,6 +662,7 @@ struct model_cache {
 	/* The Llama family's rows (k, v: [n_layer][slots][maxlen][NKV*hd]). */
 	real *q, *kk, *vv, *qn, *kn, *qn_rstd, *kn_rstd, *gate, *up, *h;
 	real *scores;               /* attention's scratch [cap][n_head][maxlen] */
+	int *slot, *pos;            /* the copies of a call's slots and positions [cap] */
 };
 
 model_cache *model_cache_new(const model *m, int slots, int maxlen, int weights)
@@ -640,6 +670,7 @@ model_cache *model_cache_new(const model *m, int slots, int maxlen, int weights)
 	const kern_ops *k = m->k;
 	int L = m->c.n_layer, C = m->c.n_embd, V = m->c.n_vocab;
 	model_cache *c = xcalloc(1, sizeof(*c));
+	c->ops = k;
 	if (m->c.family == MODEL_LLAMA) {
 		c->slots = slots;
 		c->maxlen = maxlen;
@@ -651,8 +682,8 @@ model_cache *model_cache_new(const model *m, int slots, int maxlen, int weights)
 	c->slots = slots;
 	c->maxlen = maxlen;
 	c->weights = weights;
-	c->k = xmalloc(per * sizeof(real));
-	c->v = xmalloc(per * sizeof(real));
+	c->k = model_mem_alloc(k, per * sizeof(real));
+	c->v = model_mem_alloc(k, per * sizeof(real));
 	c->at = xmalloc(((size_t)L * N_PANELS + 1) * sizeof(size_t));
 	size_t total = 0;
 	for (int l = 0; l < L; l++)
@@ -664,7 +695,7 @@ model_cache *model_cache_new(const model *m, int slots, int maxlen, int weights)
 		}
 	c->at[L * N_PANELS] = total;
 	total += k->panel_bytes(weights, C, V);
-	c->packed = xmalloc(total);
+	c->packed = model_mem_alloc(k, total);
 	for (int l = 0; l < L; l++) {
 		real *w[N_BLOCK_TENSORS];
 		block_tensors(m, m->params, l, w);
@@ -682,12 +713,15 @@ void model_cache_free(model_cache *c)
 {
 	if (!c)
 		return;
-	free(c->k);
-	free(c->v);
-	free(c->x);
-	free(c->packed);
+	const kern_ops *k = c->ops;
+	k->mem_free(c->k);
+	k->mem_free(c->v);
+	k->mem_free(c->x);
+	k->mem_free(c->packed);
 	free(c->at);
-	free(c->scores);
+	k->mem_free(c->scores);
+	k->mem_free(c->slot);
+	k->mem_free(c->pos);
 	free(c);
 }
 
@@ -708,8 +742,10 @@ void model_round_weights(model *m, int weights)
 		size_t b = k->panel_bytes(weights, in, out);
 		most = b > most ? b : most;
 	}
-	unsigned char *tmp = xmalloc(most);
-	real *col = xmalloc((size_t)4 * C * sizeof(real));
+	unsigned char *tmp = model_mem_alloc(k, most);
+	real *col = model_mem_alloc(k, (size_t)4 * C * sizeof(real));
+	/* A column goes back into the [IN, OUT] matrix on the host. */
+	const real *hcol = KERN_HOST(k, col);
 	for (int l = 0; l < L; l++) {
 		real *w[N_BLOCK_TENSORS];
 		block_tensors(m, m->params, l, w);
@@ -717,10 +753,11 @@ void model_round_weights(model *m, int weights)
 			int in, out;
 			block_shape(C, i, &in, &out);
 			k->panel_pack(tmp, weights, w[block_w[i]], in, out, 0);
+			real *hw = KERN_HOST(k, w[block_w[i]]);
 			for (int o = 0; o < out; o++) {
 				k->panel_column(col, tmp, weights, in, out, o);
 				for (int r = 0; r < in; r++)
-					w[block_w[i]][(size_t)r * out + o] = col[r];
+					hw[(size_t)r * out + o] = hcol[r];
 			}
 		}
 	}
@@ -728,8 +765,8 @@ void model_round_weights(model *m, int weights)
 	k->panel_pack(tmp, weights, wte, C, V, 1);
 	for (int v = 0; v < V; v++)
 		k->panel_column(wte + (size_t)v * C, tmp, weights, C, V, v);
-	free(col);
-	free(tmp);
+	k->mem_free(col);
+	k->mem_free(tmp);
 }
 
 static const char *const weights_names[] = { "f32", "bf16", "int8" };
@@ -747,13 +784,32 @@ const char *model_weights_name(int weights)
 	return weights >= 0 && weights < 3 ? weights_names[weights] : "?";
 }
 
+/* Room for n rows' slots and positions; the cache then holds n rows. */
+static void cache_indices(model_cache *c, int n)
+{
+	c->ops->mem_free(c->slot);
+	c->ops->mem_free(c->pos);
+	c->slot = model_mem_alloc(c->ops, (size_t)n * sizeof(int));
+	c->pos = model_mem_alloc(c->ops, (size_t)n * sizeof(int));
+	c->cap = n;
+}
+
+/* A call's slots and positions copied to the cache's memory, for the
+ * kernels. */
+static void cache_put(model_cache *c, const int *slot, const int *pos, int n)
+{
+	c->ops->copy_h2d(c->slot, slot, (size_t)n * sizeof(int));
+	c->ops->copy_h2d(c->pos, pos, (size_t)n * sizeof(int));
+}
+
 static void cache_rows(model_cache *c, int n, int C, int H, int V)
 {
 	if (c->cap >= n)
 		return;
-	free(c->x);
+	const kern_ops *k = c->ops;
+	k->mem_free(c->x);
 	size_t N = (size_t)n;
-	c->x = xmalloc(N * ((size_t)C * 15 + 2 + (size_t)V) * sizeof(real));
+	c->x = model_mem_alloc(k, N * ((size_t)C * 15 + 2 + (size_t)V) * sizeof(real));
 	real *p = c->x;
 	c->ln = (p += N * C);
 	c->mean = (p += N * C);
@@ -764,9 +820,9 @@ static void cache_rows(model_cache *c, int n, int C, int H, int V)
 	c->fch = (p += N * C);
 	c->fch_gelu = (p += N * 4 * C);
 	c->logits = p + N * 4 * C;
-	free(c->scores);
-	c->scores = xmalloc(N * (size_t)H * (size_t)c->maxlen * sizeof(real));
-	c->cap = n;
+	k->mem_free(c->scores);
+	c->scores = model_mem_alloc(k, N * (size_t)H * (size_t)c->maxlen * sizeof(real));
+	cache_indices(c, n);
 }
 
 const real *model_decode(model *m, model_cache *c, const int *slot, const uint32_t *tok, const int *pos, int n)
@@ -776,6 +832,7 @@ const real *model_decode(model *m, model_cache *c, const int *slot, const uint32
 	const kern_ops *k = m->k;
 	int L = m->c.n_layer, C = m->c.n_embd, V = m->c.n_vocab, F = c->weights;
 	cache_rows(c, n, C, m->c.n_head, V);
+	cache_put(c, slot, pos, n);
 	const real *wpe = m->params + m->tensors[1].offset;
 	const unsigned char *head = c->packed + c->at[L * N_PANELS];
 	size_t layer = (size_t)c->slots * c->maxlen * C;
@@ -793,7 +850,7 @@ const real *model_decode(model *m, model_cache *c, const int *slot, const uint32
 		block_tensors(m, m->params, l, w);
 		k->layernorm_forward(c->ln, c->mean, c->rstd, c->x, w[LN1_W], w[LN1_B], n, C);
 		k->matmul_panel(c->qkv, c->ln, p + at[P_QKV], F, w[QKV_B], n, C, 3 * C);
-		k->attention_decode(c->atty, c->scores, c->k + l * layer, c->v + l * layer, c->qkv, slot, pos, n, C, m->c.n_head,
+		k->attention_decode(c->atty, c->scores, c->k + l * layer, c->v + l * layer, c->qkv, c->slot, c->pos, n, C, m->c.n_head,
 				    c->maxlen);
 		k->matmul_panel(c->tmp, c->atty, p + at[P_PROJ], F, w[PROJ_B], n, C, C);
 		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
@@ -885,21 +942,26 @@ static model *llama_new(model *m)
 		add_tensor(m, "lm_head.weight", d.V, d.C, 0);
 		m->tensors[m->ntensors - 1].out_in = 1;
 	}
-	m->params = xcalloc(m->nparams, sizeof(real));
+	m->params = model_mem_alloc(m->k, m->nparams * sizeof(real));
 	if (c->rope) {
 		/* The angles in double, rounded once: position p, pair i turns
 		 * by p theta^(-2i/hd). */
 		int half = d.hd / 2;
 		size_t n = (size_t)c->n_ctx * half;
-		m->rope_cos = xmalloc(n * sizeof(real));
-		m->rope_sin = xmalloc(n * sizeof(real));
+		real *cv = xmalloc(n * sizeof(real)), *sv = xmalloc(n * sizeof(real));
 		for (int i = 0; i < half; i++) {
 			double f = pow(rope_theta(c), -2.0 * i / d.hd);
 			for (int p = 0; p < c->n_ctx; p++) {
-				m->rope_cos[(size_t)p * half + i] = (real)cos(p * f);
-				m->rope_sin[(size_t)p * half + i] = (real)sin(p * f);
+				cv[(size_t)p * half + i] = (real)cos(p * f);
+				sv[(size_t)p * half + i] = (real)sin(p * f);
 			}
 		}
+		m->rope_cos = model_mem_alloc(m->k, n * sizeof(real));
+		m->rope_sin = model_mem_alloc(m->k, n * sizeof(real));
+		m->k->copy_h2d(m->rope_cos, cv, n * sizeof(real));
+		m->k->copy_h2d(m->rope_sin, sv, n * sizeof(real));
+		free(cv);
+		free(sv);
 	}
 	return m;
 }
@@ -1002,13 +1064,11 @@ static void llama_ensure_acts(model *m, int B, int T)
 	m->lblocks = xcalloc((size_t)m->c.n_layer, sizeof(*m->lblocks));
 	struct arena a = { 0 }, d = { 0 };
 	llama_carve(m, &a, &d, B, T);
-	a.base = m->acts = xmalloc(a.used * sizeof(real));
-	d.base = m->dacts = xmalloc(d.used * sizeof(real));
+	a.base = m->acts = model_mem_alloc(m->k, a.used * sizeof(real));
+	d.base = m->dacts = model_mem_alloc(m->k, d.used * sizeof(real));
 	a.used = d.used = 0;
 	llama_carve(m, &a, &d, B, T);
-	m->inp_copy = xmalloc(BT * sizeof(uint32_t));
-	m->targets_copy = xmalloc(BT * sizeof(uint32_t));
-	m->weight_copy = xmalloc(BT * sizeof(real));
+	copies_new(m, BT);
 	m->cap_bt = (int)BT;
 	m->cap_b = B;
 	m->cap_t = T;
@@ -1052,7 +1112,7 @@ static double llama_forward(model *m, const uint32_t *inp, int B, int T)
 	struct dims d = dims_of(&m->c);
 	int BT = B * T, C = d.C;
 	real *P = m->params;
-	memcpy(m->inp_copy, inp, (size_t)BT * sizeof(*inp));
+	k->copy_h2d(m->inp_copy, inp, (size_t)BT * sizeof(*inp));
 	m->inp = m->inp_copy;
 	k->encoder_forward(m->encoded, m->inp, gt(m, P, m->t_wte), gt(m, P, m->t_wpe), B, T, C);
 	real *x = m->encoded;
@@ -1067,8 +1127,8 @@ static double llama_forward(model *m, const uint32_t *inp, int B, int T)
 			k->rmsnorm_forward(a->kn, a->kn_rstd, a->k, lw(m, P, l, L_KNW), BT * d.NKV, d.hd, d.eps);
 		}
 		if (m->c.rope) {
-			memcpy(a->qr, a->qn, (size_t)BT * d.QD * sizeof(real));
-			memcpy(a->kr, a->kn, (size_t)BT * d.KD * sizeof(real));
+			k->copy_d2d(a->qr, a->qn, (size_t)BT * d.QD * sizeof(real));
+			k->copy_d2d(a->kr, a->kn, (size_t)BT * d.KD * sizeof(real));
 			k->rope_forward(a->qr, m->rope_cos, m->rope_sin, NULL, T, BT, d.NH, d.hd);
 			k->rope_forward(a->kr, m->rope_cos, m->rope_sin, NULL, T, BT, d.NKV, d.hd);
 		}
@@ -1099,25 +1159,24 @@ static void llama_backward(model *m)
 	int head = m->t_head >= 0 ? m->t_head : m->t_wte;
 
 	if (m->temperature > 0 && m->temperature != 1)
-		for (int i = 0; i < BT; i++)
-			m->weight_copy[i] = (real)(m->weight_copy[i] / m->temperature);
+		divide_weights(m, BT);
 	k->crossentropy_backward(m->logits, m->targets, m->weight_copy, BT, d.V);
-	memset(m->dln, 0, n * sizeof(real));
+	k->mem_zero(m->dln, n * sizeof(real));
 	k->head_backward(m->dln, gt(m, G, head), m->logits, m->lnf, gt(m, P, head), BT, C, d.V);
 	real *x = d.L ? m->lblocks[d.L - 1].res3 : m->encoded;
-	memset(m->dres, 0, n * sizeof(real));
+	k->mem_zero(m->dres, n * sizeof(real));
 	norm_backward(m, m->dres, gt(m, G, m->t_nf_w), gt(m, G, m->t_nf_b), m->dln, x, gt(m, P, m->t_nf_w), m->lnf_mean,
 		      m->lnf_rstd, BT, C);
 	for (int l = d.L - 1; l >= 0; l--) {
 		struct lblock_acts *a = &m->lblocks[l];
 		real *xin = l ? m->lblocks[l - 1].res3 : m->encoded;
 
-		memset(m->dh, 0, nf * sizeof(real));
+		k->mem_zero(m->dh, nf * sizeof(real));
 		k->linear_backward(m->dh, lw(m, G, l, L_DW), NULL, m->dres, a->h, lw(m, P, l, L_DW), BT, d.F, C);
-		memset(m->dup, 0, nf * sizeof(real));
-		memset(m->dln, 0, n * sizeof(real));
+		k->mem_zero(m->dup, nf * sizeof(real));
+		k->mem_zero(m->dln, n * sizeof(real));
 		if (m->c.mlp == MODEL_SWIGLU) {
-			memset(m->dgate, 0, nf * sizeof(real));
+			k->mem_zero(m->dgate, nf * sizeof(real));
 			k->swiglu_backward(m->dgate, m->dup, m->dh, a->gate, a->up, nf);
 			k->linear_backward(m->dln, lw(m, G, l, L_GW), NULL, m->dgate, a->ln2, lw(m, P, l, L_GW), BT, C, d.F);
 		} else if (m->c.mlp == MODEL_RELU2) {
@@ -1129,11 +1188,11 @@ static void llama_backward(model *m)
 		norm_backward(m, m->dres, lw(m, G, l, L_N2W), lw(m, G, l, L_N2B), m->dln, a->res2, lw(m, P, l, L_N2W),
 			      a->ln2_mean, a->ln2_rstd, BT, C);
 
-		memset(m->datty, 0, nq * sizeof(real));
+		k->mem_zero(m->datty, nq * sizeof(real));
 		k->linear_backward(m->datty, lw(m, G, l, L_OW), NULL, m->dres, a->atty, lw(m, P, l, L_OW), BT, d.QD, C);
-		memset(m->dq, 0, nq * sizeof(real));
-		memset(m->dk, 0, nk * sizeof(real));
-		memset(m->dv, 0, nk * sizeof(real));
+		k->mem_zero(m->dq, nq * sizeof(real));
+		k->mem_zero(m->dk, nk * sizeof(real));
+		k->mem_zero(m->dv, nk * sizeof(real));
 		k->gqa_backward(m->dq, m->dk, m->dv, m->datt, m->datty, a->qr, a->kr, a->v, a->att, B, T, d.NH, d.NKV,
 				d.hd);
 		if (m->c.rope) {
@@ -1142,8 +1201,8 @@ static void llama_backward(model *m)
 		}
 		real *dq = m->dq, *dk = m->dk;
 		if (m->c.qk_norm) {
-			memset(m->dq2, 0, nq * sizeof(real));
-			memset(m->dk2, 0, nk * sizeof(real));
+			k->mem_zero(m->dq2, nq * sizeof(real));
+			k->mem_zero(m->dk2, nk * sizeof(real));
 			k->rmsnorm_backward(m->dq2, lw(m, G, l, L_QNW), m->dq, a->q, lw(m, P, l, L_QNW), a->qn_rstd,
 					    BT * d.NH, d.hd);
 			k->rmsnorm_backward(m->dk2, lw(m, G, l, L_KNW), m->dk, a->k, lw(m, P, l, L_KNW), a->kn_rstd,
@@ -1151,7 +1210,7 @@ static void llama_backward(model *m)
 			dq = m->dq2;
 			dk = m->dk2;
 		}
-		memset(m->dln, 0, n * sizeof(real));
+		k->mem_zero(m->dln, n * sizeof(real));
 		k->linear_backward(m->dln, lw(m, G, l, L_QW), lw(m, G, l, L_QB), dq, a->ln1, lw(m, P, l, L_QW), BT, C, d.QD);
 		k->linear_backward(m->dln, lw(m, G, l, L_KW), lw(m, G, l, L_KB), dk, a->ln1, lw(m, P, l, L_KW), BT, C, d.KD);
 		k->linear_backward(m->dln, lw(m, G, l, L_VW), lw(m, G, l, L_VB), m->dv, a->ln1, lw(m, P, l, L_VW), BT, C,
@@ -1194,10 +1253,10 @@ static void llama_cache_new(const model *m, model_cache *c)
 {
 	struct dims d = dims_of(&m->c);
 	size_t per = (size_t)c->slots * c->maxlen * d.KD * d.L;
-	c->k = xmalloc(per * sizeof(real));
-	c->v = xmalloc(per * sizeof(real));
+	c->k = model_mem_alloc(m->k, per * sizeof(real));
+	c->v = model_mem_alloc(m->k, per * sizeof(real));
 	c->at = xmalloc(((size_t)d.L * N_LPANELS + 1) * sizeof(size_t));
-	c->packed = xmalloc(llama_panels(m, c, NULL));
+	c->packed = model_mem_alloc(m->k, llama_panels(m, c, NULL));
 	llama_panels(m, c, c->packed);
 }
 
@@ -1205,11 +1264,12 @@ static void llama_cache_rows(const model *m, model_cache *c, int n)
 {
 	if (c->cap >= n)
 		return;
-	free(c->x);
+	const kern_ops *k = c->ops;
+	k->mem_free(c->x);
 	struct dims d = dims_of(&m->c);
 	size_t N = (size_t)n, C = (size_t)d.C, QD = (size_t)d.QD, KD = (size_t)d.KD, F = (size_t)d.F;
 	size_t per = 3 * C + 2 + 3 * QD + 4 * KD + (size_t)d.NH + (size_t)d.NKV + 3 * F + (size_t)d.V;
-	real *p = c->x = xmalloc(N * per * sizeof(real));
+	real *p = c->x = model_mem_alloc(k, N * per * sizeof(real));
 	c->ln = (p += N * C);
 	c->mean = (p += N * C);
 	c->rstd = (p += N);
@@ -1226,9 +1286,9 @@ static void llama_cache_rows(const model *m, model_cache *c, int n)
 	c->up = (p += N * F);
 	c->h = (p += N * F);
 	c->logits = p + N * F;
-	free(c->scores);
-	c->scores = xmalloc(N * (size_t)d.NH * (size_t)c->maxlen * sizeof(real));
-	c->cap = n;
+	k->mem_free(c->scores);
+	c->scores = model_mem_alloc(k, N * (size_t)d.NH * (size_t)c->maxlen * sizeof(real));
+	cache_indices(c, n);
 }
 
 static const real *llama_decode(model *m, model_cache *c, const int *slot, const uint32_t *tok, const int *pos, int n)
@@ -1238,6 +1298,7 @@ static const real *llama_decode(model *m, model_cache *c, const int *slot, const
 	int C = d.C, F = c->weights;
 	real *P = m->params;
 	llama_cache_rows(m, c, n);
+	cache_put(c, slot, pos, n);
 	const unsigned char *head = c->packed + c->at[d.L * N_LPANELS];
 	const real *wpe = gt(m, P, m->t_wpe);
 	size_t layer = (size_t)c->slots * c->maxlen * d.KD;
@@ -1248,7 +1309,7 @@ static const real *llama_decode(model *m, model_cache *c, const int *slot, const
 		if (m->t_head < 0)
 			k->panel_column(x, head, F, C, d.V, (int)tok[i]);
 		else
-			memcpy(x, P + m->tensors[m->t_wte].offset + (size_t)tok[i] * C, (size_t)C * sizeof(real));
+			k->copy_d2d(x, P + m->tensors[m->t_wte].offset + (size_t)tok[i] * C, (size_t)C * sizeof(real));
 		if (wpe)
 			k->residual_forward(x, x, wpe + (size_t)pos[i] * C, (size_t)C);
 	}
@@ -1267,10 +1328,10 @@ static const real *llama_decode(model *m, model_cache *c, const int *slot, const
 			kk = c->kn;
 		}
 		if (m->c.rope) {
-			k->rope_forward(q, m->rope_cos, m->rope_sin, pos, 0, n, d.NH, d.hd);
-			k->rope_forward(kk, m->rope_cos, m->rope_sin, pos, 0, n, d.NKV, d.hd);
+			k->rope_forward(q, m->rope_cos, m->rope_sin, c->pos, 0, n, d.NH, d.hd);
+			k->rope_forward(kk, m->rope_cos, m->rope_sin, c->pos, 0, n, d.NKV, d.hd);
 		}
-		k->gqa_decode(c->atty, c->scores, c->k + l * layer, c->v + l * layer, q, kk, c->vv, slot, pos, n, d.NH, d.NKV, d.hd,
+		k->gqa_decode(c->atty, c->scores, c->k + l * layer, c->v + l * layer, q, kk, c->vv, c->slot, c->pos, n, d.NH, d.NKV, d.hd,
 			      c->maxlen);
 		k->matmul_panel(c->tmp, c->atty, p + at[LP_O], F, NULL, n, d.QD, C);
 		k->residual_forward(c->x, c->x, c->tmp, (size_t)n * C);
@@ -1309,11 +1370,11 @@ static void llama_round_weights(model *m, int weights)
 			most = b > most ? b : most;
 		}
 	}
-	unsigned char *tmp = xmalloc(most);
+	unsigned char *tmp = model_mem_alloc(k, most);
 	for (size_t i = 0; i < m->ntensors; i++) {
 		const model_tensor *t = &m->tensors[i];
 		if (t->out_in || (int)i == head)
 			round_matrix(m, m->params + t->offset, (int)t->shape[1], (int)t->shape[0], weights, tmp);
 	}
-	free(tmp);
+	k->mem_free(tmp);
 }

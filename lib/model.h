@@ -129,9 +129,16 @@ void model_free(model *m);                       /* accepts NULL */
 const model_config *model_cfg(const model *m);
 const kern_ops *model_kernels(const model *m);    /* the table it runs on */
 
+/* The parameters and gradients are in the backend's memory (kernels.h):
+ * for the kernels, the table's copies and a communicator that works on
+ * that memory.  Host code reads or writes them in place only through
+ * KERN_HOST(model_kernels(m), ...), valid on a backend with host_memory. */
 size_t model_nparams(const model *m);
 real *model_params(model *m);
 real *model_grads(model *m);                     /* allocated at first use, zeroed */
+/* The table's mem_alloc(bytes) that never returns NULL: out of memory, it
+ * calls util_oom() as xmalloc does. */
+void *model_mem_alloc(const kern_ops *k, size_t bytes);
 size_t model_ntensors(const model *m);
 const model_tensor *model_tensor_at(const model *m, size_t i);
 const model_tensor *model_tensor_find(const model *m, const char *name);   /* NULL if none */
@@ -139,7 +146,9 @@ const model_tensor *model_tensor_find(const model *m, const char *name);   /* NU
 /* GPT-2's initialisation, from seed alone, for every family and option:
  * weights, embeddings and an untied head N(0, 0.02), the two residual
  * projections of each block (c_proj, or o_proj and down_proj)
- * N(0, 0.02 / sqrt(2 n_layer)), biases 0, norm weights (QK-norm's too) 1. */
+ * N(0, 0.02 / sqrt(2 n_layer)), biases 0, norm weights (QK-norm's too) 1.
+ * Host code: on a backend with host_memory (as model_grow_vocab() and the
+ * GPT-2 family's model_round_weights()). */
 void model_init(model *m, uint64_t seed);
 
 /* A copy of m with n_vocab rows of token embedding (n_vocab above m's):
@@ -168,7 +177,9 @@ void model_set_temperature(model *m, double t);
 void model_set_weights(model *m, const real *w);
 
 /* After a forward pass without targets: logits [B*T, n_vocab]; after one
- * with targets, until model_backward(): their softmax (at the temperature). */
+ * with targets, until model_backward(): their softmax (at the temperature).
+ * These, the losses and model_decode()'s rows are in the backend's memory:
+ * the host reads them through KERN_HOST(). */
 const real *model_logits(const model *m);
 /* After a forward pass with targets: -log p(target) at each position. */
 const real *model_losses(const model *m);

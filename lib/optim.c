@@ -8,6 +8,7 @@
 #include "util.h"
 
 struct optim {
+	const kern_ops *k;          /* whose memory the moments and scratch are */
 	size_t n, first;            /* moments held, of parameters [first, first + n) */
 	int64_t steps;
 	float *m, *v;
@@ -114,12 +115,13 @@ double optim_lr(const optim_opts *o, int64_t step)
 	return o->lr + (lr_min - o->lr) * x;
 }
 
-optim *optim_new(size_t nparams)
+optim *optim_new(const kern_ops *k, size_t nparams)
 {
 	optim *o = xcalloc(1, sizeof(*o));
+	o->k = k;
 	o->n = nparams;
-	o->m = xcalloc(nparams ? nparams : 1, sizeof(float));
-	o->v = xcalloc(nparams ? nparams : 1, sizeof(float));
+	o->m = model_mem_alloc(k, (nparams ? nparams : 1) * sizeof(float));
+	o->v = model_mem_alloc(k, (nparams ? nparams : 1) * sizeof(float));
 	return o;
 }
 
@@ -127,9 +129,9 @@ void optim_free(optim *o)
 {
 	if (!o)
 		return;
-	free(o->m);
-	free(o->v);
-	free(o->scratch);
+	o->k->mem_free(o->m);
+	o->k->mem_free(o->v);
+	o->k->mem_free(o->scratch);
 	free(o);
 }
 
@@ -143,10 +145,14 @@ void optim_shard(optim *o, size_t first, size_t n)
 		skip = o->n;
 	if (n > o->n - skip)
 		n = o->n - skip;
-	memmove(o->m, o->m + skip, n * sizeof(float));
-	memmove(o->v, o->v + skip, n * sizeof(float));
-	o->m = xrealloc(o->m, (n ? n : 1) * sizeof(float));
-	o->v = xrealloc(o->v, (n ? n : 1) * sizeof(float));
+	float *m = model_mem_alloc(o->k, (n ? n : 1) * sizeof(float));
+	float *v = model_mem_alloc(o->k, (n ? n : 1) * sizeof(float));
+	o->k->copy_d2d(m, o->m + skip, n * sizeof(float));
+	o->k->copy_d2d(v, o->v + skip, n * sizeof(float));
+	o->k->mem_free(o->m);
+	o->k->mem_free(o->v);
+	o->m = m;
+	o->v = v;
 	o->first += skip;
 	o->n = n;
 }
@@ -155,34 +161,13 @@ float *optim_v(optim *o) { return o->v; }
 int64_t optim_steps(const optim *o) { return o->steps; }
 void optim_set_steps(optim *o, int64_t steps) { o->steps = steps; }
 
-#define NORM_CHUNK 65536
-
-double optim_grad_norm(const float *g, size_t n)
-{
-	size_t nchunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
-	double *part = xcalloc(nchunks ? nchunks : 1, sizeof(double));
-#pragma omp parallel for schedule(static)
-	for (size_t c = 0; c < nchunks; c++) {
-		size_t end = (c + 1) * NORM_CHUNK < n ? (c + 1) * NORM_CHUNK : n;
-		double s = 0;
-		for (size_t i = c * NORM_CHUNK; i < end; i++)
-			s += (double)g[i] * g[i];
-		part[c] = s;
-	}
-	double s = 0;
-	for (size_t c = 0; c < nchunks; c++)
-		s += part[c];
-	free(part);
-	return sqrt(s);
-}
-
 double optim_step(optim *o, model *m, const optim_opts *opts, double lr)
 {
 	const float *g = model_grads(m);
 	float *p = model_params(m);
 	size_t n = model_nparams(m);
 	const kern_ops *k = model_kernels(m);
-	double norm = optim_grad_norm(g, n);
+	double norm = sqrt(k->sum_squares(g, n));
 	float scale = opts->clip > 0 && norm > opts->clip ? (float)(opts->clip / norm) : 1.0f;
 	o->steps++;
 	size_t lo = o->first, hi = o->first + o->n;
@@ -192,8 +177,8 @@ double optim_step(optim *o, model *m, const optim_opts *opts, double lr)
 			int rows = (int)t->shape[0], cols = (int)t->shape[1], b = muon_blocks(t);
 			size_t need = (size_t)rows * (size_t)(cols / b) + newton_schulz_scratch(rows, cols / b);
 			if (need > o->scratch_n) {
-				free(o->scratch);
-				o->scratch = xmalloc(need * sizeof(float));
+				o->k->mem_free(o->scratch);
+				o->scratch = model_mem_alloc(o->k, need * sizeof(float));
 				o->scratch_n = need;
 			}
 			double mlr = opts->lr > 0 ? opts->muon_lr * lr / opts->lr : 0;

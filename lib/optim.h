@@ -59,11 +59,13 @@ double optim_lr(const optim_opts *o, int64_t step);
 
 typedef struct optim optim;
 
-optim *optim_new(size_t nparams);
+/* The moments are in the memory of the backend k (zeroed), the model's. */
+optim *optim_new(const kern_ops *k, size_t nparams);
 void optim_free(optim *o);                       /* accepts NULL */
 /* The moments held: of parameters [optim_first(o), optim_first(o) +
  * optim_size(o)), which optim_m() and optim_v() point at (every parameter
- * unless sharded). */
+ * unless sharded), in the backend's memory: host code reads or writes them
+ * in place only through KERN_HOST() (kernels.h). */
 size_t optim_size(const optim *o);
 size_t optim_first(const optim *o);
 float *optim_m(optim *o);
@@ -78,11 +80,9 @@ void optim_shard(optim *o, size_t first, size_t n);
 int64_t optim_steps(const optim *o);             /* steps taken */
 void optim_set_steps(optim *o, int64_t steps);
 
-/* The L2 norm of g[0..n), summed in double in a fixed order. */
-double optim_grad_norm(const float *g, size_t n);
-
 /* One step: AdamW at rate lr on the model's gradients, scaled down to the
- * clip norm if above it (the gradients themselves are left as they are);
+ * clip norm if above it (the gradients themselves are left as they are;
+ * the norm is the square root of the table's sum_squares, in double);
  * sharded, only the parameters whose moments it holds, the norm still of
  * every gradient.  Returns the gradient norm before clipping. */
 double optim_step(optim *o, model *m, const optim_opts *opts, double lr);

@@ -244,13 +244,15 @@ void rl_grpo(model *m, optim *o, model *ref, const rl_opts *op, rollout_batch *b
 			int T = mb.T;
 			model_forward(m, mb.inp, mb.tgt, mb.w, bsz, T);
 			flops += 3 * model_forward_flops(model_cfg(m), bsz, T);
-			const real *lossv = model_losses(m), *rlossv = NULL;
+			/* Read on the host (kernels.h, KERN_HOST). */
+			const real *lossv = KERN_HOST(model_kernels(m), model_losses(m)), *rlossv = NULL;
 			if (ref) {
 				model_forward(ref, mb.inp, mb.tgt, NULL, bsz, T);
 				flops += model_forward_flops(model_cfg(ref), bsz, T);
-				rlossv = model_losses(ref);
+				rlossv = KERN_HOST(model_kernels(ref), model_losses(ref));
 			}
-			row_stats(&mb, model_logits(m), ref ? model_logits(ref) : NULL, V);
+			row_stats(&mb, KERN_HOST(model_kernels(m), model_logits(m)),
+				  ref ? KERN_HOST(model_kernels(ref), model_logits(ref)) : NULL, V);
 			for (int i = 0; i < bsz; i++) {
 				size_t ri = idx[first + (size_t)i];
 				const rollout *r = &b->r[ri];
@@ -371,7 +373,7 @@ size_t rl_dpo(model *m, optim *o, const rl_opts *op, rollout_batch *b, ckpt_info
 			int T = mb.T;
 			model_forward(m, mb.inp, mb.tgt, mb.w, 2 * pairs, T);
 			flops += 3 * model_forward_flops(model_cfg(m), 2 * pairs, T);
-			const real *lossv = model_losses(m);
+			const real *lossv = KERN_HOST(model_kernels(m), model_losses(m));
 			for (int p = 0; p < pairs; p++) {
 				double logr[2];
 				for (int s = 0; s < 2; s++) {

@@ -309,6 +309,7 @@ int sample_run(model *m, const sample_opts *o, sample_job *jobs, size_t n, char 
 		if (!rows)
 			break;
 		const real *z = model_decode(m, cache, rslot, rtok, rpos, rows);
+		z = KERN_HOST(model_kernels(m), z);   /* read on the host */
 #pragma omp parallel for schedule(static)
 		for (int i = 0; i < rows; i++) {
 			int s = rslot[i];

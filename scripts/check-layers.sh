@@ -38,4 +38,12 @@ if [ -n "$bad" ]; then
 	echo "$bad" | sed 's/^/check-layers: /; s/$/: the library never prints, exits or uses the programs'"'"' types/' >&2
 	fail=1
 fi
+# The model's memory is the kernel table's (doc/architecture.md): lib/model.c
+# zeroes and moves it with the table's mem_zero and copies, never memset or
+# memmove (its few host-side memcpy calls are on host buffers).
+bad=$(grep -n -E '(^|[^a-z_])(memset|memmove)\(' lib/model.c | grep -v -E '^[0-9]+:[[:space:]]*(/?\*|//)')
+if [ -n "$bad" ]; then
+	echo "$bad" | sed 's/^/check-layers: lib\/model.c:/; s/$/: model memory is zeroed and moved through the kernel table/' >&2
+	fail=1
+fi
 exit $fail

@@ -142,7 +142,7 @@ static int gather_shares(void *ctx, real *v, size_t n)
 /* The sharded moments, whole, on rank 0 for a save: there a new optimizer
  * in *full (the caller frees it), elsewhere NULL.  Collective.  Returns 0
  * or -1. */
-static int gather_moments(optim *o, size_t n, optim **full)
+static int gather_moments(const kern_ops *kops, optim *o, size_t n, optim **full)
 {
 	enum { PIECE = 1 << 20, TAG = 8 };
 	int rank, size;
@@ -150,11 +150,12 @@ static int gather_moments(optim *o, size_t n, optim **full)
 	MPI_Comm_size(MPI_COMM_WORLD, &size);
 	*full = NULL;
 	if (rank == 0) {
-		*full = optim_new(n);
+		*full = optim_new(kops, n);
 		optim_set_steps(*full, optim_steps(o));
 	}
 	for (int which = 0; which < 2; which++) {
-		float *mine = which ? optim_v(o) : optim_m(o);
+		/* MPI reads and writes the moments on the host. */
+		float *mine = KERN_HOST(kops, which ? optim_v(o) : optim_m(o));
 		if (rank) {
 			for (size_t off = 0; off < optim_size(o); off += PIECE) {
 				int k = (int)(optim_size(o) - off < PIECE ? optim_size(o) - off : PIECE);
@@ -163,7 +164,7 @@ static int gather_moments(optim *o, size_t n, optim **full)
 			}
 			continue;
 		}
-		float *all = which ? optim_v(*full) : optim_m(*full);
+		float *all = KERN_HOST(kops, which ? optim_v(*full) : optim_m(*full));
 		memcpy(all + optim_first(o), mine, optim_size(o) * sizeof(float));
 		for (int r = 1; r < size; r++) {
 			size_t lo = train_share(n, r, size), hi = train_share(n, r + 1, size);
@@ -494,7 +495,7 @@ static int save(struct run *r)
 	optim *o = r->o, *full = NULL;
 #ifdef SLUICE_MPI
 	if (r->comm) {
-		if (gather_moments(r->o, model_nparams(r->m), &full) < 0) {
+		if (gather_moments(model_kernels(r->m), r->o, model_nparams(r->m), &full) < 0) {
 			cli_error(NULL, "gathering the optimizer state failed (the previous checkpoint is kept)");
 			return -1;
 		}
@@ -621,7 +622,7 @@ static int load_model(struct run *r, const seqs_header *h)
 		free(sp);
 	}
 	if (!r->o) {
-		r->o = optim_new(model_nparams(r->m));
+		r->o = optim_new(model_kernels(r->m), model_nparams(r->m));
 		optim_set_steps(r->o, r->info.step);
 		r->state.opts = a->opt;
 		if (!a->opt_given[OPT_TOTAL_STEPS] && a->steps > 0)

@@ -502,6 +502,73 @@ static void test_decode_products(void)
 	free(x), free(w), free(b), free(h), free(wte);
 }
 
+/* The gradient norm's sum of squares: the same bits as summing each chunk
+ * of 65536 in order and then the chunks' sums in order (the optimizer's
+ * host loop it replaced), at 1 and 2 threads, across the kernel's groups
+ * of chunks. */
+static void test_sum_squares(void)
+{
+	enum { CHUNK = 65536 };
+	size_t sizes[] = { 0, 1, 1000, CHUNK, CHUNK + 1, 70 * (size_t)CHUNK + 77 };
+	size_t most = sizes[sizeof(sizes) / sizeof(sizes[0]) - 1];
+	float *x = random_floats(most, -3, 3);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k];
+		double want = 0;
+		for (size_t lo = 0; lo < n; lo += CHUNK) {
+			double part = 0;
+			for (size_t i = lo; i < n && i < lo + CHUNK; i++)
+				part += (double)x[i] * x[i];
+			want += part;
+		}
+		for (int threads = 1; threads <= 2; threads++) {
+			kern_cpu_threads(threads);
+			double got = kern_cpu.sum_squares(x, n);
+			CHECK(!memcmp(&got, &want, sizeof(got)));
+		}
+	}
+	free(x);
+}
+
+/* The CPU table's memory: zeroed allocation, zeroing, and the copies in
+ * each direction; its memory is the host's. */
+static void test_memory(void)
+{
+	const kern_ops *k = &kern_cpu;
+	enum { N = 1000 };
+	float host[N], back[N];
+	for (int i = 0; i < N; i++)
+		host[i] = (float)i + 0.5f;
+	float *a = k->mem_alloc(N * sizeof(float)), *b = k->mem_alloc(N * sizeof(float));
+	CHECK(a && b);
+	int zero = 1;
+	for (int i = 0; i < N; i++)
+		zero &= a[i] == 0 && b[i] == 0;
+	CHECK(zero);
+	k->copy_h2d(a, host, N * sizeof(float));
+	k->copy_d2d(b, a, N * sizeof(float));
+	k->mem_zero(a, N / 2 * sizeof(float));
+	k->copy_d2h(back, b, N * sizeof(float));
+	CHECK(!memcmp(back, host, sizeof(host)));
+	k->copy_d2h(back, a, N * sizeof(float));
+	CHECK(back[N / 2 - 1] == 0 && back[N / 2] == host[N / 2]);
+	CHECK(k->host_memory && KERN_HOST(k, a) == a);
+	kern_ops dev = kern_cpu;
+	dev.host_memory = 0;
+	CHECK(KERN_HOST(&dev, a) == NULL);
+	k->mem_free(a);
+	k->mem_free(b);
+	k->mem_free(NULL);
+	float *v = random_floats(5, -1, 1), w[5];
+	memcpy(w, v, sizeof(w));
+	k->scale(v, 0.25f, 5);
+	int scaled = 1;
+	for (int i = 0; i < 5; i++)
+		scaled &= v[i] == w[i] * 0.25f;
+	CHECK(scaled);
+	free(v);
+}
+
 int main(void)
 {
 	srand(3);
@@ -514,5 +581,7 @@ int main(void)
 	RUN(test_panel_pack);
 	RUN(test_decode_products);
 	RUN(test_decode_products_blocked);
+	RUN(test_sum_squares);
+	RUN(test_memory);
 	CHECK_EXIT();
 }

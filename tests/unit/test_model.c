@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "model.h"
+#include "optim.h"
 
 /* Growing the vocabulary keeps every tensor and gives the new rows the mean
  * of the old ones (of the embedding, and of an untied head); the old
@@ -140,10 +141,205 @@ static void test_config_refused(void)
 	}
 }
 
+/* A backend that is the CPU's with its memory counted and the pointers a
+ * kernel is given checked: each must lie in memory the table allocated
+ * (and still holds), a host copy's source outside it. */
+static struct {
+	char *p;
+	size_t n;
+} live[256];
+static int nlive, nallocs, strays;
+
+static int in_table(const void *p)
+{
+	for (int i = 0; i < nlive; i++)
+		if ((const char *)p >= live[i].p && (const char *)p < live[i].p + live[i].n)
+			return 1;
+	return 0;
+}
+
+/* p (NULL: none), and its last byte of n, in the table's memory. */
+static void in(const void *p, size_t n)
+{
+	if (p && (!in_table(p) || (n && !in_table((const char *)p + n - 1))))
+		strays++;
+}
+
+static void *t_alloc(size_t n)
+{
+	char *p = kern_cpu.mem_alloc(n);
+	if (nlive < 256) {
+		live[nlive].p = p;
+		live[nlive++].n = n ? n : 1;
+	}
+	nallocs++;
+	return p;
+}
+
+static void t_free(void *p)
+{
+	if (!p)
+		return;
+	int i = 0;
+	while (i < nlive && live[i].p != p)
+		i++;
+	if (i == nlive)
+		strays++;
+	else
+		live[i] = live[--nlive];
+	kern_cpu.mem_free(p);
+}
+
+static void t_zero(void *p, size_t n) { in(p, n); kern_cpu.mem_zero(p, n); }
+static void t_h2d(void *d, const void *s, size_t n) { in(d, n); strays += in_table(s); kern_cpu.copy_h2d(d, s, n); }
+static void t_d2h(void *d, const void *s, size_t n) { in(s, n); strays += in_table(d); kern_cpu.copy_d2h(d, s, n); }
+static void t_d2d(void *d, const void *s, size_t n) { in(d, n); in(s, n); kern_cpu.copy_d2d(d, s, n); }
+static double t_sumsq(const float *x, size_t n) { in(x, n * sizeof(*x)); return kern_cpu.sum_squares(x, n); }
+static void t_scale(real *x, real f, size_t n) { in(x, n * sizeof(*x)); kern_cpu.scale(x, f, n); }
+static void t_enc(real *o, const uint32_t *t, const real *a, const real *b, int B, int T, int C)
+{
+	in(o, 0), in(t, 0), in(a, 0), in(b, 0);
+	kern_cpu.encoder_forward(o, t, a, b, B, T, C);
+}
+static double t_ce(real *z, real *l, const uint32_t *t, const real *w, int N, int V)
+{
+	in(z, 0), in(l, 0), in(t, 0), in(w, 0);
+	return kern_cpu.crossentropy_forward(z, l, t, w, N, V);
+}
+static void t_ce_b(real *p, const uint32_t *t, const real *w, int N, int V)
+{
+	in(p, 0), in(t, 0), in(w, 0);
+	kern_cpu.crossentropy_backward(p, t, w, N, V);
+}
+static void t_rope(real *x, const real *c, const real *s, const int *pos, int T, int N, int NH, int hs)
+{
+	in(x, 0), in(c, 0), in(s, 0), in(pos, 0);
+	kern_cpu.rope_forward(x, c, s, pos, T, N, NH, hs);
+}
+static void t_att_dec(real *o, real *sc, real *kc, real *vc, const real *qkv, const int *sl, const int *pos, int n,
+		      int C, int NH, int maxlen)
+{
+	in(o, 0), in(sc, 0), in(kc, 0), in(vc, 0), in(qkv, 0), in(sl, 0), in(pos, 0);
+	kern_cpu.attention_decode(o, sc, kc, vc, qkv, sl, pos, n, C, NH, maxlen);
+}
+static void t_gqa_dec(real *o, real *sc, real *kc, real *vc, const real *q, const real *k, const real *v,
+		      const int *sl, const int *pos, int n, int NH, int NKV, int hs, int maxlen)
+{
+	in(o, 0), in(sc, 0), in(kc, 0), in(vc, 0), in(q, 0), in(k, 0), in(v, 0), in(sl, 0), in(pos, 0);
+	kern_cpu.gqa_decode(o, sc, kc, vc, q, k, v, sl, pos, n, NH, NKV, hs, maxlen);
+}
+static void t_mm_panel(real *o, const real *i, const void *p, int f, const real *b, int N, int IN, int OUT)
+{
+	in(o, 0), in(i, 0), in(p, 0), in(b, 0);
+	kern_cpu.matmul_panel(o, i, p, f, b, N, IN, OUT);
+}
+static void t_pack(void *d, int f, const real *w, int IN, int OUT, int tr)
+{
+	in(d, 0), in(w, 0);
+	kern_cpu.panel_pack(d, f, w, IN, OUT, tr);
+}
+static void t_column(real *d, const void *p, int f, int IN, int OUT, int col)
+{
+	in(d, 0), in(p, 0);
+	kern_cpu.panel_column(d, p, f, IN, OUT, col);
+}
+static void t_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float eps,
+		    float wd, float gs, int64_t step)
+{
+	in(p, n * 4), in(g, n * 4), in(m, n * 4), in(v, n * 4);
+	kern_cpu.adamw(p, g, m, v, n, lr, b1, b2, eps, wd, gs, step);
+}
+static void t_muon(float *p, const float *g, float *buf, int rows, int cols, int blocks, float lr, float mom,
+		   float gs, float *scratch)
+{
+	in(p, 0), in(g, 0), in(buf, 0), in(scratch, 0);
+	kern_cpu.muon(p, g, buf, rows, cols, blocks, lr, mom, gs, scratch);
+}
+static void t_ln_b(real *di, real *dw, real *db, const real *d, const real *i, const real *w, const real *m,
+		   const real *r, int N, int C)
+{
+	in(di, 0), in(dw, 0), in(db, 0), in(d, 0), in(i, 0), in(w, 0), in(m, 0), in(r, 0);
+	kern_cpu.layernorm_backward(di, dw, db, d, i, w, m, r, N, C);
+}
+static void t_lin_b(real *di, real *dw, real *db, const real *d, const real *i, const real *w, int N, int IN,
+		    int OUT)
+{
+	in(di, 0), in(dw, 0), in(db, 0), in(d, 0), in(i, 0), in(w, 0);
+	kern_cpu.linear_backward(di, dw, db, d, i, w, N, IN, OUT);
+}
+
+/* A training step, decoding, rounding and growing, on the counting
+ * backend: every kernel's buffers and every copy's device side are the
+ * table's memory, and all of it is freed. */
+static void table_memory(const model_config *c, int kind)
+{
+	kern_ops k = kern_cpu;
+	k.mem_alloc = t_alloc, k.mem_free = t_free, k.mem_zero = t_zero;
+	k.copy_h2d = t_h2d, k.copy_d2h = t_d2h, k.copy_d2d = t_d2d;
+	k.sum_squares = t_sumsq, k.scale = t_scale;
+	k.encoder_forward = t_enc, k.crossentropy_forward = t_ce, k.crossentropy_backward = t_ce_b;
+	k.rope_forward = t_rope, k.attention_decode = t_att_dec, k.gqa_decode = t_gqa_dec;
+	k.matmul_panel = t_mm_panel, k.panel_pack = t_pack, k.panel_column = t_column;
+	k.adamw = t_adamw, k.muon = t_muon, k.layernorm_backward = t_ln_b, k.linear_backward = t_lin_b;
+	nlive = nallocs = strays = 0;
+	enum { B = 2, T = 5 };
+	uint32_t inp[B * T], tgt[B * T];
+	real w[B * T];
+	for (int i = 0; i < B * T; i++) {
+		inp[i] = (uint32_t)(i * 7 % c->n_vocab);
+		tgt[i] = (uint32_t)(i * 3 % c->n_vocab);
+		w[i] = (real)(i % 3);
+	}
+	model *m = model_new(c, &k);
+	model_init(m, 3);
+	optim *o = optim_new(&k, model_nparams(m));
+	if (kind == OPTIM_ADAMW)
+		optim_shard(o, 10, model_nparams(m) / 2);
+	optim_opts oo;
+	optim_opts_default(&oo);
+	oo.kind = kind;
+	model_set_temperature(m, 0.7);
+	model_zero_grad(m);
+	model_forward(m, inp, tgt, w, B, T);
+	model_set_weights(m, w);
+	model_backward(m);
+	double norm = optim_step(o, m, &oo, 1e-3);
+	model_forward(m, inp, NULL, NULL, B, T);
+	model_cache *cache = model_cache_new(m, 2, T, KERN_BF16);
+	int slot[2] = { 0, 1 }, pos[2] = { 0, 0 };
+	const real *z = model_decode(m, cache, slot, inp, pos, 2);
+	model_round_weights(m, KERN_BF16);
+	model *g = model_grow_vocab(m, c->n_vocab + 3);
+	int held = nlive;
+	model_free(g);
+	model_cache_free(cache);
+	optim_free(o);
+	model_free(m);
+	printf("# %s, %s: %d allocations through the table, %d held at the end, %d pointers outside it; "
+	       "gradient norm %.4f\n", model_family_name(c->family), optim_kind_name(kind), nallocs, held, strays, norm);
+	CHECK(nallocs > 10 && held >= nallocs / 2);
+	CHECK(z && norm > 0);
+	CHECK_EQ_INT(strays, 0);
+	CHECK_EQ_INT(nlive, 0);
+}
+
+static void test_table_memory(void)
+{
+	model_config c = { .n_layer = 2, .n_embd = 16, .n_head = 2, .n_ctx = 8, .n_vocab = 29 };
+	table_memory(&c, OPTIM_MUON);
+	table_memory(&c, OPTIM_ADAMW);
+	model_config u = { .n_layer = 2, .n_embd = 16, .n_head = 4, .n_kv_head = 2, .n_ctx = 8, .n_vocab = 29,
+			   .family = MODEL_LLAMA, .norm = MODEL_RMSNORM, .mlp = MODEL_SWIGLU, .rope = 1, .qk_norm = 1,
+			   .untied = 1, .no_bias = 1 };
+	table_memory(&u, OPTIM_ADAMW);
+	table_memory(&u, OPTIM_MUON);
+}
+
 int main(void)
 {
 	RUN(test_presets_and_init);
 	RUN(test_config_refused);
 	RUN(test_grow_vocab);
+	RUN(test_table_memory);
 	CHECK_EXIT();
 }

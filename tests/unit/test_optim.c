@@ -194,7 +194,7 @@ static void muon_step(const model_config *cfg, int want_muon)
 	o.clip = 0;
 	o.lr = 1e-3;
 	o.muon_lr = 0.02;
-	optim *op = optim_new(n);
+	optim *op = optim_new(&kern_cpu, n);
 	optim_step(op, m, &o, 5e-4); /* half the peak: Muon's rate halves too */
 	int muon = 0, adam = 0;
 	for (size_t i = 0; i < model_ntensors(m); i++) {
@@ -262,10 +262,44 @@ static void test_muon_step(void)
 	muon_step(&modern, 14); /* q, k, v, o, gate, up, down in 2 blocks */
 }
 
+/* The gradient norm is the table's: a backend whose sum of squares says 64
+ * gives a norm of 8, and clipping to 1 scales the update by 1/8 (AdamW's
+ * first step moves each parameter by about lr whatever the scale, so the
+ * first moment shows it). */
+static double sum_squares_64(const float *x, size_t n)
+{
+	(void)x;
+	(void)n;
+	return 64;
+}
+
+static void test_norm_through_table(void)
+{
+	kern_ops k = kern_cpu;
+	k.sum_squares = sum_squares_64;
+	model_config c = { .n_layer = 1, .n_embd = 8, .n_head = 2, .n_ctx = 4, .n_vocab = 11 };
+	model *m = model_new(&c, &k);
+	model_init(m, 7);
+	size_t n = model_nparams(m);
+	float *g = model_grads(m);
+	for (size_t i = 0; i < n; i++)
+		g[i] = 0.5f;
+	optim_opts o;
+	optim_opts_default(&o);
+	optim *op = optim_new(&k, n);
+	double norm = optim_step(op, m, &o, 1e-3);
+	CHECK(norm == 8);
+	/* m = (1 - beta1) * g * scale, 1 - beta1 in float */
+	CHECK(fabs(optim_m(op)[0] - 0.1 * 0.5 / 8) < 1e-8);
+	optim_free(op);
+	model_free(m);
+}
+
 int main(void)
 {
 	kern_cpu_threads(1);
 	RUN(test_newton_schulz);
 	RUN(test_muon_step);
+	RUN(test_norm_through_table);
 	CHECK_EXIT();
 }

@@ -34,7 +34,7 @@ static void test_overfit_one_batch(void)
 {
 	model *m = model_new(&tiny, &kern_cpu);
 	model_init(m, 5);
-	optim *o = optim_new(model_nparams(m));
+	optim *o = optim_new(&kern_cpu, model_nparams(m));
 	optim_opts opts;
 	optim_opts_default(&opts);
 	opts.lr = 1e-2;
@@ -76,7 +76,7 @@ static void test_mask_weights(void)
 	for (int k = 0; k < 2; k++) {
 		model *m = model_new(&tiny, &kern_cpu);
 		model_init(m, 2);
-		optim *o = optim_new(model_nparams(m));
+		optim *o = optim_new(&kern_cpu, model_nparams(m));
 		train_opts to = { .batch = 1, .accum = 1 };
 		optim_opts_default(&to.opt);
 		ckpt_info info = { .config = tiny };
@@ -129,7 +129,7 @@ static void test_adamw_step(void)
 	float *g = model_grads(m);
 	for (size_t i = 0; i < n; i++)
 		g[i] = (i % 2 ? 1e-3f : -2e-3f);
-	optim *o = optim_new(n);
+	optim *o = optim_new(&kern_cpu, n);
 	optim_opts opts;
 	optim_opts_default(&opts);
 	opts.clip = 0;
@@ -167,9 +167,9 @@ static void test_adamw_sharded(void)
 	model_init(a, 3);
 	model_init(b, 3);
 	size_t n = model_nparams(a);
-	optim *whole = optim_new(n), *part[3];
+	optim *whole = optim_new(&kern_cpu, n), *part[3];
 	for (int r = 0; r < 3; r++) {
-		part[r] = optim_new(n);
+		part[r] = optim_new(&kern_cpu, n);
 		optim_shard(part[r], train_share(n, r, 3), train_share(n, r + 1, 3) - train_share(n, r, 3));
 		CHECK_EQ_INT(optim_first(part[r]), train_share(n, r, 3));
 	}
@@ -220,7 +220,7 @@ static void test_checkpoint_round_trip(void)
 	}
 	/* The optimizer state belongs to these parameters only. */
 	char *sp = ckpt_state_path(path);
-	optim *o = optim_new(model_nparams(m));
+	optim *o = optim_new(&kern_cpu, model_nparams(m));
 	for (size_t i = 0; i < optim_size(o); i++)
 		optim_m(o)[i] = (float)i;
 	optim_set_steps(o, 12);
@@ -358,7 +358,7 @@ static void test_checkpoint_pair_stopped(void)
 	snprintf(new_s, sizeof(new_s), "%s.new", sp);
 	model *m = model_new(&tiny, &kern_cpu);
 	model_init(m, 3);
-	optim *o = optim_new(model_nparams(m));
+	optim *o = optim_new(&kern_cpu, model_nparams(m));
 	ckpt_info info = { .config = tiny, .seed = 3, .step = 5 };
 	ckpt_state st = { .data_records = 10 };
 	optim_opts_default(&st.opts);
