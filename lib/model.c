@@ -652,7 +652,7 @@ static void block_shape(int C, int i, int *in, int *out)
 }
 
 struct model_cache {
-	const kern_ops *ops;        /* whose memory the buffers below are, but at */
+	const kern_ops *ops;        /* the table whose memory holds the buffers below (not at) */
 	int slots, maxlen, cap;     /* cap: rows the buffers below hold */
 	int weights;                /* KERN_F32, KERN_BF16 or KERN_I8 */
 	real *k, *v;                /* [n_layer][slots][maxlen][C] */
