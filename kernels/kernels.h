@@ -200,8 +200,8 @@ void copy_cpu(void *dst, const void *src, size_t bytes);
  * Memory: every buffer a kernel reads or writes is the backend's memory
  * ("device memory"): the model's parameters, gradients and activations,
  * its copies of the inputs, targets and weights, the rotary tables, the
- * decode cache (keys, values, packed weights, rows) and the optimizer's
- * moments.  It is allocated, zeroed, copied and freed only through the
+ * decode cache (keys, values, packed weights, rows, each call's slots and
+ * positions) and the optimizer's moments and scratch.  It is allocated, zeroed, copied and freed only through the
  * table's memory entries, never by malloc, memset or memcpy.  The host
  * dereferences it only where the backend sets host_memory (the CPU's, whose
  * memory is the host's); see doc/architecture.md for the places that do. */
