@@ -35,6 +35,11 @@
 #     packing the weights and the prompt's step cancel.  Greedy picking and
 #     the log-probs of each token stay in (sluice-sample always computes
 #     them).  The whole command's rate at -N NEW is printed beside it.
+#   llama.cpp runs with OMP_WAIT_POLICY=passive, the OpenMP wait policy the
+#     sluice tools set for themselves (see sluice-sample(1)); with ASIS=1 it
+#     is also timed as it comes (libgomp's default: a thread spins a while at
+#     each barrier before it sleeps), which on a machine shared with other
+#     jobs was many times slower.
 #   llama-bench -p 0 -n NEW, its tg figure, is printed at batch 1 as a
 #     second llama.cpp figure.
 # Timing waits (up to WAIT seconds, default 900) for the 1-minute load
@@ -54,6 +59,7 @@ SHAPES=${SHAPES:-d12}
 BATCHES=${BATCHES:-1 16}
 MAXLOAD=${MAXLOAD:-2.5}
 WAIT=${WAIT:-900}
+ASIS=${ASIS:-0}
 BIN=$LLAMACPP_DIR/build/bin
 for f in "$BIN/llama-batched-bench" "$BIN/llama-bench" "$LLAMACPP_DIR/convert_hf_to_gguf.py" \
 	"$O/bin/sluice-sample" "$O/bin/sluice-train-step"; do
@@ -91,14 +97,18 @@ sluice_run() { # CKPT WEIGHTS B N: wall seconds
 	[ "$got" -eq "$3" ] || { echo "llamacpp.sh: sluice-sample gave $got full completions of $3" >&2; exit 1; }
 	awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f\n", e - s }'
 }
-llama_rate() { # GGUF B: S_TG (a cache of whole 256-cell blocks a sequence, as llama.cpp rounds to)
-	"$BIN/llama-batched-bench" -m "$1" -c $(($2 * ((NEW + 256) / 256) * 256)) -b 2048 -ub 512 -npp 1 -ntg "$NEW" -npl "$2" \
+llama_rate() { # GGUF B [ENV...]: S_TG (a cache of whole 256-cell blocks a sequence, as llama.cpp rounds to)
+	local m=$1 b=$2
+	shift 2
+	env "$@" "$BIN/llama-batched-bench" -m "$m" -c $((b * ((NEW + 256) / 256) * 256)) -b 2048 -ub 512 -npp 1 -ntg "$NEW" -npl "$b" \
 		-t "$THREADS" --output-format jsonl 2> "$TMP/llama.err" > "$TMP/llama.out" ||
 		{ cat "$TMP/llama.err" >&2; exit 1; }
 	sed -n 's/.*"speed_tg": *\([0-9.]*\).*/\1/p' "$TMP/llama.out" | tail -1
 }
-llama_bench() { # GGUF: its tg NEW figure at batch 1
-	"$BIN/llama-bench" -m "$1" -p 0 -n "$NEW" -t "$THREADS" -r 1 -o jsonl 2> "$TMP/llama.err" > "$TMP/llama.out" ||
+llama_bench() { # GGUF [ENV...]: its tg NEW figure at batch 1
+	local m=$1
+	shift
+	env "$@" "$BIN/llama-bench" -m "$m" -p 0 -n "$NEW" -t "$THREADS" -r 1 -o jsonl 2> "$TMP/llama.err" > "$TMP/llama.out" ||
 		{ cat "$TMP/llama.err" >&2; exit 1; }
 	sed -n 's/.*"avg_ts": *\([0-9.]*\).*/\1/p' "$TMP/llama.out" | tail -1 | awk '{ printf "%.1f\n", $1 }'
 }
@@ -106,8 +116,8 @@ llama_bench() { # GGUF: its tg NEW figure at batch 1
 for b in $BATCHES; do
 	for _ in $(seq "$b"); do echo '{"text": ""}'; done > "$TMP/prompts$b.jsonl"
 done
-printf '\n| shape | batch | sluice | llama.cpp | sluice tok/s | llama.cpp tok/s | ratio | sluice whole command | llama-bench tg | load |\n'
-printf '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
+printf '\n| shape | batch | sluice | llama.cpp | sluice tok/s | llama.cpp tok/s | ratio | llama.cpp as it comes | sluice whole command | llama-bench tg | load |\n'
+printf '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for shape in $SHAPES; do
 	ck=$TMP/$shape.safetensors
 	"$O/bin/sluice-train-step" -m "$ck" --init "$shape" --n-vocab 50257 --tokenizer gpt2 --steps 0 \
@@ -123,7 +133,7 @@ for shape in $SHAPES; do
 	for pair in f32:f32 bf16:bf16 int8:q8_0; do
 		w=${pair%%:*} q=${pair#*:}
 		for b in $BATCHES; do
-			: > "$TMP/t1"; : > "$TMP/tn"; : > "$TMP/l"; : > "$TMP/lb"; loads=
+			: > "$TMP/t1"; : > "$TMP/tn"; : > "$TMP/l"; : > "$TMP/lp"; : > "$TMP/lb"; loads=
 			for _ in $(seq "$RUNS"); do
 				quiet
 				loads="$loads $(load1)"
@@ -131,19 +141,22 @@ for shape in $SHAPES; do
 				sluice_run "$ck" "$w" "$b" "$NEW" >> "$TMP/tn"
 				quiet
 				loads="$loads $(load1)"
-				llama_rate "$TMP/$shape-$q.gguf" "$b" >> "$TMP/l"
+				llama_rate "$TMP/$shape-$q.gguf" "$b" OMP_WAIT_POLICY=passive >> "$TMP/lp"
+				if [ "$ASIS" = 1 ]; then
+					llama_rate "$TMP/$shape-$q.gguf" "$b" >> "$TMP/l"
+				fi
 				if [ "$b" -eq 1 ]; then
-					llama_bench "$TMP/$shape-$q.gguf" >> "$TMP/lb"
+					llama_bench "$TMP/$shape-$q.gguf" OMP_WAIT_POLICY=passive >> "$TMP/lb"
 				fi
 			done
 			# the fastest run of each length: the rate of the extra NEW-1 steps, and the whole command's
 			t1=$(sort -g "$TMP/t1" | head -1) tn=$(sort -g "$TMP/tn" | head -1)
 			set -- $(awk -v b="$b" -v n="$NEW" -v t1="$t1" -v tn="$tn" \
 				'BEGIN { printf "%.1f %.1f\n", (tn > t1 ? b * (n - 1) / (tn - t1) : 0), b * n / tn }')
-			s=$1 l=$(best < "$TMP/l") lb=$(best < "$TMP/lb")
-			printf '| %s | %d | %s | %s | %s | %.1f | %s | %s | %s |%s |\n' "$shape" "$b" "$w" "$q" "$s" "$l" \
-				"$(awk -v s="$s" -v l="$l" 'BEGIN { printf "%.2fx", (l > 0 ? s / l : 0) }')" \
-				"$2" "${lb:--}" "$loads"
+			s=$1 l=$(best < "$TMP/l") lp=$(best < "$TMP/lp") lb=$(best < "$TMP/lb")
+			printf '| %s | %d | %s | %s | %s | %.1f | %s | %s | %s | %s |%s |\n' "$shape" "$b" "$w" "$q" "$s" "$lp" \
+				"$(awk -v s="$s" -v p="$lp" 'BEGIN { printf "%.2fx", (p > 0 ? s / p : 0) }')" \
+				"${l:--}" "$2" "${lb:--}" "$loads"
 		done
 	done
 done
