@@ -68,7 +68,7 @@ KERN_CLONES static double softmax_row(real *z, int V, uint32_t target, real *tar
 	return sum;
 }
 
-KERN_CLONES double softmax_exp_cpu(real *e, const real *z, int V, double t, real *mx, uint32_t *arg)
+KERN_CLONES static double softmax_exp_row(real *e, const real *z, int V, double t, real *mx, uint32_t *arg)
 {
 	*mx = row_max(z, V);
 	int j = 0;
@@ -76,6 +76,13 @@ KERN_CLONES double softmax_exp_cpu(real *e, const real *z, int V, double t, real
 		j++;
 	*arg = (uint32_t)j;
 	return exp_sum(e, z, V, *mx, (real)t);
+}
+
+/* A plain symbol over the clones (clang emits no resolver under the name
+ * of an exported function with target_clones). */
+double softmax_exp_cpu(real *e, const real *z, int V, double t, real *mx, uint32_t *arg)
+{
+	return softmax_exp_row(e, z, V, t, mx, arg);
 }
 
 double crossentropy_forward_cpu(real *logits, real *losses, const uint32_t *target, const real *weight,
