@@ -12,7 +12,9 @@
 #include <string.h>
 
 /* Pick the widest vector unit at load time (GCC and clang, x86-64 with
- * ifunc); elsewhere one generic build. */
+ * ifunc); elsewhere one generic build.  On static functions only: clang
+ * emits no resolver under the name of an exported one, so a kernel the
+ * rest calls is a plain function over a static clone. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
 #define KERN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
