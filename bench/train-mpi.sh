@@ -2,8 +2,8 @@
 # train-mpi.sh: sluice-train-step tokens/s on this machine for one step of
 # the same global batch taken three ways: 1 process x 1 thread, 1 process x
 # 2 threads, and 2 MPI ranks x 1 thread (each rank half the batch; the
-# gradients summed in rank order).  Then the bytes a step moves to sum
-# GPT-2 124M's gradients over N ranks.
+# gradients summed in rank order, each rank summing its share).  Then the
+# bytes a step moves to sum GPT-2 124M's gradients over N ranks.
 #
 # MODEL (default d6), T (default 128), B (global batch, default 8), STEPS
 # (default 12; the first 2 are not counted).  Needs an MPI build and mpirun.
@@ -42,11 +42,14 @@ run "1 rank x 1 thread" 1 1
 run "1 rank x 2 threads" 2 1
 run "2 ranks x 1 thread" 1 2
 
-# GPT-2 124M: 124,439,808 float gradients a step, 497.8 MB.
+# GPT-2 124M: 124,439,808 float gradients a step, 497.8 MB.  Each rank
+# receives the other ranks' values of its share, (N-1)/N of the gradients,
+# then the other shares' sums, (N-1)/N again; summing all on one rank
+# (the first implementation) took in (N-1) x the gradients there.
 awk 'BEGIN {
 	g = 124439808 * 4 / 1e6
 	printf "gradient sum per step, GPT-2 124M (%.1f MB of float gradients):\n", g
-	printf "%5s %22s %22s %24s\n", "ranks", "rank 0 receives (MB)", "each rank receives (MB)", "ring all-reduce, each (MB)"
+	printf "%5s %26s %28s %24s\n", "ranks", "share sums, each rank (MB)", "one rank sums all, there (MB)", "ring all-reduce, each (MB)"
 	for (n = 2; n <= 64; n *= 2)
-		printf "%5d %22.0f %22.0f %24.0f\n", n, (n - 1) * g, g, 2 * (n - 1) / n * g
+		printf "%5d %26.0f %28.0f %24.0f\n", n, 2 * (n - 1) / n * g, (n - 1) * g, 2 * (n - 1) / n * g
 }'

@@ -53,57 +53,120 @@ struct args {
 };
 
 #ifdef SLUICE_MPI
-/* The sum of v[0..n) over the ranks, in every rank: rank 0 receives each
- * other rank's values in rank order and adds them one rank after another,
- * ((v0 + v1) + v2) + ..., then broadcasts the sums.  The order is fixed, so
- * a run gives the same bits every time (MPI_Allreduce leaves the order to
- * the library).  In pieces of 1M values, so that rank 0 needs one piece
- * of room.  Returns 0, or -1 when a call fails. */
-static int rank_order_sum(void *v, size_t n, int dbl)
+/* Values of each rank's share a round of the sum or gather moves, at most:
+ * two buffers of ranks x ROUND values bound the memory it needs. */
+static size_t round_len(size_t n, int size)
 {
-	enum { PIECE = 1 << 20, TAG = 7 };
-	int rank, size, rc = 0;
+	size_t most = n / (size_t)size + 1, cap = ((size_t)1 << 20) / (size_t)size + 1;
+	return most < cap ? most : cap;
+}
+
+/* Rank r's share of v[0..n) (train_share) to every rank: each round packs
+ * the next piece of every share into buf and MPI_Allgatherv's it (int counts
+ * and offsets stay small however large n).  Copies only, so the order does
+ * not matter.  Returns 0 or -1. */
+static int gather_pieces(void *v, size_t n, int dbl)
+{
+	int size;
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	if (size == 1)
+		return 0;
+	int rank;
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	size_t es = dbl ? sizeof(double) : sizeof(float), chunk = round_len(n, size);
+	MPI_Datatype type = dbl ? MPI_DOUBLE : MPI_FLOAT;
+	char *buf = xmalloc((size_t)size * chunk * es), *p = v;
+	int *count = xmalloc(2 * (size_t)size * sizeof(int)), *disp = count + size, rc = 0;
+	for (size_t off = 0; off < n / (size_t)size + 1 && !rc; off += chunk) {
+		for (int r = 0; r < size; r++) {
+			size_t len = train_share(n, r + 1, size) - train_share(n, r, size);
+			count[r] = (int)(off < len ? (len - off < chunk ? len - off : chunk) : 0);
+			disp[r] = (int)((size_t)r * chunk);
+		}
+		char *mine = p + (train_share(n, rank, size) + off) * es;
+		memcpy(buf + (size_t)disp[rank] * es, mine, (size_t)count[rank] * es);
+		if (MPI_Allgatherv(MPI_IN_PLACE, 0, type, buf, count, disp, type, MPI_COMM_WORLD) != MPI_SUCCESS) {
+			rc = -1;
+			break;
+		}
+		for (int r = 0; r < size; r++)
+			memcpy(p + (train_share(n, r, size) + off) * es, buf + (size_t)disp[r] * es, (size_t)count[r] * es);
+	}
+	free(count);
+	free(buf);
+	return rc;
+}
+
+/* The sum of v[0..n) over the ranks, in every rank, in a fixed order.
+ * Rank r owns the share [train_share(n, r, size), train_share(n, r + 1,
+ * size)): every rank sends it its values there (MPI_Alltoallv), r adds
+ * them in rank order, ((v0 + v1) + v2) + ..., and the sums go to every rank
+ * (gather_pieces).  The order is fixed, so a run gives the same bits every
+ * time (MPI_Allreduce leaves the order to the library), and every rank
+ * sends and receives 2 (N-1)/N n values, as a ring all-reduce does; one
+ * rank summing for all would take in (N-1) n.  Returns 0, or -1 when a
+ * call fails. */
+static int owner_sum(void *v, size_t n, int dbl)
+{
+	int rank, size;
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &size);
-	size_t es = dbl ? sizeof(double) : sizeof(float);
+	if (size == 1)
+		return 0;
+	size_t es = dbl ? sizeof(double) : sizeof(float), chunk = round_len(n, size);
 	MPI_Datatype type = dbl ? MPI_DOUBLE : MPI_FLOAT;
-	void *piece = rank == 0 && size > 1 ? xmalloc((n < PIECE ? n : PIECE) * es) : NULL;
-	for (size_t off = 0; off < n && !rc; off += PIECE) {
-		int k = (int)(n - off < PIECE ? n - off : PIECE);
-		char *p = (char *)v + off * es;
-		if (rank == 0) {
-			for (int from = 1; from < size && !rc; from++) {
-				if (MPI_Recv(piece, k, type, from, TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
-					rc = -1;
-					break;
-				}
-				if (dbl)
-					for (int i = 0; i < k; i++)
-						((double *)p)[i] += ((const double *)piece)[i];
-				else
-					for (int i = 0; i < k; i++)
-						((float *)p)[i] += ((const float *)piece)[i];
-			}
-		} else if (MPI_Send(p, k, type, 0, TAG, MPI_COMM_WORLD) != MPI_SUCCESS) {
-			rc = -1;
+	char *out = xmalloc(2 * (size_t)size * chunk * es), *in = out + (size_t)size * chunk * es, *p = v;
+	int *sc = xmalloc(4 * (size_t)size * sizeof(int)), *sd = sc + size, *rc = sd + size, *rd = rc + size;
+	size_t lo = train_share(n, rank, size), len = train_share(n, rank + 1, size) - lo;
+	int ret = 0;
+	for (size_t off = 0; off < n / (size_t)size + 1 && !ret; off += chunk) {
+		int k = (int)(off < len ? (len - off < chunk ? len - off : chunk) : 0);
+		for (int r = 0; r < size; r++) {
+			size_t rlo = train_share(n, r, size), rlen = train_share(n, r + 1, size) - rlo;
+			sc[r] = (int)(off < rlen ? (rlen - off < chunk ? rlen - off : chunk) : 0);
+			sd[r] = rd[r] = (int)((size_t)r * chunk);
+			rc[r] = k;
+			memcpy(out + (size_t)sd[r] * es, p + (rlo + off) * es, (size_t)sc[r] * es);
 		}
-		if (!rc && MPI_Bcast(p, k, type, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-			rc = -1;
+		if (MPI_Alltoallv(out, sc, sd, type, in, rc, rd, type, MPI_COMM_WORLD) != MPI_SUCCESS) {
+			ret = -1;
+			break;
+		}
+		if (dbl) {
+			double *sum = (double *)(p + (lo + off) * es);
+			const double *x = (const double *)in;
+			for (int i = 0; i < k; i++) {
+				double s = x[i];
+				for (int r = 1; r < size; r++)
+					s += x[(size_t)r * chunk + i];
+				sum[i] = s;
+			}
+		} else {
+			float *sum = (float *)(p + (lo + off) * es);
+			const float *x = (const float *)in;
+			for (int i = 0; i < k; i++) {
+				float s = x[i];
+				for (int r = 1; r < size; r++)
+					s += x[(size_t)r * chunk + i];
+				sum[i] = s;
+			}
+		}
 	}
-	free(piece);
-	return rc;
+	free(sc);
+	free(out);
+	return ret ? ret : gather_pieces(v, n, dbl);
 }
 
 static int sum_real(void *ctx, real *v, size_t n)
 {
 	(void)ctx;
-	return rank_order_sum(v, n, sizeof(real) == sizeof(double));
+	return owner_sum(v, n, sizeof(real) == sizeof(double));
 }
 
 static int sum_f64(void *ctx, double *v, size_t n)
 {
 	(void)ctx;
-	return rank_order_sum(v, n, 1);
+	return owner_sum(v, n, 1);
 }
 
 /* Started by an MPI launcher (mpirun, mpiexec, srun --mpi=pmix or pmi2),
@@ -118,25 +181,12 @@ static int launched_by_mpi(void)
 	return 0;
 }
 
-/* Each rank's share of v[0..n) (train_share) to every rank: rank r
- * broadcasts its share, in pieces.  Copies only, so the order does not
- * matter.  Returns 0 or -1. */
+/* Each rank's share of v[0..n) to every rank (the parameters each rank
+ * updated, when the optimizer state is sharded). */
 static int gather_shares(void *ctx, real *v, size_t n)
 {
-	enum { PIECE = 1 << 20 };
 	(void)ctx;
-	int size;
-	MPI_Comm_size(MPI_COMM_WORLD, &size);
-	MPI_Datatype type = sizeof(real) == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT;
-	for (int r = 0; r < size; r++) {
-		size_t lo = train_share(n, r, size), hi = train_share(n, r + 1, size);
-		for (size_t off = lo; off < hi; off += PIECE) {
-			int k = (int)(hi - off < PIECE ? hi - off : PIECE);
-			if (MPI_Bcast(v + off, k, type, r, MPI_COMM_WORLD) != MPI_SUCCESS)
-				return -1;
-		}
-	}
-	return 0;
+	return gather_pieces(v, n, sizeof(real) == sizeof(double));
 }
 
 /* The sharded moments, whole, on rank 0 for a save: there a new optimizer

@@ -73,6 +73,24 @@ dp=$("$O/tests/helpers/ckptdiff" "$TMP/mu1.st" "$TMP/mu2.st" | sed 's/.*max_abs_
 within "${dp:-1}" 1e-4 && ok "--optim muon: the two-rank checkpoint resumes on one process (parameters within $dp)" ||
 	not_ok "--optim muon: the two-rank checkpoint resumes on one process" "parameters within ${dp:-?}"
 
+# Three ranks: shares of unequal length (the parameter count is not a
+# multiple of 3), three values to each sum; 3 x 2 sequences = 1 x 6, and
+# a second run gives the same bytes (the sums' order is fixed).
+MPIRUN3=${MPIRUN/-np 2/-np 3}
+expect "one process, -B 6, 20 steps" 0 \
+	sluice-train-step -m "$TMP/six.st" --init d1 --ctx 64 -B 6 --steps 20 $FLAGS --log "$TMP/six.log" "$D"
+for run in three three2; do
+	expect "mpirun -np 3, -B 2, 20 steps ($run)" 0 \
+		$MPIRUN3 sluice-train-step -m "$TMP/$run.st" --init d1 --ctx 64 -B 2 --steps 20 $FLAGS "$D"
+done
+"$O/tests/helpers/ckptdiff" "$TMP/six.st" "$TMP/three.st" >"$TMP/d3"
+dp=$(sed 's/.*max_abs_diff \([^ ]*\).*/\1/' "$TMP/d3")
+within "${dp:-1}" 1e-4 && ok "3 ranks x 2 = 1 x 6 over 20 steps (parameters within $dp)" ||
+	not_ok "3 ranks x 2 = 1 x 6 over 20 steps" "$(cat "$TMP/d3")"
+cmp -s "$TMP/three.st" "$TMP/three2.st" && cmp -s "$TMP/three.st.optim" "$TMP/three2.st.optim" &&
+	ok "two runs on 3 ranks: the same checkpoint and optimizer state, byte for byte" ||
+	not_ok "two runs on 3 ranks: the same checkpoint and optimizer state, byte for byte"
+
 # Resume: 10 steps on two ranks, then 10 more on two and on one.
 expect "mpirun -np 2: 10 steps" 0 \
 	$MPIRUN sluice-train-step -m "$TMP/half.st" --init d1 --ctx 64 -B 4 --steps 10 $FLAGS "$D"
