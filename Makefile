@@ -121,6 +121,27 @@ MPI_TOOLS := $(shell awk '/^[a-z]/ && $$2 ~ /(^|,)mpi(,|$$)/ { print $$1 }' tool
 $(MPI_TOOLS:%=$(O)/tools/%.o): PROG_CFLAGS += $(MPI_CFLAGS)
 $(MPI_TOOLS:%=$(O)/tools/%.o): $(O)/mpi-$(MPI).stamp
 
+# The NCCL sum of data-parallel training on CUDA devices
+# (programs/gpu/comm_nccl.c), and its test, built where the CUDA toolkit
+# on the PATH holds NCCL (CUDA_HOME: the directory above nvcc's bin/);
+# NCCL=0 leaves them out.  The test runs only where a device is found.
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null))
+NCCL ?= $(if $(and $(CUDA_HOME),$(wildcard $(CUDA_HOME)/include/nccl.h)),1,0)
+ifeq ($(NCCL),1)
+NCCL_CFLAGS = -isystem $(CUDA_HOME)/include
+NCCL_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcublas -lcudart
+GPU_BINS = $(O)/tests/test_nccl
+endif
+
+$(O)/programs/gpu/%.o: programs/gpu/%.c $(O)/cflags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) $(NCCL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(O)/tests/test_nccl: tests/gpu/test_nccl.c tests/unit/check.h $(O)/programs/gpu/comm_nccl.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PROG_CFLAGS) -Iprograms/gpu -Itests/unit $(NCCL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< \
+		$(O)/programs/gpu/comm_nccl.o $(LIB_A) $(NCCL_LIBS) $(ALL_LIBS) -o $@
+
 mpi:
 	@scripts/need.sh mpicc libopenmpi-dev && scripts/need.sh mpirun openmpi-bin
 	@$(MAKE) --no-print-directory all
@@ -194,7 +215,7 @@ $(O)/tests/helpers/%: tests/helpers/%.c $(PROG_A) $(LIB_A)
 
 # The benchmarks are built (not run) with the tests, so every one keeps
 # compiling.
-test: all $(UNIT_BINS) $(FUZZ_REPLAY) $(HELPER_BINS) $(BENCH_BINS) check-lists check-layers
+test: all $(UNIT_BINS) $(GPU_BINS) $(FUZZ_REPLAY) $(HELPER_BINS) $(BENCH_BINS) check-lists check-layers
 	@O=$(O) tests/run.sh
 
 # The tests with warnings as errors: what CI runs.
