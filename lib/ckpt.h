@@ -51,10 +51,11 @@
 #include "hf.h"
 #include "model.h"
 #include "optim.h"
+#include "tokenizer.h"
 
 typedef struct ckpt_info {
 	model_config config;
-	char tokenizer[256];
+	char tokenizer[TOK_NAME_MAX];
 	char dataset[24];
 	char chat_template[16];
 	uint64_t seed;

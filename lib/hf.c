@@ -964,8 +964,14 @@ hf_model *hf_open(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "generation_config.json: %s", strerror(errno));
 		goto fail;
 	}
-	if (dir_has(dir, "tokenizer.json"))
-		h->tokenizer = xstrdup(dir);
+	if (dir_has(dir, "tokenizer.json")) {
+		char name[TOK_NAME_MAX];
+		if (tok_canonical_name(dir, name, sizeof(name)) < 0) {
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+			goto fail;
+		}
+		h->tokenizer = xstrdup(name);
+	}
 	if ((js = dir_file(dir, "model.safetensors.index.json", &len))) {
 		rc = hf_parse_index(js, len, index_entry, h, err, errlen);
 		free(js);

@@ -12,6 +12,7 @@
 #include "input.h"
 #include "json.h"
 #include "record.h"
+#include "tokenizer.h"
 #include "util.h"
 
 struct rollout_reader {
@@ -26,7 +27,7 @@ struct rollout_reader {
 	rollout next;               /* read ahead: the first of the next group */
 	int have_next, at_end;
 	uint64_t next_hash, first_hash;   /* of the read-ahead record; of the input's first */
-	char tokenizer[64], chat_template[16];
+	char tokenizer[TOK_NAME_MAX], chat_template[16];
 	char weights[8];            /* the storage of the weights that sampled them: the first record's */
 	uint64_t weights_record;    /* that record; 0 before it */
 	char err[512];

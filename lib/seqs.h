@@ -15,9 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tokenizer.h"
+
 typedef struct seqs_header {
 	int present;                /* a record stream with metadata */
-	char tokenizer[64];
+	char tokenizer[TOK_NAME_MAX];
 	uint64_t n_vocab, eot, seq_len;
 	char mode[16], split[16], dataset[24];
 	char chat_template[16];     /* the chat template of the data, "" if none */

@@ -1204,23 +1204,60 @@ fail:
 	return NULL;
 }
 
+/* A tokenizer.json by path, or a model directory holding one. */
+static int hf_path(const char *name_or_path, int *dir)
+{
+	struct stat st;
+	size_t n = strlen(name_or_path);
+	*dir = stat(name_or_path, &st) == 0 && S_ISDIR(st.st_mode);
+	return *dir || (n > 5 && strcmp(name_or_path + n - 5, ".json") == 0);
+}
+
+int tok_canonical_name(const char *name_or_path, char *out, size_t size)
+{
+	int dir;
+	char real[PATH_MAX];
+	const char *name = name_or_path;
+	size_t len = strlen(name);
+	if (hf_path(name_or_path, &dir)) {
+		if (realpath(name_or_path, real)) {
+			name = real;
+			len = strlen(real);
+			if (!dir && len > 15 && !strcmp(real + len - 15, "/tokenizer.json"))
+				len -= 15;
+		}
+	} else if (strchr(name_or_path, '/') || strstr(name_or_path, ".tiktoken")) {
+		const char *base = strrchr(name_or_path, '/');
+		name = base ? base + 1 : name_or_path;
+		const char *suffix = strstr(name, ".tiktoken");
+		len = suffix ? (size_t)(suffix - name) : strlen(name);
+	}
+	if (len >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(out, name, len);
+	out[len] = 0;
+	return 0;
+}
+
 tok_vocab *tok_load(const char *name_or_path, const char *pattern, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 64];
-	const char *base = strrchr(name_or_path, '/');
-	base = base ? base + 1 : name_or_path;
-	size_t nlen = strlen(name_or_path);
-	struct stat st;
-	int dir = stat(name_or_path, &st) == 0 && S_ISDIR(st.st_mode);
-	if (dir || (nlen > 5 && strcmp(name_or_path + nlen - 5, ".json") == 0)) {
-		/* A tokenizer.json, or a model directory holding one. */
+	int dir;
+	char name[TOK_NAME_MAX];
+	if (tok_canonical_name(name_or_path, name, sizeof(name)) < 0) {
+		snprintf(err, errlen, "%s: %s", name_or_path, strerror(errno));
+		return NULL;
+	}
+	if (hf_path(name_or_path, &dir)) {
 		snprintf(path, sizeof(path), dir ? "%s/tokenizer.json" : "%s", name_or_path);
 		size_t len;
 		uint8_t *js = read_file(path, &len, err, errlen);
 		if (!js)
 			return NULL;
 		char why[512];
-		tok_vocab *v = tok_load_hf_mem(name_or_path, (const char *)js, len, pattern, why, sizeof(why));
+		tok_vocab *v = tok_load_hf_mem(name, (const char *)js, len, pattern, why, sizeof(why));
 		if (!v)
 			snprintf(err, errlen, "%s: %s", path, why);
 		free(js);
@@ -1248,9 +1285,6 @@ tok_vocab *tok_load(const char *name_or_path, const char *pattern, char *err, si
 			return NULL;
 		}
 	}
-	char name[256];
-	snprintf(name, sizeof(name), "%.*s", (int)(strstr(base, ".tiktoken") ? strstr(base, ".tiktoken") - base
-									 : (ptrdiff_t)strlen(base)), base);
 	char why[512];
 	tok_vocab *v = tok_load_mem(name, ranks, rlen, (const char *)config, clen, pattern, why, sizeof(why));
 	if (!v)

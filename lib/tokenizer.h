@@ -22,6 +22,20 @@ typedef struct tok_state tok_state;
 
 #define TOK_NONE UINT32_MAX
 
+/* Room for a tokenizer's name (a path, for a tokenizer.json) in headers,
+ * checkpoints and readers: any path realpath() gives. */
+#define TOK_NAME_MAX 4096
+
+/* The name a tokenizer goes by in stream headers and checkpoints, into
+ * out[size].  A tokenizer.json, or a model directory holding one, goes by
+ * the real path of its directory, so `dir`, `dir/`, `./dir` and
+ * `dir/tokenizer.json` are one tokenizer wherever the command runs; a
+ * .tiktoken file by its base name without the suffix (as tok_load names
+ * it); an encoding's name is itself.  A path that cannot be resolved (not
+ * there) keeps its spelling.  Returns 0, or -1 (errno ENAMETOOLONG) if
+ * the name does not fit. */
+int tok_canonical_name(const char *name_or_path, char *out, size_t size);
+
 /* Load an encoding by name ("gpt2", "cl100k_base", "o200k_base", found in
  * $SLUICE_VOCAB_DIR or the vocab directory of the build or installation)
  * or from a path to a .tiktoken file (its .json, if any, beside it).  A

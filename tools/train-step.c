@@ -625,7 +625,12 @@ static int load_model(struct run *r, const seqs_header *h)
 		}
 		r->info.config = c;
 		r->info.seed = a->seed;
-		snprintf(r->info.tokenizer, sizeof(r->info.tokenizer), "%s", a->tokenizer ? a->tokenizer : h->tokenizer);
+		if (a->tokenizer && tok_canonical_name(a->tokenizer, r->info.tokenizer, sizeof(r->info.tokenizer)) < 0) {
+			cli_error(NULL, "--tokenizer %s: %s", a->tokenizer, strerror(errno));
+			return EXIT_USAGE;
+		}
+		if (!a->tokenizer)
+			snprintf(r->info.tokenizer, sizeof(r->info.tokenizer), "%s", h->tokenizer);
 		r->m = model_new(&c, &kern_cpu);
 		model_init(r->m, a->seed);
 	} else {

@@ -301,6 +301,28 @@ expect_err "--export-hf of a modern-dN model (ReLU squared): refused" 1 "modern-
 [ ! -e "$TMP/modern.st" ] && [ ! -e "$TMP/modern-out" ] && ok "and nothing written, not even the checkpoint" ||
 	not_ok "modern refusal wrote" "$(ls "$TMP" | grep modern)"
 
+# --- one tokenizer, however its directory is named ---
+# A stream names its tokenizer by the real path of the model directory: a
+# path of over 64 bytes, with or without a trailing slash, relative from
+# another directory or through tokenizer.json, is the same tokenizer.
+L=$TMP/a-directory-name-long-enough/to-pass-the-old-sixty-four-bytes/qwen3-model
+mkdir -p "$L" && cp $D/hf-qwen3/* "$L/"
+sluice-tokenize -v "$L/tokenizer.json" --eot --drop-text -o "$TMP/long.tok" "$TMP/shk.jsonl" 2>/dev/null
+rm -rf "$TMP/long.sh" && sluice-shard --quiet -T 16 -o "$TMP/long.sh" "$TMP/long.tok"
+grep -q "\"tokenizer\": \"$(cd "$L" && pwd -P)\"" "$TMP/long.sh/manifest.json" &&
+	ok "the stream names the directory's real path" || not_ok "the stream names the directory's real path" \
+	"$(head -c 300 "$TMP/long.sh/manifest.json")"
+for from in "$L" "$L/"; do
+	expect "--from ${from#"$TMP"/}: the stream's tokenizer is the model's" 0 \
+		sluice-train-step -m "$TMP/long.st" --from "$from" --steps 1 --quiet --log /dev/null "$TMP/long.sh/train-00000.slc"
+	rm -f "$TMP/long.st" "$TMP/long.st.optim"
+done
+expect "--from a relative path from another directory" 0 sh -c 'cd "$1/a-directory-name-long-enough" &&
+	exec sluice-train-step -m ../long.st --from to-pass-the-old-sixty-four-bytes/qwen3-model/ --steps 1 --quiet \
+	--log /dev/null ../long.sh/train-00000.slc' sh "$TMP"
+expect_err "another model directory's tokenizer is still refused" 1 "tokenized with .*qwen3-model, but the model reads .*hf-llama" \
+	sluice-train-step -m "$TMP/other.st" --from $D/hf-llama --steps 1 --quiet "$TMP/long.sh/train-00000.slc"
+
 # --- bad Llama-family directories: exit 1, naming what is wrong ---
 badq() { # NAME SRC: a copy of tests/data/SRC in $TMP/NAME
 	rm -rf "$TMP/$1"
