@@ -422,8 +422,10 @@ static int emit_record(void *ctx, rec *r, int status, void *slot)
 static void stream_meta(const struct job *j, buf *m)
 {
 	char tmp[512];
-	snprintf(tmp, sizeof(tmp), "{\"tokenizer\": \"%s\", \"n_vocab\": %u", tok_name(j->v),
-		 j->chat ? chat_n_vocab(j->chat) : tok_n_vocab(j->v));
+	/* The name may be a long path, with any character in it. */
+	buf_adds(m, "{\"tokenizer\": ");
+	(void)json_put_string(m, tok_name(j->v), strlen(tok_name(j->v)));
+	snprintf(tmp, sizeof(tmp), ", \"n_vocab\": %u", j->chat ? chat_n_vocab(j->chat) : tok_n_vocab(j->v));
 	buf_adds(m, tmp);
 	uint32_t eot = tok_special(j->v, "<|endoftext|>");
 	if (eot != TOK_NONE) {

@@ -54,6 +54,15 @@ head -3 tests/data/chat/conversations.jsonl | sluice-tokenize -e "$Q" --chat -J 
 [ "$(grep -o '"tokens": \[4097, ' "$TMP/chat.out" | wc -l)" -eq 3 ] && ! grep -q '4100' "$TMP/chat.out" &&
 	ok "--chat uses the tokenizer's own <|im_start|> and <|im_end|>" || not_ok "chat" "$(head -c 300 "$TMP/chat.out")"
 
+# A directory whose name JSON must escape: the header still parses.
+W=$TMP/'a "quoted" \ dir'
+mkdir -p "$W" && cp "$Q" "$W/"
+sluice-tokenize -e "$W" --eot -o "$TMP/w.slc" "$TMP/sp.jsonl" 2>/dev/null
+expect "a tokenizer in a directory named with quotes and a backslash: the header is JSON" 0 \
+	sluice-shard --quiet -T 4 -o "$TMP/wsh" "$TMP/w.slc"
+grep -qF '/a \"quoted\" \\ dir"' "$TMP/wsh/manifest.json" && ok "and names the directory, escaped" ||
+	not_ok "the escaped directory name" "$(head -c 300 "$TMP/wsh/manifest.json")"
+
 # --- a model trained on it names it, and sampling decodes with it ---
 head -200 "$TMP/shk.jsonl" | sluice-tokenize -e "$Q" --eot --drop-text 2>/dev/null |
 	sluice-shard --quiet -T 32 -o "$TMP/qsh" 2>/dev/null
