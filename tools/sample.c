@@ -235,7 +235,7 @@ static int write_job(output *o, const struct args *a, const struct prompt *p, co
 }
 
 static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t np, output *o, const tok_vocab *v,
-		     const chat_template *ct, uint64_t *written)
+		     const chat_template *ct, uint64_t *written, uint64_t *generated)
 {
 	size_t n = np * (size_t)a->samples;
 	sample_job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
@@ -253,6 +253,8 @@ static int run_chunk(model *m, const struct args *a, struct prompt *ps, size_t n
 		cli_error(NULL, "%s", err);
 		ret = EXIT_DATA;
 	}
+	for (size_t i = 0; i < n && ret == EXIT_OK; i++)
+		*generated += jobs[i].nout;
 	buf text = { 0 };
 	rec *w = rec_new();
 	for (size_t i = 0; i < n && ret == EXIT_OK; i++) {
@@ -499,14 +501,18 @@ int main(int argc, char **argv)
 	 * that a bad one stops the run before any output. */
 	struct prompt *ps = NULL;
 	size_t np = 0;
-	uint64_t nread = 0, skipped = 0, written = 0;
+	uint64_t nread = 0, skipped = 0, written = 0, generated = 0;
 	if (ret == EXIT_OK)
 		ret = read_prompts(&a, m, v, ct, eot, &ps, &np, &nread, &skipped);
 	/* The weights packed once for every chunk. */
+	double t0 = cli_now();
 	if (ret == EXIT_OK && np)
 		a.so.cache = sample_cache_new(m, &a.so);
+	double t1 = cli_now();
 	for (size_t k = 0; k < np && ret == EXIT_OK; k += CHUNK_PROMPTS)
-		ret = run_chunk(m, &a, ps + k, np - k < CHUNK_PROMPTS ? np - k : CHUNK_PROMPTS, o, v, ct, &written);
+		ret = run_chunk(m, &a, ps + k, np - k < CHUNK_PROMPTS ? np - k : CHUNK_PROMPTS, o, v, ct, &written,
+				&generated);
+	double t2 = cli_now();
 	sample_cache_free(a.so.cache);
 	for (size_t k = 0; k < np; k++)
 		rec_free(ps[k].r), free(ps[k].tok), buf_release(&ps[k].msgs);
@@ -514,8 +520,11 @@ int main(int argc, char **argv)
 	if (output_close(o, ret) < 0)
 		ret = EXIT_DATA;
 	if (ret == EXIT_OK && !a.co.quiet)
-		fprintf(stderr, "%s: %llu completions of %llu prompts\n", cli_prog(), (unsigned long long)written,
-			(unsigned long long)np);
+		fprintf(stderr,
+			"%s: %llu completions of %llu prompts; %llu tokens generated in %.2f s (%.1f tokens/s, "
+			"prompts and output included), weights prepared in %.2f s\n",
+			cli_prog(), (unsigned long long)written, (unsigned long long)np, (unsigned long long)generated,
+			t2 - t1, t2 > t1 ? (double)generated / (t2 - t1) : 0.0, t1 - t0);
 	if (ret == EXIT_OK && skipped)
 		fprintf(stderr, "%s: %llu of %llu prompts skipped: too long for the model's context of %d\n", cli_prog(),
 			(unsigned long long)skipped, (unsigned long long)nread, model_cfg(m)->n_ctx);

@@ -16,6 +16,10 @@ printf '{"id": "p1", "text": "ROMEO:\\nWhat"}\n{"id": "p2", "text": "First Citiz
 expect "-n 3 -J" 0 $S -m "$TMP/a.st" -n 3 -N 12 -J "$TMP/p.jsonl"
 cp "$TMP/out" "$TMP/s1.jsonl"
 [ "$(wc -l <"$TMP/s1.jsonl")" = 9 ] && ok "3 completions of each of 3 prompts" || not_ok "count" "$(wc -l <"$TMP/s1.jsonl")"
+# The summary counts the tokens generated: the completions' lengths.
+n=$(grep -o '"completion_tokens": \[[^]]*\]' "$TMP/s1.jsonl" | sed 's/.*\[//; s/\]//' | tr ',' '\n' | grep -c '[0-9]')
+grep -Eq "9 completions of 3 prompts; $n tokens generated in [0-9.]+ s \([0-9.]+ tokens/s" "$TMP/err" &&
+	ok "the summary: $n tokens generated, and the rate" || not_ok "summary" "$(cat "$TMP/err")"
 cut -d, -f1 "$TMP/s1.jsonl" | uniq -c | awk '{ print $1 }' | tr '\n' ' ' | grep -q '^3 3 3 $' &&
 	ok "in input order, a prompt's completions together" || not_ok "order"
 for k in prompt_tokens completion completion_tokens logprobs group sample finish; do
