@@ -1216,15 +1216,32 @@ static int hf_path(const char *name_or_path, int *dir)
 int tok_canonical_name(const char *name_or_path, char *out, size_t size)
 {
 	int dir;
-	char real[PATH_MAX];
+	char real[PATH_MAX], parent[PATH_MAX];
 	const char *name = name_or_path;
 	size_t len = strlen(name);
 	if (hf_path(name_or_path, &dir)) {
-		if (realpath(name_or_path, real)) {
-			name = real;
+		/* A file by its directory's real path and its own name: the
+		 * file itself may be a link (the Hugging Face cache links each
+		 * file of a snapshot to a blob named by its hash). */
+		const char *slash = dir ? NULL : strrchr(name_or_path, '/');
+		const char *file = dir ? NULL : slash ? slash + 1 : name_or_path;
+		if (dir)
+			snprintf(parent, sizeof(parent), "%s", name_or_path);
+		else if (!slash || slash == name_or_path)
+			snprintf(parent, sizeof(parent), "%s", slash ? "/" : ".");
+		else
+			snprintf(parent, sizeof(parent), "%.*s", (int)(slash - name_or_path), name_or_path);
+		if (realpath(parent, real)) {
 			len = strlen(real);
-			if (!dir && len > 15 && !strcmp(real + len - 15, "/tokenizer.json"))
-				len -= 15;
+			if (file && strcmp(file, "tokenizer.json") != 0) {
+				int n = snprintf(real + len, sizeof(real) - len, "%s%s", len > 1 ? "/" : "", file);
+				if (n < 0 || (size_t)n >= sizeof(real) - len) {
+					errno = ENAMETOOLONG;
+					return -1;
+				}
+				len += (size_t)n;
+			}
+			name = real;
 		}
 	} else if (strchr(name_or_path, '/') || strstr(name_or_path, ".tiktoken")) {
 		const char *base = strrchr(name_or_path, '/');

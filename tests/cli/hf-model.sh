@@ -320,6 +320,19 @@ done
 expect "--from a relative path from another directory" 0 sh -c 'cd "$1/a-directory-name-long-enough" &&
 	exec sluice-train-step -m ../long.st --from to-pass-the-old-sixty-four-bytes/qwen3-model/ --steps 1 --quiet \
 	--log /dev/null ../long.sh/train-00000.slc' sh "$TMP"
+# The Hugging Face cache's layout: a snapshot's files are links to blobs
+# named by their hashes.
+C=$TMP/hub/models--tiny--qwen3
+mkdir -p "$C/blobs" "$C/snapshots/abc123"
+for f in $D/hf-qwen3/*; do
+	h=$(sha256sum "$f" | cut -c1-16)
+	cp "$f" "$C/blobs/$h" && ln -s "../../blobs/$h" "$C/snapshots/abc123/$(basename "$f")"
+done
+sluice-tokenize -v "$C/snapshots/abc123/tokenizer.json" --eot --drop-text -o "$TMP/hub.tok" "$TMP/shk.jsonl" 2>/dev/null
+rm -rf "$TMP/hub.sh" && sluice-shard --quiet -T 16 -o "$TMP/hub.sh" "$TMP/hub.tok"
+expect "a snapshot of the Hugging Face cache (files linked to blobs): tokenized by its tokenizer.json, trained --from it" 0 \
+	sluice-train-step -m "$TMP/hub.st" --from "$C/snapshots/abc123" --steps 1 --quiet --log /dev/null \
+	"$TMP/hub.sh/train-00000.slc"
 expect_err "another model directory's tokenizer is still refused" 1 "tokenized with .*qwen3-model, but the model reads .*hf-llama" \
 	sluice-train-step -m "$TMP/other.st" --from $D/hf-llama --steps 1 --quiet "$TMP/long.sh/train-00000.slc"
 
