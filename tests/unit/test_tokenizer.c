@@ -4,8 +4,12 @@
  * training. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bpe_train.h"
 #include "check.h"
@@ -821,6 +825,37 @@ static void test_hf_errors(void)
 	      strstr(err, "model: type Unigram is not supported (only BPE)"));
 }
 
+/* One name for one tokenizer however its path is written; names that are
+ * not paths unchanged; a name that does not fit refused. */
+static void test_canonical_name(void)
+{
+	char dir[] = "/tmp/sluice-canon-XXXXXX", real[PATH_MAX], f[PATH_MAX + 64], got[TOK_NAME_MAX];
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(realpath(dir, real) != NULL);
+	snprintf(f, sizeof(f), "%s/tokenizer.json", dir);
+	FILE *fp = fopen(f, "w");
+	CHECK(fp && fputs("{}", fp) >= 0 && fclose(fp) == 0);
+	const char *fmt[] = { "%s", "%s/", "%s//", "%s/./tokenizer.json", "%s/../%s/tokenizer.json" };
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		char p[PATH_MAX + 64];
+		snprintf(p, sizeof(p), fmt[i], dir, strrchr(dir, '/') + 1);
+		CHECK(tok_canonical_name(p, got, sizeof(got)) == 0 && !strcmp(got, real));
+	}
+	/* Another .json file keeps its own name after its directory's path. */
+	char other[PATH_MAX + 64], want[PATH_MAX + 64];
+	snprintf(other, sizeof(other), "%s/./tok.json", dir);
+	snprintf(want, sizeof(want), "%s/tok.json", real);
+	CHECK(tok_canonical_name(other, got, sizeof(got)) == 0 && !strcmp(got, want));
+	CHECK(tok_canonical_name("gpt2", got, sizeof(got)) == 0 && !strcmp(got, "gpt2"));
+	CHECK(tok_canonical_name("vocab/cl100k_base.tiktoken", got, sizeof(got)) == 0 && !strcmp(got, "cl100k_base"));
+	CHECK(tok_canonical_name("/no/such/dir/tok.json", got, sizeof(got)) == 0 && !strcmp(got, "/no/such/dir/tok.json"));
+	char small[8];
+	errno = 0;
+	CHECK(tok_canonical_name(dir, small, sizeof(small)) == -1 && errno == ENAMETOOLONG);
+	unlink(f);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN(test_long_piece_memory);
@@ -835,5 +870,6 @@ int main(void)
 	RUN(test_hf_merges_by_pairs);
 	RUN(test_hf_merge_paths);
 	RUN(test_hf_errors);
+	RUN(test_canonical_name);
 	CHECK_EXIT();
 }
