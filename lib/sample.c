@@ -31,6 +31,59 @@ static int by_p_desc(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The bin of a weight in [0, 1] by its exponent as a float (0: zero and
+ * the subnormals).  Monotonic: a larger weight is never in a lower bin. */
+enum { N_BINS = 256 };
+static int weight_bin(real x)
+{
+	float f = (float)x;
+	uint32_t u;
+	memcpy(&u, &f, sizeof(u));
+	return (int)(u >> 23) & (N_BINS - 1);
+}
+
+/* The likeliest candidates of the weights e[0..V), sorted into c by
+ * by_p_desc: the top_k likeliest at least (top_k > 0), else, with *total
+ * set to the weights' sum, at least a mass of top_p x *total.  Sorting the
+ * whole row took most of a top-k or top-p token's time; here the weights
+ * are binned by exponent, the bins walked down until they hold enough, and
+ * only the weights in those bins sorted.  They are the first of the whole
+ * row's order (whole bins, ties within one), so what follows is as if the
+ * row had been sorted.  The sum is in double, bin by bin; the margin on
+ * the mass covers its rounding in another order (below 1e-11 of it).
+ * Returns how many are in c (V when every bin was needed). */
+static int likeliest(struct cand *c, const real *e, int V, int top_k, double top_p, double *total)
+{
+	int count[N_BINS] = { 0 };
+	double mass[N_BINS] = { 0 };
+	for (int j = 0; j < V; j++) {
+		int b = weight_bin(e[j]);
+		count[b]++;
+		mass[b] += e[j];
+	}
+	double need = 0;
+	if (top_k <= 0) {
+		*total = 0;
+		for (int b = N_BINS - 1; b >= 0; b--)
+			*total += mass[b];
+		need = top_p * *total * (1 + 1e-9);
+	}
+	int low = N_BINS - 1, have = 0;
+	double got = 0;
+	for (; low > 0; low--) {
+		have += count[low];
+		got += mass[low];
+		if (top_k > 0 ? have >= top_k : got >= need)
+			break;
+	}
+	int n = 0;
+	for (int j = 0; j < V; j++)
+		if (weight_bin(e[j]) >= low)
+			c[n].p = e[j], c[n++].id = (uint32_t)j;
+	qsort(c, (size_t)n, sizeof(*c), by_p_desc);
+	return n;
+}
+
 /* A slot's scratch for pick: the row's exponentials, the sums of blocks
  * of them, and the candidates sorted for top-k or top-p (NULL when
  * neither is asked for). */
@@ -94,15 +147,16 @@ static uint32_t pick(const real *z, int V, const sample_opts *o, rng *r, struct 
 			tok = draw(ps->e, V, ps->block, r);
 		} else {
 			struct cand *c = ps->c;
-			for (int j = 0; j < V; j++)
-				c[j].p = ps->e[j], c[j].id = (uint32_t)j;
-			qsort(c, (size_t)V, sizeof(*c), by_p_desc);
-			int n = V;
-			if (o->top_k > 0 && o->top_k < n)
-				n = o->top_k;
+			int n;
 			double keep = 0, mass = 0;
-			for (int j = 0; j < n; j++)
-				keep += c[j].p;
+			if (o->top_k > 0 && o->top_k < V) {
+				likeliest(c, ps->e, V, o->top_k, 1, NULL);
+				n = o->top_k;
+				for (int j = 0; j < n; j++)
+					keep += c[j].p;
+			} else {
+				n = likeliest(c, ps->e, V, 0, o->top_p, &keep);
+			}
 			if (o->top_p < 1) {
 				int m = 0;
 				while (m < n && mass < o->top_p * keep)

@@ -282,7 +282,8 @@ static void test_sample_logprobs(void)
 		double t;
 		int k;
 		double p;
-	} settings[] = { { 1, 0, 1 }, { 0.5, 0, 1 }, { 0.7, 5, 1 }, { 1.3, 0, 0.6 }, { 0.8, 10, 0.7 } };
+	} settings[] = { { 1, 0, 1 },      { 0.5, 0, 1 },  { 0.7, 5, 1 },    { 1.3, 0, 0.6 },
+			 { 0.8, 10, 0.7 }, { 1.5, 0, 0.95 }, { 1, 50, 1 }, { 2, 90, 0.99 } };
 	char err[256];
 	for (size_t s = 0; s < sizeof(settings) / sizeof(*settings); s++) {
 		sample_opts o = { .temperature = settings[s].t, .top_k = settings[s].k, .top_p = settings[s].p,
