@@ -504,11 +504,10 @@ int main(int argc, char **argv)
 	uint64_t nread = 0, skipped = 0, written = 0, generated = 0;
 	if (ret == EXIT_OK)
 		ret = read_prompts(&a, m, v, ct, eot, &ps, &np, &nread, &skipped);
-	/* The weights packed once for every chunk. */
-	double t0 = cli_now();
+	/* The weights packed once for every chunk (at the first). */
+	double t1 = cli_now();
 	if (ret == EXIT_OK && np)
 		a.so.cache = sample_cache_new(m, &a.so);
-	double t1 = cli_now();
 	for (size_t k = 0; k < np && ret == EXIT_OK; k += CHUNK_PROMPTS)
 		ret = run_chunk(m, &a, ps + k, np - k < CHUNK_PROMPTS ? np - k : CHUNK_PROMPTS, o, v, ct, &written,
 				&generated);
@@ -521,10 +520,10 @@ int main(int argc, char **argv)
 		ret = EXIT_DATA;
 	if (ret == EXIT_OK && !a.co.quiet)
 		fprintf(stderr,
-			"%s: %llu completions of %llu prompts; %llu tokens generated in %.2f s (%.1f tokens/s, "
-			"prompts and output included), weights prepared in %.2f s\n",
+			"%s: %llu completions of %llu prompts; %llu tokens generated in %.2f s (%.1f tokens/s; "
+			"packing the weights, the prompts and writing included)\n",
 			cli_prog(), (unsigned long long)written, (unsigned long long)np, (unsigned long long)generated,
-			t2 - t1, t2 > t1 ? (double)generated / (t2 - t1) : 0.0, t1 - t0);
+			t2 - t1, t2 > t1 ? (double)generated / (t2 - t1) : 0.0);
 	if (ret == EXIT_OK && skipped)
 		fprintf(stderr, "%s: %llu of %llu prompts skipped: too long for the model's context of %d\n", cli_prog(),
 			(unsigned long long)skipped, (unsigned long long)nread, model_cfg(m)->n_ctx);
