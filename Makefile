@@ -126,7 +126,7 @@ $(MPI_TOOLS:%=$(O)/tools/%.o): $(O)/mpi-$(MPI).stamp
 # on the PATH holds NCCL (CUDA_HOME: the directory above nvcc's bin/);
 # NCCL=0 leaves them out.  The test runs only where a device is found.
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null))
-NCCL ?= $(if $(and $(CUDA_HOME),$(wildcard $(CUDA_HOME)/include/nccl.h)),1,0)
+NCCL ?= $(if $(and $(CUDA_HOME),$(wildcard $(CUDA_HOME)/include/nccl.h),$(wildcard $(CUDA_HOME)/lib64/libnccl.so*)),1,0)
 ifeq ($(NCCL),1)
 NCCL_CFLAGS = -isystem $(CUDA_HOME)/include
 NCCL_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcublas -lcudart
