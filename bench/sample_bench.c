@@ -37,12 +37,12 @@ static double cached(model *m, int weights, int batch, int new_tokens)
 	sample_opts o = { .temperature = temperature, .top_p = 1, .max_new = new_tokens, .slots = batch, .weights = weights,
 			  .seed = 1 };
 	char err[256];
-	double t0 = cli_now();
+	double t0 = util_now();
 	if (sample_run(m, &o, j, (size_t)batch, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sample_bench: %s\n", err);
 		exit(1);
 	}
-	double secs = cli_now() - t0;
+	double secs = util_now() - t0;
 	size_t total = 0;
 	for (int i = 0; i < batch; i++) {
 		total += j[i].nout;

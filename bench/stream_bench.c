@@ -91,7 +91,7 @@ static void write_all(int fd, const void *p, size_t n)
 static double ours_write(const struct docs *d, const char *path, int level, int threads)
 {
 	int fd = open_out(path);
-	double t0 = cli_now();
+	double t0 = util_now();
 	stream_writer_opts o = { level, 0, threads, 0 };
 	stream_writer *w = stream_writer_open(fd, &o);
 	rec *r = rec_new();
@@ -103,7 +103,7 @@ static double ours_write(const struct docs *d, const char *path, int level, int 
 	}
 	if (stream_writer_close(w) < 0)
 		exit(1);
-	double t = cli_now() - t0;
+	double t = util_now() - t0;
 	rec_free(r);
 	close(fd);
 	return t;
@@ -112,14 +112,14 @@ static double ours_write(const struct docs *d, const char *path, int level, int 
 static double ours_read(const char *path, size_t want_bytes)
 {
 	int fd = open(path, O_RDONLY);
-	double t0 = cli_now();
+	double t0 = util_now();
 	stream_reader *sr = stream_reader_open(source_open_fd(fd));
 	rec *r = rec_new();
 	size_t bytes = 0;
 	int ret;
 	while ((ret = stream_read(sr, r)) == 1)
 		bytes += rec_get(r, "text")->len;
-	double t = cli_now() - t0;
+	double t = util_now() - t0;
 	if (ret < 0 || bytes != want_bytes) {
 		fprintf(stderr, "stream_bench: read back %zu of %zu bytes: %s\n", bytes, want_bytes,
 			stream_reader_error(sr));
@@ -134,7 +134,7 @@ static double ours_read(const char *path, size_t want_bytes)
 static double zstd_write(const struct docs *d, const char *path, int level, int threads)
 {
 	int fd = open_out(path);
-	double t0 = cli_now();
+	double t0 = util_now();
 	ZSTD_CCtx *c = ZSTD_createCCtx();
 	ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
 	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
@@ -157,7 +157,7 @@ static double zstd_write(const struct docs *d, const char *path, int level, int 
 		if (last)
 			break;
 	}
-	double t = cli_now() - t0;
+	double t = util_now() - t0;
 	ZSTD_freeCCtx(c);
 	free(out);
 	close(fd);
@@ -167,7 +167,7 @@ static double zstd_write(const struct docs *d, const char *path, int level, int 
 static double zstd_read(const char *path, size_t want_bytes)
 {
 	int fd = open(path, O_RDONLY);
-	double t0 = cli_now();
+	double t0 = util_now();
 	ZSTD_DCtx *dc = ZSTD_createDCtx();
 	size_t icap = ZSTD_DStreamInSize(), ocap = ZSTD_DStreamOutSize();
 	uint8_t *in = xmalloc(icap), *out = xmalloc(ocap);
@@ -183,7 +183,7 @@ static double zstd_read(const char *path, size_t want_bytes)
 			total += ob.pos;
 		}
 	}
-	double t = cli_now() - t0;
+	double t = util_now() - t0;
 	if (total != want_bytes)
 		exit(1);
 	ZSTD_freeDCtx(dc);

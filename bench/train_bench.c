@@ -25,7 +25,7 @@ static const char *const kname[K_N] = { "encoder", "layernorm", "matmul", "atten
 					"head", "crossentropy", "adamw+clip" };
 static double ktime[K_N], kflops[K_N];
 
-#define TIMED(k, flops, call) do { double t0_ = cli_now(); call; ktime[k] += cli_now() - t0_; kflops[k] += (flops); } while (0)
+#define TIMED(k, flops, call) do { double t0_ = util_now(); call; ktime[k] += util_now() - t0_; kflops[k] += (flops); } while (0)
 
 static void t_enc_f(real *o, const uint32_t *t, const real *a, const real *b, int B, int T, int C) { TIMED(K_ENC, 0, encoder_forward_cpu(o, t, a, b, B, T, C)); }
 static void t_enc_b(real *a, real *b, const real *d, const uint32_t *t, int B, int T, int C) { TIMED(K_ENC, 0, encoder_backward_cpu(a, b, d, t, B, T, C)); }
@@ -117,11 +117,11 @@ static int peak(void)
 		return 1;
 	}
 	long iters = 200000000;
-	double sink = 0, t0 = cli_now();
+	double sink = 0, t0 = util_now();
 	int threads = omp_get_max_threads();
 #pragma omp parallel reduction(+ : sink)
 	sink += wide ? fma_loop(iters) : fma_loop_avx2(iters);
-	double secs = cli_now() - t0;
+	double secs = util_now() - t0;
 	double flops = (double)threads * iters * 12 * (wide ? 16 : 8) * 2;
 	printf("peak: %d threads, %.1f GFLOP/s FP32 (%s FMA)%s\n", threads, flops / secs / 1e9,
 	       wide ? "AVX-512" : "AVX2", sink == 1.2345 ? " " : "");
@@ -168,13 +168,13 @@ int main(int argc, char **argv)
 			memset(ktime, 0, sizeof(ktime));
 			memset(kflops, 0, sizeof(kflops));
 		}
-		double t0 = cli_now();
+		double t0 = util_now();
 		model_zero_grad(m);
 		loss = model_forward(m, inp, tgt, w, B, T);
 		model_backward(m);
-		double t1 = cli_now();
+		double t1 = util_now();
 		optim_step(o, m, &opts, 1e-4);
-		double t2 = cli_now();
+		double t2 = util_now();
 		ktime[K_ADAMW] += t2 - t1;
 		if (s)
 			total += t2 - t0;

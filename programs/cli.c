@@ -283,16 +283,11 @@ int cli_refuse_tty(int fd, int force)
 	return 0;
 }
 
-double cli_now(void)
-{
-	return util_now();
-}
-
 void cli_progress_init(cli_progress *p, int mode)
 {
 	memset(p, 0, sizeof(*p));
 	p->on = mode > 0 || (mode == 0 && isatty(STDERR_FILENO));
-	p->start = p->last = cli_now();
+	p->start = p->last = util_now();
 }
 
 void cli_progress_update(cli_progress *p, uint64_t records, uint64_t bytes)
@@ -300,7 +295,7 @@ void cli_progress_update(cli_progress *p, uint64_t records, uint64_t bytes)
 	/* Read the clock once every 4096 calls; redraw at most 4 times a second. */
 	if (!p->on || (++p->calls & 4095))
 		return;
-	double now = cli_now();
+	double now = util_now();
 	if (now - p->last < 0.25)
 		return;
 	p->last = now;

@@ -141,6 +141,4 @@ void cli_counts_print(const cli_counts *c, FILE *f);
  * Returns 0, or -1 after printing the error. */
 int cli_counts_write_json(const cli_counts *c, const char *path);
 
-double cli_now(void);
-
 #endif

@@ -505,13 +505,13 @@ int main(int argc, char **argv)
 	if (ret == EXIT_OK)
 		ret = read_prompts(&a, m, v, ct, eot, &ps, &np, &nread, &skipped);
 	/* The weights packed once for every chunk (at the first). */
-	double t1 = cli_now();
+	double t1 = util_now();
 	if (ret == EXIT_OK && np)
 		a.so.cache = sample_cache_new(m, &a.so);
 	for (size_t k = 0; k < np && ret == EXIT_OK; k += CHUNK_PROMPTS)
 		ret = run_chunk(m, &a, ps + k, np - k < CHUNK_PROMPTS ? np - k : CHUNK_PROMPTS, o, v, ct, &written,
 				&generated);
-	double t2 = cli_now();
+	double t2 = util_now();
 	sample_cache_free(a.so.cache);
 	for (size_t k = 0; k < np; k++)
 		rec_free(ps[k].r), free(ps[k].tok), buf_release(&ps[k].msgs);

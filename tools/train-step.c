@@ -536,7 +536,7 @@ static void step_progress(void *ctx, const train_stats *s, int64_t step)
 	if (p->on)
 		fprintf(stderr, "\r%s: step %lld, loss %.4f, %.0f tokens/s   ", cli_prog(), (long long)step, s->loss,
 			s->tokens_per_s);
-	p->last = cli_now();
+	p->last = util_now();
 }
 
 static int save(struct run *r)
