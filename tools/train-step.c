@@ -61,6 +61,13 @@ static size_t round_len(size_t n, int size)
 	return most < cap ? most : cap;
 }
 
+/* Values of rank r's share of n in the round at off, of chunk at most. */
+static int piece_len(size_t n, int r, int size, size_t off, size_t chunk)
+{
+	size_t len = train_share(n, r + 1, size) - train_share(n, r, size);
+	return (int)(off < len ? (len - off < chunk ? len - off : chunk) : 0);
+}
+
 /* Rank r's share of v[0..n) (train_share) to every rank: each round packs
  * the next piece of every share into buf and MPI_Allgatherv's it (int counts
  * and offsets stay small however large n).  Copies only, so the order does
@@ -79,8 +86,7 @@ static int gather_pieces(void *v, size_t n, int dbl)
 	int *count = xmalloc(2 * (size_t)size * sizeof(int)), *disp = count + size, rc = 0;
 	for (size_t off = 0; off < n / (size_t)size + 1 && !rc; off += chunk) {
 		for (int r = 0; r < size; r++) {
-			size_t len = train_share(n, r + 1, size) - train_share(n, r, size);
-			count[r] = (int)(off < len ? (len - off < chunk ? len - off : chunk) : 0);
+			count[r] = piece_len(n, r, size, off, chunk);
 			disp[r] = (int)((size_t)r * chunk);
 		}
 		char *mine = p + (train_share(n, rank, size) + off) * es;
@@ -117,16 +123,15 @@ static int owner_sum(void *v, size_t n, int dbl)
 	MPI_Datatype type = dbl ? MPI_DOUBLE : MPI_FLOAT;
 	char *out = xmalloc(2 * (size_t)size * chunk * es), *in = out + (size_t)size * chunk * es, *p = v;
 	int *sc = xmalloc(4 * (size_t)size * sizeof(int)), *sd = sc + size, *rc = sd + size, *rd = rc + size;
-	size_t lo = train_share(n, rank, size), len = train_share(n, rank + 1, size) - lo;
+	size_t lo = train_share(n, rank, size);
 	int ret = 0;
 	for (size_t off = 0; off < n / (size_t)size + 1 && !ret; off += chunk) {
-		int k = (int)(off < len ? (len - off < chunk ? len - off : chunk) : 0);
+		int k = piece_len(n, rank, size, off, chunk);
 		for (int r = 0; r < size; r++) {
-			size_t rlo = train_share(n, r, size), rlen = train_share(n, r + 1, size) - rlo;
-			sc[r] = (int)(off < rlen ? (rlen - off < chunk ? rlen - off : chunk) : 0);
+			sc[r] = piece_len(n, r, size, off, chunk);
 			sd[r] = rd[r] = (int)((size_t)r * chunk);
 			rc[r] = k;
-			memcpy(out + (size_t)sd[r] * es, p + (rlo + off) * es, (size_t)sc[r] * es);
+			memcpy(out + (size_t)sd[r] * es, p + (train_share(n, r, size) + off) * es, (size_t)sc[r] * es);
 		}
 		if (MPI_Alltoallv(out, sc, sd, type, in, rc, rd, type, MPI_COMM_WORLD) != MPI_SUCCESS) {
 			ret = -1;

@@ -43,24 +43,17 @@ static int fail(comm_nccl *c, const char *fmt, ...)
 	return -1;
 }
 
-#define CUDA(c, call) \
+/* Return fail() naming the call when its status is not `ok`, with the
+ * library's words for the status. */
+#define TRY(c, type, ok, words, call) \
 	do { \
-		cudaError_t e_ = (call); \
-		if (e_ != cudaSuccess) \
-			return fail(c, "%s: %s", #call, cudaGetErrorString(e_)); \
+		type e_ = (call); \
+		if (e_ != (ok)) \
+			return fail(c, "%s: %s", #call, words(e_)); \
 	} while (0)
-#define NCCL(c, call) \
-	do { \
-		ncclResult_t e_ = (call); \
-		if (e_ != ncclSuccess) \
-			return fail(c, "%s: %s", #call, ncclGetErrorString(e_)); \
-	} while (0)
-#define BLAS(c, call) \
-	do { \
-		cublasStatus_t e_ = (call); \
-		if (e_ != CUBLAS_STATUS_SUCCESS) \
-			return fail(c, "%s: cuBLAS status %d", #call, (int)e_); \
-	} while (0)
+#define CUDA(c, call) TRY(c, cudaError_t, cudaSuccess, cudaGetErrorString, call)
+#define NCCL(c, call) TRY(c, ncclResult_t, ncclSuccess, ncclGetErrorString, call)
+#define BLAS(c, call) TRY(c, cublasStatus_t, CUBLAS_STATUS_SUCCESS, cublasGetStatusString, call)
 
 int comm_nccl_make_id(void *id, char *err, size_t errlen)
 {

@@ -829,7 +829,7 @@ static void test_hf_errors(void)
  * not paths unchanged; a name that does not fit refused. */
 static void test_canonical_name(void)
 {
-	char dir[] = "/tmp/sluice-canon-XXXXXX", real[PATH_MAX], f[PATH_MAX + 64], got[TOK_NAME_MAX];
+	char dir[] = "/tmp/sluice-canon-" MKSTEMP_SUFFIX, real[PATH_MAX], f[PATH_MAX + 64], got[TOK_NAME_MAX];
 	CHECK(mkdtemp(dir) != NULL);
 	CHECK(realpath(dir, real) != NULL);
 	snprintf(f, sizeof(f), "%s/tokenizer.json", dir);
