@@ -144,6 +144,33 @@ void head_forward_cpu(real *logits, const real *inp, const real *wte, int N, int
 void head_backward_cpu(real *dinp, real *dwte, const real *dlogits, const real *inp, const real *wte,
 		       int N, int C, int V);
 
+#ifndef SLUICE_REAL_DOUBLE
+/* Matrix products with bfloat16 factors and float sums (gemm_bf16.c):
+ * C[M,N] = op(A) op(B) + beta C, op(X) = X^T where tX, every factor
+ * rounded to bfloat16 first, the sums in float in one fixed order (the same
+ * bits at any thread count, and from the generic code as from AVX512_BF16).
+ * gemm_bf16_native() is 1 where the CPU has the instruction; elsewhere the
+ * generic code runs, several times slower than the float BLAS. */
+void gemm_bf16_cpu(int ta, int tb, int M, int N, int K, const float *a, int lda, const float *b, int ldb,
+		   float beta, float *c, int ldc);
+/* The same element by element from the definition (the tests' reference). */
+void gemm_bf16_direct_cpu(int ta, int tb, int M, int N, int K, const float *a, int lda, const float *b, int ldb,
+			  float beta, float *c, int ldc);
+int gemm_bf16_native(void);
+void gemm_bf16_set_native(int on); /* 0: the generic code even there (tests) */
+
+/* matmul_*, linear_* and head_* with gemm_bf16's products (kern_cpu_bf16). */
+void matmul_forward_bf16_cpu(real *out, const real *inp, const real *w, const real *bias, int N, int IN, int OUT);
+void matmul_backward_bf16_cpu(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
+			      int N, int IN, int OUT);
+void linear_forward_bf16_cpu(real *out, const real *inp, const real *w, const real *bias, int N, int IN, int OUT);
+void linear_backward_bf16_cpu(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
+			      int N, int IN, int OUT);
+void head_forward_bf16_cpu(real *logits, const real *inp, const real *wte, int N, int C, int V);
+void head_backward_bf16_cpu(real *dinp, real *dwte, const real *dlogits, const real *inp, const real *wte,
+			    int N, int C, int V);
+#endif
+
 /* In place over logits[N,V]: softmax, then losses[i] = -log p[target[i]].
  * Returns sum_i weight[i] * losses[i] (weight may be NULL: all 1). */
 double crossentropy_forward_cpu(real *logits, real *losses, const uint32_t *target, const real *weight,
@@ -207,6 +234,7 @@ void copy_cpu(void *dst, const void *src, size_t bytes);
  * memory is the host's); see doc/architecture.md for the places that do. */
 typedef struct kern_ops {
 	const char *name;
+	const char *matmul; /* "f32" or "bf16": the factors of the linear layers' and head's products, for reports */
 	void (*encoder_forward)(real *out, const uint32_t *tok, const real *wte, const real *wpe, int B, int T,
 				int C);
 	void (*encoder_backward)(real *dwte, real *dwpe, const real *dout, const uint32_t *tok, int B, int T, int C);
@@ -288,6 +316,11 @@ typedef struct kern_ops {
 #define KERN_HOST(k, p) ((k)->host_memory ? (p) : NULL)
 
 extern const kern_ops kern_cpu;
+#ifndef SLUICE_REAL_DOUBLE
+/* kern_cpu with the matrix products of the linear layers and the head in
+ * bfloat16 (gemm_bf16_cpu); attention's products stay in float. */
+extern const kern_ops kern_cpu_bf16;
+#endif
 /* Threads for the CPU kernels and the BLAS under them. */
 void kern_cpu_threads(int n);
 

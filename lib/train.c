@@ -129,9 +129,10 @@ static int step(trainer *t)
 		errno = 0;
 		fprintf(t->opts.log,
 			"{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"sequences\":%d,\"targets\":%llu,"
-			"\"tokens\":%llu,\"ms\":%.1f,\"tokens_per_s\":%.1f,\"gflops\":%.2f}\n",
+			"\"tokens\":%llu,\"ms\":%.1f,\"tokens_per_s\":%.1f,\"gflops\":%.2f,\"matmul\":\"%s\"}\n",
 			(long long)info->step, loss, lr, norm, n, (unsigned long long)targets,
-			(unsigned long long)info->tokens, secs * 1e3, s->tokens_per_s, s->gflops);
+			(unsigned long long)info->tokens, secs * 1e3, s->tokens_per_s, s->gflops,
+			model_kernels(t->m)->matmul);
 		/* fflush() fails on a full disk; ferror() keeps an earlier failure
 		 * that a later flush would hide. */
 		if (fflush(t->opts.log) != 0 || ferror(t->opts.log))

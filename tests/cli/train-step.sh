@@ -1,6 +1,7 @@
 #!/bin/bash
 # train-step.sh: sluice-train-step end to end on tiny Shakespeare: training
-# lowers the loss, resume is bit-identical, checkpoints are valid
+# lowers the loss, resume is bit-identical (with --matmul bf16 too, across
+# thread counts), checkpoints are valid
 # safetensors (and match an independent numpy GPT-2 where numpy and
 # safetensors are installed), llm.c export/import round trip, and bad input
 # fails with exit 1 leaving the checkpoint as it was.
@@ -43,6 +44,36 @@ cmp -s <(losses "$TMP/a.log" | head -20) <(losses "$TMP/b.log") && ok "resume: t
 sluice-train-step -m "$TMP/c.st" "${TINY[@]}" --steps 10 --total-steps 20 "$TRAIN" 2>/dev/null
 sluice-train-step -m "$TMP/c.st" --steps 10 <"$TRAIN" 2>/dev/null
 same "resume from a pipe: same checkpoint" "$TMP/a.st" "$TMP/c.st"
+
+# --- --matmul bf16: products with bfloat16 factors, float sums ---
+expect "--matmul bf16: 20 steps" 0 sluice-train-step -m "$TMP/h.st" "${TINY[@]}" --matmul bf16 --steps 20 \
+	--log "$TMP/h.log" --val "$VAL" "$TRAIN"
+[ "$(grep -c '"matmul":"bf16"' "$TMP/h.log")" = 21 ] && [ "$(grep -c '"matmul":"f32"' "$TMP/a.log")" = 21 ] &&
+	ok "--matmul: every step's and the validation's line names the products (bf16; f32 by default)" ||
+	not_ok "matmul in the log" "$(tail -1 "$TMP/h.log")"
+cmp -s "$TMP/a.st" "$TMP/h.st" && not_ok "--matmul bf16 trained the float model's bits" ||
+	ok "--matmul bf16 gives another model than f32"
+# The same 20 steps in float and bfloat16 products: the losses agree to
+# bfloat16's rounding (a relative 2^-8 a factor), step by step.
+worst=$(paste <(losses "$TMP/a.log") <(losses "$TMP/h.log") |
+	awk '{ d = $1 - $2; d = d < 0 ? -d : d; if (d / $1 > w) w = d / $1 } END { printf "%.2e", w }')
+awk -v w="$worst" 'BEGIN { exit !(w < 1e-3) }' && ok "--matmul bf16: losses within 0.1% of f32's at each step (worst $worst)" ||
+	not_ok "bf16 losses" "worst relative difference $worst"
+# The Llama family's layers ([OUT, IN] weights, an untied head) likewise.
+for m in f32 bf16; do
+	sluice-train-step -m "$TMP/l-$m.st" --init llama-d2 -C 32 -H 2 --ctx 64 --lr 3e-3 --matmul $m --steps 10 \
+		--log "$TMP/l-$m.log" "$TRAIN" 2>/dev/null
+done
+worst=$(paste <(losses "$TMP/l-f32.log") <(losses "$TMP/l-bf16.log") |
+	awk '{ d = $1 - $2; d = d < 0 ? -d : d; if (d / $1 > w) w = d / $1; n++ } END { printf "%.2e %d", w, n }')
+awk -v w="${worst% *}" -v n="${worst#* }" 'BEGIN { exit !(n == 10 && w > 0 && w < 1e-3) }' &&
+	ok "--matmul bf16, llama-d2: 10 losses within 0.1% of f32's, not equal (worst ${worst% *})" ||
+	not_ok "llama bf16 losses" "$worst"
+sluice-train-step -m "$TMP/i.st" "${TINY[@]}" --matmul bf16 --steps 10 --total-steps 20 "$TRAIN" 2>/dev/null
+sluice-train-step -m "$TMP/i.st" --matmul bf16 --steps 10 -j 1 "$TRAIN" 2>/dev/null
+same "--matmul bf16: 10 + 10 steps (the second on 1 thread) give the checkpoint of 20" "$TMP/h.st" "$TMP/i.st"
+same "--matmul bf16: and the optimizer state" "$TMP/h.st.optim" "$TMP/i.st.optim"
+expect_err "--matmul fp8: usage error" 2 "matmul" sluice-train-step -m "$TMP/x.st" "${TINY[@]}" --matmul fp8 "$TRAIN"
 
 # --- a shard trained to its end is not trained on twice ---
 sluice-shard --quiet -T 32 --shard-tokens 4K -o "$TMP/small" "$TMP/shk.tok"

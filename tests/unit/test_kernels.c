@@ -171,6 +171,71 @@ static void test_layernorm_matmul(void)
 	free(x), free(w), free(b), free(wm), free(bias);
 }
 
+/* gemm_bf16: the packed code (AVX512_BF16 where the CPU has it, the
+ * generic code always) equals the element-by-element definition bit for
+ * bit, at 1 and 2 threads, for every transposition and beta, and K across
+ * blocks; the definition is within bfloat16's rounding of the exact
+ * product; the rounding is to nearest even with subnormals to zero. */
+static void test_gemm_bf16(void)
+{
+	static const int shapes[][3] = { { 37, 45, 517 }, { 13, 70, 8 }, { 100, 3, 31 }, { 2, 600, 300 }, { 130, 33, 1 } };
+	int bad_bits = 0, bad_value = 0, cases = 0;
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+		float *a = random_floats((size_t)M * K, -2, 2), *b = random_floats((size_t)K * N, -2, 2);
+		float *c0 = random_floats((size_t)M * N, -1, 1);
+		float *want = xmalloc((size_t)M * N * sizeof(float)), *got = xmalloc((size_t)M * N * sizeof(float));
+		for (int t = 0; t < 4; t++) {
+			int ta = t & 1, tb = t >> 1, lda = ta ? M : K, ldb = tb ? K : N;
+			for (int bi = 0; bi < 3; bi++) {
+				float beta = bi == 0 ? 0.0f : bi == 1 ? 1.0f : 0.5f;
+				for (int i = 0; i < M * N; i++) /* beta 0: C is not read */
+					want[i] = beta == 0 ? NAN : c0[i];
+				gemm_bf16_direct_cpu(ta, tb, M, N, K, a, lda, b, ldb, beta, want, N);
+				for (int i = 0; i < M; i++)
+					for (int j = 0; j < N; j++) {
+						double exact = beta * (double)(beta == 0 ? 0 : c0[i * N + j]), mag = fabs(exact);
+						for (int k = 0; k < K; k++) {
+							double x = ta ? a[k * lda + i] : a[i * lda + k];
+							double y = tb ? b[j * ldb + k] : b[k * ldb + j];
+							exact += x * y, mag += fabs(x * y);
+						}
+						bad_value += !(fabs(want[i * N + j] - exact) <= mag * (1.0 / 128 + K * 0x1p-23));
+					}
+				for (int v = 0; v < 4; v++) {
+					gemm_bf16_set_native(v < 2);
+					kern_cpu_threads(v % 2 ? 2 : 1);
+					for (int i = 0; i < M * N; i++)
+						got[i] = beta == 0 ? NAN : c0[i];
+					gemm_bf16_cpu(ta, tb, M, N, K, a, lda, b, ldb, beta, got, N);
+					bad_bits += memcmp(got, want, (size_t)M * N * sizeof(float)) != 0;
+					cases++;
+				}
+			}
+		}
+		free(a), free(b), free(c0), free(want), free(got);
+	}
+	gemm_bf16_set_native(1);
+	kern_cpu_threads(2);
+	printf("# gemm_bf16: %d of %d runs differ from the definition (native: %s); %d values off\n", bad_bits, cases,
+	       gemm_bf16_native() ? "AVX512_BF16" : "no", bad_value);
+	CHECK(bad_bits == 0);
+	CHECK(bad_value == 0);
+	/* 1 + 2^-8 and 1 + 3 2^-8 are ties: to 1 and 1 + 2^-6 (even); 1e-40 is
+	 * subnormal: to 0. */
+	float x[6] = { 1.00390625f, 1, 1.01171875f, 1, 1e-40f, 1e30f }, y[6] = { 1, 0, 1, 0, 1e30f, 0 };
+	for (int v = 0; v < 2; v++) {
+		gemm_bf16_set_native(v);
+		float r[3];
+		for (int i = 0; i < 3; i++)
+			gemm_bf16_cpu(0, 0, 1, 1, 2, x + 2 * i, 2, y + 2 * i, 1, 0, r + i, 1);
+		CHECK(r[0] == 1.0f);
+		CHECK(r[1] == 1.015625f);
+		CHECK(r[2] == 0.0f);
+	}
+	gemm_bf16_set_native(1);
+}
+
 /* The Llama family's kernels against double references: RMSNorm, the
  * [OUT, IN] linear layer, the rotation (and its inverse undoing it),
  * SwiGLU and ReLU squared, grouped-query attention (its decode against the
@@ -577,6 +642,7 @@ int main(void)
 	RUN(test_crossentropy);
 	RUN(test_attention);
 	RUN(test_layernorm_matmul);
+	RUN(test_gemm_bf16);
 	RUN(test_llama_kernels);
 	RUN(test_panel_pack);
 	RUN(test_decode_products);
