@@ -113,8 +113,14 @@ BF16_TARGET static void tile_avx512(int kp, const uint32_t *a, const uint32_t *b
 				    int first, float beta)
 {
 	__m512 acc[MR][2];
-	for (int r = 0; r < MR; r++)
+	for (int r = 0; r < MR; r++) {
 		acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+		/* C's rows are far apart: fetch them while the sums run */
+		if (r < m) {
+			_mm_prefetch((const char *)(c + (size_t)r * ldc), _MM_HINT_T0);
+			_mm_prefetch((const char *)(c + (size_t)r * ldc + NR - 1), _MM_HINT_T0);
+		}
+	}
 	for (int p = 0; p < kp; p++, a += MR, b += NR) {
 		__m512bh b0 = (__m512bh)_mm512_load_si512(b);
 		__m512bh b1 = (__m512bh)_mm512_load_si512(b + 16);
@@ -168,6 +174,10 @@ BF16_TARGET static void pack_avx512(uint32_t *dst, const float *x, int trans, in
 						lo = _mm512_maskz_loadu_ps(take, e);
 						if (2 * p + 1 < kc)
 							hi = _mm512_maskz_loadu_ps(take, e + ld);
+						if (2 * p + 5 < kc) { /* the next pairs' rows, ahead */
+							_mm_prefetch((const char *)(e + 4 * (size_t)ld), _MM_HINT_T0);
+							_mm_prefetch((const char *)(e + 5 * (size_t)ld), _MM_HINT_T0);
+						}
 					}
 					__m512i w = _mm512_permutexvar_epi16(inter, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 					_mm512_mask_storeu_epi32(dst + (size_t)p * width + h, put, w);
@@ -188,6 +198,10 @@ BF16_TARGET static void pack_avx512(uint32_t *dst, const float *x, int trans, in
 				__mmask16 m1 = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
 				__m512 lo = _mm512_maskz_loadu_ps(m0, row + 2 * p0);
 				__m512 hi = m1 ? _mm512_maskz_loadu_ps(m1, row + 2 * p0 + 16) : _mm512_setzero_ps();
+				if (q + r + 2 < n && m1) { /* the row after next, ahead */
+					_mm_prefetch((const char *)(row + 2 * (size_t)ld + 2 * p0), _MM_HINT_T0);
+					_mm_prefetch((const char *)(row + 2 * (size_t)ld + 2 * p0 + 16), _MM_HINT_T0);
+				}
 				uint32_t w[16];
 				_mm512_storeu_si512(w, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 				int np = kp - p0 < 16 ? kp - p0 : 16;
@@ -224,32 +238,63 @@ static void part_direct(int ta, int tb, int i0, int m, int j0, int n, int K, con
 		}
 }
 
-/* This thread's packing buffers (MC x KC of A, then KC x NC of B), made at
- * its first product and kept: the threads are the OpenMP pool's. */
+/* This thread's packing buffer, grown as a product needs and kept: the
+ * threads are the OpenMP pool's. */
 static _Thread_local uint32_t *packed;
+static _Thread_local size_t packed_words;
 
-/* C[i0 .. i0+m, j0 .. j0+n] on one thread. */
+static uint32_t *packing_buffer(size_t words)
+{
+	if (words > packed_words) {
+		free(packed);
+		packed = aligned_alloc(64, (words * sizeof(uint32_t) + 63) / 64 * 64);
+		packed_words = packed ? words : 0;
+	}
+	return packed;
+}
+
+static int round_up(int x, int to)
+{
+	return (x + to - 1) / to * to;
+}
+
+/* C[i0 .. i0+m, j0 .. j0+n] on one thread.  Each factor is packed once
+ * wherever it fits: B a block of KC rows at a time over all n columns when
+ * n <= NC_WHOLE, else A whole when it fits A_WHOLE words (the head's
+ * 50257 columns); only where neither does A is packed again for each
+ * block of NC columns. */
+#define NC_WHOLE 2048
+#define A_WHOLE (1 << 20)
 static void gemm_part(tile_fn *tile, pack_fn *pack, int ta, int tb, int i0, int m, int j0, int n, int K,
 		      const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-	if (tile && !packed)
-		packed = aligned_alloc(64, (MC + NC) * (KC / 2) * sizeof(uint32_t));
-	if (!tile || !packed) {
+	int mp = round_up(m, MR), nc_max = n <= NC_WHOLE ? round_up(n, NR) : NC;
+	int a_whole = n > NC_WHOLE && (size_t)mp * (K / 2 + 1) <= A_WHOLE;
+	size_t a_words = a_whole ? ((size_t)mp * (K / 2 + 1) + 15) / 16 * 16 : (size_t)MC * (KC / 2); /* B 64-aligned */
+	uint32_t *pa = tile ? packing_buffer(a_words + (size_t)nc_max * (KC / 2)) : NULL;
+	if (!pa) {
 		part_direct(ta, tb, i0, m, j0, n, K, a, lda, b, ldb, beta, c, ldc);
 		return;
 	}
-	uint32_t *packed_a = packed, *packed_b = packed + MC * (KC / 2);
-	for (int jc = 0; jc < n; jc += NC) {
-		int nc = n - jc < NC ? n - jc : NC;
+	uint32_t *pb = pa + a_words;
+	if (a_whole) /* block pc at mp * pc / 2: every block but the last is KC deep */
+		for (int pc = 0; pc < K; pc += KC)
+			pack(pa + (size_t)mp * (pc / 2), a, ta, lda, i0, m, MR, pc, K - pc < KC ? K - pc : KC);
+	for (int jc = 0; jc < n; jc += nc_max) {
+		int nc = n - jc < nc_max ? n - jc : nc_max;
 		for (int pc = 0; pc < K; pc += KC) {
 			int kc = K - pc < KC ? K - pc : KC, kp = (kc + 1) / 2;
-			pack(packed_b, b, !tb, ldb, j0 + jc, nc, NR, pc, kc);
+			pack(pb, b, !tb, ldb, j0 + jc, nc, NR, pc, kc);
 			for (int ic = 0; ic < m; ic += MC) {
 				int mc = m - ic < MC ? m - ic : MC;
-				pack(packed_a, a, ta, lda, i0 + ic, mc, MR, pc, kc);
+				const uint32_t *ab = pa + (size_t)mp * (pc / 2) + (size_t)ic * kp;
+				if (!a_whole) {
+					pack(pa, a, ta, lda, i0 + ic, mc, MR, pc, kc);
+					ab = pa;
+				}
 				for (int jr = 0; jr < nc; jr += NR)
 					for (int ir = 0; ir < mc; ir += MR)
-						tile(kp, packed_a + (size_t)ir * kp, packed_b + (size_t)jr * kp,
+						tile(kp, ab + (size_t)ir * kp, pb + (size_t)jr * kp,
 						     c + (size_t)(i0 + ic + ir) * ldc + j0 + jc + jr, ldc,
 						     mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, pc == 0, beta);
 			}

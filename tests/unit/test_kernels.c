@@ -173,12 +173,13 @@ static void test_layernorm_matmul(void)
 
 /* gemm_bf16: the packed code (AVX512_BF16 where the CPU has it, the
  * generic code always) equals the element-by-element definition bit for
- * bit, at 1 and 2 threads, for every transposition and beta, and K across
- * blocks; the definition is within bfloat16's rounding of the exact
+ * bit, at 1 and 2 threads, for every transposition and beta, K across
+ * blocks and each way of packing; the definition is within bfloat16's rounding of the exact
  * product; the rounding is to nearest even with subnormals to zero. */
 static void test_gemm_bf16(void)
 {
-	static const int shapes[][3] = { { 37, 45, 517 }, { 13, 70, 8 }, { 100, 3, 31 }, { 2, 600, 300 }, { 130, 33, 1 } };
+	static const int shapes[][3] = { { 37, 45, 517 }, { 13, 70, 8 }, { 100, 3, 31 }, { 2, 600, 300 },
+					 { 130, 33, 1 }, { 13, 4200, 301 } };
 	int bad_bits = 0, bad_value = 0, cases = 0;
 	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
 		int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
