@@ -109,9 +109,10 @@ def schedule(step, lr, warmup, horizon, min_frac=0.1):
     return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * x))
 
 
-def batch_loss(model, toks, mask):
-    logits = model(input_ids=toks[:, :-1]).logits
-    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), toks[:, 1:].reshape(-1), reduction="none")
+def batch_loss(model, toks, mask, bf16=False):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(input_ids=toks[:, :-1]).logits
+        ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), toks[:, 1:].reshape(-1), reduction="none")
     w = mask[:, 1:].reshape(-1)
     return (ce * w).sum(), w.sum()
 
@@ -128,7 +129,7 @@ def train(model, toks, mask, args, steps, log=None, clip=1.0):
         b = slice(step * args.batch, (step + 1) * args.batch)
         if b.start >= toks.size(0):
             raise SystemExit("muon_torch.py: the shard ends before --steps")
-        total, n = batch_loss(model, toks[b], mask[b])
+        total, n = batch_loss(model, toks[b], mask[b], args.autocast == "bf16")
         loss = total / n
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -170,6 +171,8 @@ def main():
     ap.add_argument("-C", "--channels", type=int, default=128)
     ap.add_argument("-H", "--heads", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--autocast", choices=["off", "bf16"], default="off",
+                    help="train under torch.autocast(\"cpu\", bfloat16) (validation stays in float)")
     ap.add_argument("--sluice-cat", default="sluice-cat")
     ap.add_argument("--log", help="per-step JSON lines")
     ap.add_argument("--check", metavar="CKPT", help="a sluice checkpoint to train --check-steps steps from first")

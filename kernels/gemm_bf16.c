@@ -10,15 +10,16 @@
  * (2p+1 then 2p, the order of VDPBF16PS), each block's sum added to C.
  * The result depends on neither the thread count nor which rows or
  * columns the call holds, and the CPUs with AVX512_BF16 and the generic
- * code below give the same bits.
+ * code below give the same bits (but for sums that fall below float's
+ * normal range, which the instruction flushes to zero).
  *
  * Speed: with AVX512_BF16 one instruction does 32 multiplies and adds, twice
  * the float FMA's, so the products can run at twice the float peak.  The
- * factors are packed in the usual way (Goto's): KC x NC of B into panels
+ * factors are packed in the usual way (Goto's): KC rows of B into panels
  * of NR columns, MC x KC of A into panels of MR rows, each as pairs of
  * bfloat16 along k, and a register tile of MR x NR sums runs over a pair
  * of panels.  Threads split the larger side of C and each packs its own
- * share. */
+ * share, every factor once where the buffer allows (gemm_part). */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* test_model: operations on a whole model's parameters. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -61,6 +62,52 @@ static void test_grow_vocab(void)
 	model_config u = { .n_layer = 2, .n_embd = 16, .n_head = 2, .n_ctx = 8, .n_vocab = 29, .family = MODEL_LLAMA,
 			   .norm = MODEL_RMSNORM, .mlp = MODEL_SWIGLU, .rope = 1, .untied = 1, .no_bias = 1 };
 	grow_vocab(&u, "lm_head.weight");
+}
+
+/* kern_cpu_bf16 against kern_cpu on one batch: the same model's loss and
+ * gradients with bfloat16 factors in the products are within bfloat16's
+ * rounding of the float ones (a relative 2^-8 a product), and not equal to
+ * them. */
+static void bf16_products(const model_config *c)
+{
+	enum { B = 3, T = 16 };
+	uint32_t inp[B * T], tgt[B * T];
+	for (int i = 0; i < B * T; i++)
+		inp[i] = (uint32_t)(i * 7 + 3) % (uint32_t)c->n_vocab, tgt[i] = (uint32_t)(i * 5 + 1) % (uint32_t)c->n_vocab;
+	const kern_ops *ks[2] = { &kern_cpu, &kern_cpu_bf16 };
+	double loss[2];
+	real *g[2];
+	size_t n = 0;
+	for (int v = 0; v < 2; v++) {
+		model *m = model_new(c, ks[v]);
+		model_init(m, 3);
+		n = model_nparams(m);
+		model_zero_grad(m);
+		loss[v] = model_forward(m, inp, tgt, NULL, B, T);
+		model_backward(m);
+		g[v] = malloc(n * sizeof(real));
+		memcpy(g[v], model_grads(m), n * sizeof(real));
+		model_free(m);
+	}
+	double d = 0, s = 0;
+	for (size_t i = 0; i < n; i++)
+		d += ((double)g[1][i] - g[0][i]) * ((double)g[1][i] - g[0][i]), s += (double)g[0][i] * g[0][i];
+	double rel = sqrt(d / s), dl = fabs(loss[1] - loss[0]) / loss[0];
+	printf("# %s, bf16 products: loss off by %.2e, gradient by %.2e (relative)\n",
+	       c->family == MODEL_LLAMA ? "llama" : "gpt-2", dl, rel);
+	CHECK(dl < 1e-3);
+	CHECK(rel > 0 && rel < 2e-2);
+	free(g[0]);
+	free(g[1]);
+}
+
+static void test_bf16_products(void)
+{
+	model_config c = { .n_layer = 2, .n_embd = 32, .n_head = 2, .n_ctx = 16, .n_vocab = 97 };
+	bf16_products(&c);
+	model_config u = { .n_layer = 2, .n_embd = 32, .n_head = 2, .n_ctx = 16, .n_vocab = 97, .family = MODEL_LLAMA,
+			   .norm = MODEL_RMSNORM, .mlp = MODEL_SWIGLU, .rope = 1, .untied = 1, .no_bias = 1 };
+	bf16_products(&u);
 }
 
 /* The modern presets, and the initialisation per option: norm weights
@@ -340,6 +387,7 @@ int main(void)
 	RUN(test_presets_and_init);
 	RUN(test_config_refused);
 	RUN(test_grow_vocab);
+	RUN(test_bf16_products);
 	RUN(test_table_memory);
 	CHECK_EXIT();
 }
