@@ -149,7 +149,7 @@ int shard_vocab(shard *s, const char *tokenizer, uint64_t n_vocab, uint64_t eot,
 			 s->eot);
 		return -1;
 	}
-	if (eot >= UINT32_MAX || (n_vocab && eot != UINT32_MAX && eot >= n_vocab)) {
+	if (eot != UINT32_MAX && (eot > UINT32_MAX || (n_vocab && eot >= n_vocab))) { /* UINT32_MAX: not named */
 		snprintf(err, errlen, "end-of-text id %llu is not in the vocabulary", (unsigned long long)eot);
 		return -1;
 	}

@@ -53,8 +53,8 @@ shard *shard_new(const shard_opts *o, const char *dir, char *err, size_t errlen)
 void shard_free(shard *s);                               /* accepts NULL */
 
 /* Vocabulary of a source: the first one named fixes it, later ones must
- * agree.  tokenizer may be NULL (unnamed); n_vocab 0 unknown.  Returns 0,
- * or -1 with err. */
+ * agree.  tokenizer may be NULL (unnamed); n_vocab 0 unknown; eot
+ * UINT32_MAX unknown.  Returns 0, or -1 with err. */
 int shard_vocab(shard *s, const char *tokenizer, uint64_t n_vocab, uint64_t eot, char *err, size_t errlen);
 /* The chat template a source's conversations were rendered with (its name
  * and the JSON object of its control tokens' ids, as sluice-tokenize --chat

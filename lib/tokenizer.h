@@ -35,6 +35,9 @@ typedef struct tok_state tok_state;
  * there) keeps its spelling.  Returns 0, or -1 (errno ENAMETOOLONG) if
  * the name does not fit. */
 int tok_canonical_name(const char *name_or_path, char *out, size_t size);
+/* 1 if name_or_path names a tokenizer.json (a path ending in .json) or a
+ * directory (*dir then 1), else 0. */
+int tok_hf_path(const char *name_or_path, int *dir);
 
 /* Load an encoding by name ("gpt2", "cl100k_base", "o200k_base", found in
  * $SLUICE_VOCAB_DIR or the vocab directory of the build or installation)

@@ -14,6 +14,7 @@
 #include "llmc.h"
 #include "record.h"
 #include "shard.h"
+#include "tokenizer.h"
 #include "util.h"
 
 enum {
@@ -375,8 +376,17 @@ int main(int argc, char **argv)
 		free_args(&a);
 		return EXIT_DATA;
 	}
+	/* --tokenizer by the name the streams' headers use (a model
+	 * directory's real path), so the two compare equal. */
+	static char tokname[TOK_NAME_MAX];
+	if (a.tokenizer && tok_canonical_name(a.tokenizer, tokname, sizeof(tokname)) < 0) {
+		cli_error(NULL, "--tokenizer %s: %s", a.tokenizer, strerror(errno));
+		shard_free(sh);
+		free_args(&a);
+		return EXIT_USAGE;
+	}
 	if ((a.tokenizer || a.n_vocab || a.eot != UINT32_MAX) &&
-	    shard_vocab(sh, a.tokenizer, a.n_vocab, a.eot, err, sizeof(err)) < 0) {
+	    shard_vocab(sh, a.tokenizer ? tokname : NULL, a.n_vocab, a.eot, err, sizeof(err)) < 0) {
 		cli_error(NULL, "%s", err);
 		shard_free(sh);
 		free_args(&a);

@@ -96,6 +96,23 @@ expect_err "id outside the vocabulary: exit 1 with the record" 1 "record 1: toke
 printf '{"tokens": [1, 2, 3]}\n' >"$TMP/t.jsonl"
 expect_err "no vocabulary known: exit 1" 1 "no end-of-text id" sluice-shard -o "$TMP/e" "$TMP/t.jsonl"
 expect "JSONL tokens with --eot" 0 sluice-shard --eot 0 -T 2 -o "$TMP/e" "$TMP/t.jsonl"
+# --tokenizer for JSONL tokens without a header, beside a stream tokenized
+# with a model directory: the directory as the header names it (its real
+# path), whatever the spelling; another model's directory is refused.
+mkdir -p "$TMP/hfm" "$TMP/hfo"
+cp tests/data/hf/qwen/tokenizer.json "$TMP/hfm/"
+cp tests/data/hf/llama3/tokenizer.json "$TMP/hfo/"
+head -c 3000 "$D/tinyshakespeare.txt" | awk -f scripts/paragraphs.awk |
+	sluice-tokenize -e "$TMP/hfm" --drop-text -o "$TMP/hq.slc" 2>/dev/null
+sluice-cat -J "$TMP/hq.slc" >"$TMP/hq.jsonl"
+expect "--tokenizer DIR/ (trailing slash) with a stream of DIR's tokens" 0 \
+	sluice-shard --quiet -T 16 --tokenizer "$TMP/hfm/" -o "$TMP/hs1" "$TMP/hq.slc" "$TMP/hq.jsonl"
+expect "--tokenizer ./DIR/tokenizer.json from another directory" 0 \
+	sh -c 'cd "$1" && sluice-shard --quiet -T 16 --tokenizer ./hfm/tokenizer.json -o hs2 hq.slc hq.jsonl' _ "$TMP"
+expect_err "--tokenizer of another model's directory: exit 1" 1 "mixing vocabularies" \
+	sluice-shard --quiet -T 16 --tokenizer "$TMP/hfo" -o "$TMP/hs3" "$TMP/hq.slc" "$TMP/hq.jsonl"
+expect_err "--tokenizer without --eot on JSONL alone: asks for --eot" 1 "give --eot" \
+	sluice-shard --quiet -T 16 --tokenizer "$TMP/hfm" -o "$TMP/hs4" "$TMP/hq.jsonl"
 head -c 5000 "$TMP/l/train_000000.bin" >"$TMP/cut.bin"
 expect_err "llm.c file cut short: exit 1" 1 "header says 100000 tokens" sluice-shard -o "$TMP/e" "$TMP/cut.bin"
 head -c 100000 "$TMP/q.slc" >"$TMP/cut.slc"
