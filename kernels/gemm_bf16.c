@@ -119,7 +119,7 @@ BF16_TARGET static void tile_avx512(int kp, const uint32_t *a, const uint32_t *b
 		/* C's rows are far apart: fetch them while the sums run */
 		if (r < m) {
 			_mm_prefetch((const char *)(c + (size_t)r * ldc), _MM_HINT_T0);
-			_mm_prefetch((const char *)(c + (size_t)r * ldc + NR - 1), _MM_HINT_T0);
+			_mm_prefetch((const char *)(c + (size_t)r * ldc + n - 1), _MM_HINT_T0);
 		}
 	}
 	for (int p = 0; p < kp; p++, a += MR, b += NR) {
