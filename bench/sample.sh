@@ -8,6 +8,8 @@
 # weights and shapes, run right after each sluice figure.  Also the memory
 # bandwidth of the machine (bench/bandwidth), for the bound at batch 1.
 # Then both again sampling at temperature 1 (f32), as RL's rollouts do.
+# A short run of each shape first, untimed, warms the machine up (the
+# first figure of a cold run came out 30% low).
 set -eu
 cd "$(dirname "$0")/.."
 O=${O:-build}
@@ -19,6 +21,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 "$O/bench/bandwidth"
 for shape in "6 384 6" "12 768 12"; do
 	set -- $shape
+	"$O/bench/sample_bench" "$@" 50257 8 f32 >/dev/null
 	"$O/bench/sample_bench" -o "$TMP/d$1.safetensors" "$@" 50257 "$NEW"
 	if [ -n "${TORCH_PYTHON:-}" ]; then
 		"$TORCH_PYTHON" bench/sample_torch.py "$TMP/d$1.safetensors" "$NEW" 1 16 64
