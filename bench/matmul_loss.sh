@@ -32,7 +32,8 @@ for seed in $SEEDS; do
 			--lr 2e-3 --warmup 10 --matmul $p --val "$TMP/sh/val-00000.slc" --val-every 20 --log "$TMP/$p-$seed.log" \
 			--quiet "$TMP/sh/train-00000.slc"
 		end=$(date +%s.%N)
-		echo "seed $seed, $p: $STEPS steps in $(echo "$end - $start" | bc) s (validation passes included)"
+		echo "seed $seed, $p: $STEPS steps in $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }') s" \
+			"(validation passes included)"
 	done
 done
 last() { grep -o '"loss":[0-9.]*' "$1" | tail -1 | cut -d: -f2; }

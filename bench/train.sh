@@ -7,10 +7,7 @@
 #     the matrix products and their share of the time, per-kernel times;
 #     and this CPU's FP32 FMA peak.
 #  2. sluice-train-step itself on tiny Shakespeare shards (d6, B=4, T=64).
-#  3. With TORCH_PYTHON=a Python with torch, transformers and safetensors:
-#     PyTorch eager trains the same shapes (bench/train_torch.py, from a
-#     checkpoint of each written by sluice-train-step --init).
-#  4. With LLMC_DIR=a llm.c checkout in which `make train_gpt2` was run:
+#  3. With LLMC_DIR=a llm.c checkout in which `make train_gpt2` was run:
 #     its unmodified train_gpt2 (B=4 and T=64 are fixed in it) trains the
 #     same randomly initialised models -- written by sluice-train-step
 #     --export-llmc as its gpt2_124M.bin -- on the same tokens (sluice-shard
@@ -49,18 +46,8 @@ awk -f scripts/paragraphs.awk data/tinyshakespeare.txt | "$BIN/sluice-tokenize" 
 tail -n +2 "$TMP/tool.log" | grep -o '"tokens_per_s":[0-9.]*' | cut -d: -f2 |
 	awk '{ s += $1; n++ } END { printf "sluice-train-step: %.1f tokens/s (mean of %d steps after the first)\n", s / n, n }'
 
-if [ -n "${TORCH_PYTHON:-}" ]; then
-	echo
-	# The same shapes in PyTorch eager, from a checkpoint of each shape.
-	for s in d12 d6; do
-		"$BIN/sluice-train-step" -m "$TMP/$s.st" --init "$s" --n-vocab 50257 --tokenizer gpt2 --quiet --steps 0
-		for bt in "4 64" "8 256"; do
-			"$TORCH_PYTHON" bench/train_torch.py "$TMP/$s.st" $bt "$STEPS"
-		done
-	done
-else
-	echo; echo "PyTorch: TORCH_PYTHON not set; the anchor did not run"
-fi
+# PyTorch eager on the same shapes, in turns with sluice, in float and
+# with bfloat16 products: bench/train_torch.sh.
 
 [ -n "${LLMC_DIR:-}" ] || { echo; echo "llm.c: LLMC_DIR not set; the anchor did not run"; exit 0; }
 [ -x "$LLMC_DIR/train_gpt2" ] || { echo "llm.c: $LLMC_DIR/train_gpt2 not built (make train_gpt2 there)"; exit 1; }
